@@ -1,0 +1,239 @@
+// Quanta public C++ API.
+//
+// Nothing in this header throws on bad input: every fallible call returns a
+// Status or a Result<T>. (std::bad_alloc from the standard library may still
+// escape when the process is out of memory.)
+//
+//   auto model = quanta::Model::load_file("net.quanta");
+//   if (!model) { std::cerr << model.status().message() << "\n"; return 1; }
+//   auto session = quanta::Session::create(*model);
+//   if (!session) { ... }
+//   (*session)->set_input(0, input_floats);
+//   (*session)->run();
+//   (*session)->get_output(0, output_floats);
+//
+// A Model is immutable after load and may be shared by any number of Sessions
+// on any number of threads. A Session is used by one thread at a time; it owns
+// the activation arena and all prepared per-node state, and run() does not
+// allocate.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace quanta {
+
+// ---------------------------------------------------------------- Status
+
+enum class StatusCode {
+  kOk = 0,
+  kInvalidArgument,  // a caller passed a wrong index, size or value
+  kNotFound,         // a file does not exist
+  kIoError,          // a file exists but cannot be read or mapped
+  kInvalidModel,     // the model file is malformed or inconsistent
+  kUnsupported,      // valid, but this runtime cannot execute it
+  kInternal,
+};
+
+const char* status_code_name(StatusCode code);
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  static Status Ok() { return {}; }
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+  // "invalid model: tensor 3 ('conv1.weight'): scale[2] = nan is not finite"
+  std::string to_string() const;
+
+ private:
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+};
+
+// A value or the Status that explains why there is none.
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) {}  // NOLINT
+  bool ok() const { return value_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const Status& status() const { return status_; }
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+
+ private:
+  std::optional<T> value_;
+  Status status_;
+};
+
+// ---------------------------------------------------------------- Tensors
+
+enum class DType : uint8_t { kF32 = 0, kF16, kBF16, kU8, kI8, kI32, kI4, kI64 };
+
+const char* dtype_name(DType t);
+// Bytes per element; 0 for sub-byte types (kI4).
+size_t dtype_size(DType t);
+
+// Real value r = scale * (q - zero_point).
+struct QuantParams {
+  std::vector<float> scale;          // empty: not quantized
+  std::vector<int32_t> zero_point;   // same length as scale
+  int axis = -1;                     // -1: per tensor
+  int group_size = 0;                // 0: no grouping
+  bool empty() const { return scale.empty(); }
+  bool per_tensor() const { return scale.size() == 1; }
+};
+
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  DType dtype = DType::kF32;
+  QuantParams quant;
+  bool is_constant = false;   // weights / constants stored in the file
+  int64_t num_elements = 0;
+  size_t num_bytes = 0;
+};
+
+// A view of a tensor's memory inside a Session (inputs and outputs).
+struct TensorView {
+  const TensorInfo* info = nullptr;
+  void* data = nullptr;
+  template <class T> T* as() const { return static_cast<T*>(data); }
+};
+
+// ---------------------------------------------------------------- Model
+
+enum class OpType : uint8_t {
+  kConv2D = 0, kFullyConnected, kMatMul, kAdd, kMul, kConcat, kMaxPool,
+  kAveragePool, kGlobalAveragePool, kRelu, kRelu6, kClip, kSigmoid, kTanh,
+  kHardSwish, kLeakyRelu, kGelu, kSoftmax, kReshape, kFlatten, kSqueeze,
+  kUnsqueeze, kTranspose, kPad, kQuantize, kDequantize,
+};
+const char* op_type_name(OpType op);
+
+struct NodeInfo {
+  OpType op;
+  std::string name;
+  std::vector<std::string> source_nodes;  // names in the source (ONNX) model
+  std::vector<int> inputs;                // tensor indices, -1 = omitted
+  std::vector<int> outputs;
+  int64_t macs = 0;                       // multiply-accumulates per run
+};
+
+namespace detail { struct ModelImpl; }
+
+class Model {
+ public:
+  // Maps the file read-only; constant tensors are used in place.
+  static Result<std::shared_ptr<const Model>> load_file(const std::string& path);
+  // Uses the caller's bytes in place when `copy` is false: they must outlive
+  // the Model and every Session made from it. With `copy` true the bytes are
+  // copied into a 64-byte aligned buffer the Model owns.
+  static Result<std::shared_ptr<const Model>> load_buffer(const void* data, size_t size,
+                                                          bool copy = false);
+
+  uint32_t version_major() const;
+  uint32_t version_minor() const;
+  const std::string& producer() const;
+  const std::string& description() const;
+  size_t file_size() const;
+
+  const std::vector<TensorInfo>& tensors() const;
+  const std::vector<NodeInfo>& nodes() const;
+  const std::vector<int>& input_indices() const;
+  const std::vector<int>& output_indices() const;
+  size_t num_inputs() const { return input_indices().size(); }
+  size_t num_outputs() const { return output_indices().size(); }
+  const TensorInfo& input(size_t i) const { return tensors()[input_indices()[i]]; }
+  const TensorInfo& output(size_t i) const { return tensors()[output_indices()[i]]; }
+  // Index of the graph input/output with this name, or -1.
+  int find_input(const std::string& name) const;
+  int find_output(const std::string& name) const;
+
+  const detail::ModelImpl& impl() const { return *impl_; }
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+ private:
+  explicit Model(std::unique_ptr<detail::ModelImpl> impl);
+  std::unique_ptr<detail::ModelImpl> impl_;
+  friend struct detail::ModelImpl;
+};
+
+// ---------------------------------------------------------------- Session
+
+struct SessionOptions {
+  // Record per-node wall time on every run (small cost per node).
+  bool profile = false;
+};
+
+struct NodeTiming {
+  int node = 0;
+  double total_ns = 0;  // summed over runs since the last reset
+  int64_t runs = 0;
+};
+
+namespace detail { struct SessionImpl; }
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
+                                                 const SessionOptions& options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const Model& model() const;
+  // Bytes of the activation arena planned for this session.
+  size_t arena_bytes() const;
+  // Bytes the arena would need without reuse (every tensor its own space).
+  size_t unplanned_bytes() const;
+
+  // Raw access to the input/output memory in the session's arena: write
+  // inputs in their stored dtype (for example uint8 for a quantized input)
+  // before run(), read outputs after it.
+  TensorView input(size_t i);
+  TensorView output(size_t i);
+
+  // Float boundary: quantizes (or copies) `data` into input i. NaN becomes
+  // the zero point, +-inf saturate. The span length must equal the element count.
+  Status set_input(size_t i, std::span<const float> data);
+  // Raw boundary: copies bytes already in the input's dtype.
+  Status set_input_raw(size_t i, const void* data, size_t bytes);
+
+  Status run();
+
+  // Float boundary: dequantizes (or copies) output i into `data`.
+  Status get_output(size_t i, std::span<float> data) const;
+
+  // Per-node timings (only with SessionOptions::profile).
+  const std::vector<NodeTiming>& timings() const;
+  void reset_timings();
+
+ private:
+  explicit Session(std::unique_ptr<detail::SessionImpl> impl);
+  std::unique_ptr<detail::SessionImpl> impl_;
+};
+
+// The format version this runtime writes and reads.
+inline constexpr uint32_t kFormatVersionMajor = 1;
+inline constexpr uint32_t kFormatVersionMinor = 0;
+
+}  // namespace quanta

@@ -1,0 +1,45 @@
+// Internal: the prepare/run contract between the Session and the operators.
+//
+// Session::create plans the arena, then calls prepare_op() once per node.
+// prepare_op validates what only matters for execution, computes everything
+// that can be computed once (folded bias, multipliers, LUTs, broadcast
+// strides, packed weights) and returns a PreparedOp. Session::run() then
+// calls `run(state)` for each node in order: no allocation, no shape work,
+// no failure path (every check happened at load or prepare).
+#pragma once
+
+#include <memory>
+
+#include "model_impl.hpp"
+
+namespace quanta::detail {
+
+struct OpContext {
+  const ModelImpl& model;
+  int node_index = 0;
+  // For every tensor of the model: its memory during run(). Constants point
+  // into the model bytes; activations into the session arena. Reshape-family
+  // outputs may share their input's memory (same pointer).
+  void* const* tensor_data = nullptr;
+
+  const NodeInfo& node() const { return model.nodes[node_index]; }
+  const fb::Node* fb_node() const { return model.fb_nodes[node_index]; }
+  const TensorInfo& tensor(int index) const { return model.tensors[index]; }
+  void* data(int index) const { return tensor_data[index]; }
+};
+
+using RunFn = void (*)(const void* state);
+
+struct PreparedOp {
+  RunFn run = nullptr;            // nullptr: nothing to do (e.g. an aliased reshape)
+  std::shared_ptr<void> state;    // owns what run() reads; passed as state.get()
+};
+
+// ops/prepare.cpp: dispatches on the node's op type.
+Result<PreparedOp> prepare_op(const OpContext& ctx);
+
+// True when the op's output may share its input's memory (pure metadata ops:
+// Reshape, Flatten, Squeeze, Unsqueeze). The planner aliases them.
+bool op_output_may_alias_input(OpType op);
+
+}  // namespace quanta::detail
