@@ -1,0 +1,221 @@
+// Session: arena, prepared nodes, and the run loop.
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include <fmt/format.h>
+
+#include "model_impl.hpp"
+#include "ops/op.hpp"
+#include "planner.hpp"
+#include "quanta/kernels/ref.h"
+
+namespace quanta {
+namespace detail {
+
+struct Step {
+  RunFn fn = nullptr;
+  const void* state = nullptr;
+  int node = 0;
+};
+
+struct SessionImpl {
+  std::shared_ptr<const Model> model;
+  SessionOptions options;
+  std::unique_ptr<uint8_t, AlignedFree> arena;
+  size_t arena_bytes = 0;
+  size_t unplanned_bytes = 0;
+  std::vector<void*> tensor_data;
+  std::vector<PreparedOp> prepared;  // keeps every node's state alive
+  std::vector<Step> steps;           // only nodes with work to do, in order
+  std::vector<NodeTiming> timings;
+  std::vector<TensorView> inputs;
+  std::vector<TensorView> outputs;
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::ModelImpl;
+
+std::string io_name(const char* kind, size_t i, const TensorInfo& t) {
+  return fmt::format("{} {} ('{}')", kind, i, t.name);
+}
+
+// Non-finite check at the float boundary. NaN has no meaningful quantized or
+// float result, so it is refused with the index of the first offender;
+// infinities are accepted (they saturate when quantized, DESIGN §1).
+Status check_no_nan(std::span<const float> data, const std::string& what) {
+  for (size_t k = 0; k < data.size(); ++k) {
+    if (std::isnan(data[k])) {
+      return {StatusCode::kInvalidArgument,
+              fmt::format("{}: element {} is NaN; inputs must not contain NaN", what, k)};
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model,
+                                                 const SessionOptions& options) {
+  if (!model) return Status{StatusCode::kInvalidArgument, "Session::create: model is null"};
+  auto impl = std::make_unique<detail::SessionImpl>();
+  impl->model = model;
+  impl->options = options;
+  const ModelImpl& m = model->impl();
+
+  const detail::MemoryPlan plan = detail::plan_memory(m);
+  impl->arena_bytes = plan.arena_bytes;
+  impl->unplanned_bytes = plan.unplanned_bytes;
+  const size_t alloc = std::max<size_t>(detail::kArenaAlignment, plan.arena_bytes);
+  auto* raw = static_cast<uint8_t*>(std::aligned_alloc(detail::kArenaAlignment, alloc));
+  if (!raw) {
+    return Status{StatusCode::kInternal,
+                  fmt::format("cannot allocate an arena of {} bytes", plan.arena_bytes)};
+  }
+  std::memset(raw, 0, alloc);  // deterministic contents before the first run
+  impl->arena.reset(raw);
+
+  impl->tensor_data.assign(m.tensors.size(), nullptr);
+  for (size_t t = 0; t < m.tensors.size(); ++t) {
+    if (m.const_data[t] != nullptr) {
+      impl->tensor_data[t] = const_cast<void*>(m.const_data[t]);
+    } else if (plan.offset[t] >= 0) {
+      impl->tensor_data[t] = raw + plan.offset[t];
+    }
+  }
+
+  impl->prepared.reserve(m.nodes.size());
+  for (size_t i = 0; i < m.nodes.size(); ++i) {
+    detail::OpContext ctx{m, static_cast<int>(i), impl->tensor_data.data()};
+    Result<detail::PreparedOp> op = detail::prepare_op(ctx);
+    if (!op) return op.status();
+    if (op->run) impl->steps.push_back({op->run, op->state.get(), static_cast<int>(i)});
+    impl->prepared.push_back(std::move(*op));
+  }
+  impl->timings.resize(m.nodes.size());
+  for (size_t i = 0; i < m.nodes.size(); ++i) impl->timings[i].node = static_cast<int>(i);
+
+  for (int t : m.inputs) impl->inputs.push_back({&m.tensors[t], impl->tensor_data[t]});
+  for (int t : m.outputs) impl->outputs.push_back({&m.tensors[t], impl->tensor_data[t]});
+  return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+Session::Session(std::unique_ptr<detail::SessionImpl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+const Model& Session::model() const { return *impl_->model; }
+size_t Session::arena_bytes() const { return impl_->arena_bytes; }
+size_t Session::unplanned_bytes() const { return impl_->unplanned_bytes; }
+
+TensorView Session::input(size_t i) {
+  return i < impl_->inputs.size() ? impl_->inputs[i] : TensorView{};
+}
+TensorView Session::output(size_t i) {
+  return i < impl_->outputs.size() ? impl_->outputs[i] : TensorView{};
+}
+
+Status Session::set_input(size_t i, std::span<const float> data) {
+  if (i >= impl_->inputs.size()) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("input index {} out of range: the model has {} input(s)", i,
+                        impl_->inputs.size())};
+  }
+  const TensorView& v = impl_->inputs[i];
+  const TensorInfo& t = *v.info;
+  const std::string what = io_name("input", i, t);
+  if (static_cast<int64_t>(data.size()) != t.num_elements) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("{}: got {} values, the tensor has {}", what, data.size(),
+                        t.num_elements)};
+  }
+  if (Status s = check_no_nan(data, what); !s.ok()) return s;
+  if (t.dtype == DType::kF32) {
+    std::memcpy(v.data, data.data(), data.size() * sizeof(float));
+    return Status::Ok();
+  }
+  if (t.dtype == DType::kU8 && t.quant.per_tensor()) {
+    kernels::qu8_quantize__ref(t.num_elements, data.data(), t.quant.scale[0],
+                               t.quant.zero_point[0], v.as<uint8_t>());
+    return Status::Ok();
+  }
+  return {StatusCode::kUnsupported,
+          fmt::format("{}: dtype {} cannot be set from float; use set_input_raw", what,
+                      dtype_name(t.dtype))};
+}
+
+Status Session::set_input_raw(size_t i, const void* data, size_t bytes) {
+  if (i >= impl_->inputs.size()) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("input index {} out of range: the model has {} input(s)", i,
+                        impl_->inputs.size())};
+  }
+  const TensorView& v = impl_->inputs[i];
+  if (bytes != v.info->num_bytes) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("{}: got {} bytes, the tensor has {} ({} x {})",
+                        io_name("input", i, *v.info), bytes, v.info->num_bytes,
+                        v.info->num_elements, dtype_name(v.info->dtype))};
+  }
+  if (bytes) std::memcpy(v.data, data, bytes);
+  return Status::Ok();
+}
+
+Status Session::run() {
+  detail::SessionImpl& s = *impl_;
+  if (!s.options.profile) {
+    for (const detail::Step& step : s.steps) step.fn(step.state);
+    return Status::Ok();
+  }
+  for (const detail::Step& step : s.steps) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step.fn(step.state);
+    const auto t1 = std::chrono::steady_clock::now();
+    NodeTiming& nt = s.timings[step.node];
+    nt.total_ns += std::chrono::duration<double, std::nano>(t1 - t0).count();
+    nt.runs += 1;
+  }
+  return Status::Ok();
+}
+
+Status Session::get_output(size_t i, std::span<float> data) const {
+  if (i >= impl_->outputs.size()) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("output index {} out of range: the model has {} output(s)", i,
+                        impl_->outputs.size())};
+  }
+  const TensorView& v = impl_->outputs[i];
+  const TensorInfo& t = *v.info;
+  if (static_cast<int64_t>(data.size()) != t.num_elements) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("{}: buffer holds {} values, the tensor has {}",
+                        io_name("output", i, t), data.size(), t.num_elements)};
+  }
+  if (t.dtype == DType::kF32) {
+    std::memcpy(data.data(), v.data, data.size() * sizeof(float));
+    return Status::Ok();
+  }
+  if (t.dtype == DType::kU8 && t.quant.per_tensor()) {
+    kernels::qu8_dequantize__ref(t.num_elements, v.as<const uint8_t>(), t.quant.scale[0],
+                                 t.quant.zero_point[0], data.data());
+    return Status::Ok();
+  }
+  return {StatusCode::kUnsupported,
+          fmt::format("{}: dtype {} cannot be read as float; use output({}).data",
+                      io_name("output", i, t), dtype_name(t.dtype), i)};
+}
+
+const std::vector<NodeTiming>& Session::timings() const { return impl_->timings; }
+
+void Session::reset_timings() {
+  for (NodeTiming& t : impl_->timings) {
+    t.total_ns = 0;
+    t.runs = 0;
+  }
+}
+
+}  // namespace quanta
