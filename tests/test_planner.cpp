@@ -2,6 +2,8 @@
 // outputs alias their input, and graph inputs/outputs are never overwritten.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "planner.hpp"
 #include "quanta/model_writer.hpp"
 
