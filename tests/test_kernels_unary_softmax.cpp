@@ -1,0 +1,349 @@
+// Unary ops (float definition, f32 kernel, uint8 LUT) and Softmax (f32 and
+// qu8) against independently written double-precision formulas.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "quanta/kernels/ref.h"
+
+namespace qk = quanta::kernels;
+
+namespace {
+
+constexpr int64_t kGuard = 64;
+
+template <typename T>
+T Sentinel(int which);
+template <>
+uint8_t Sentinel<uint8_t>(int which) {
+  return which == 0 ? uint8_t{0xA5} : uint8_t{0x5A};
+}
+template <>
+float Sentinel<float>(int which) {
+  return which == 0 ? 1.2345e30f : -7.75e-3f;
+}
+
+template <typename T>
+bool SameBits(const T& a, const T& b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+// Runs fn(out) twice, into buffers pre-filled with two different sentinels and
+// with guard zones on both sides. Checks that the guards are untouched and that
+// both runs give the same bytes (so every output element was written).
+template <typename T, typename Fn>
+std::vector<T> RunGuarded(int64_t n, Fn&& fn) {
+  std::vector<T> out[2];
+  for (int k = 0; k < 2; ++k) {
+    const T s = Sentinel<T>(k);
+    out[k].assign(static_cast<size_t>(n + 2 * kGuard), s);
+    fn(out[k].data() + kGuard);
+    int64_t bad_guard = 0;
+    for (int64_t i = 0; i < kGuard; ++i) {
+      bad_guard += !SameBits(out[k][static_cast<size_t>(i)], s);
+      bad_guard += !SameBits(out[k][static_cast<size_t>(n + kGuard + i)], s);
+    }
+    EXPECT_EQ(bad_guard, 0) << "kernel wrote outside its output";
+  }
+  int64_t unwritten = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    unwritten +=
+        !SameBits(out[0][static_cast<size_t>(kGuard + i)], out[1][static_cast<size_t>(kGuard + i)]);
+  }
+  EXPECT_EQ(unwritten, 0) << "output elements left unwritten";
+  return std::vector<T>(out[0].begin() + kGuard, out[0].begin() + kGuard + n);
+}
+
+[[maybe_unused]] std::vector<uint8_t> RandomU8(int64_t n, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(0, 255);
+  std::vector<uint8_t> v(static_cast<size_t>(n));
+  for (auto& e : v) e = static_cast<uint8_t>(d(rng));
+  return v;
+}
+
+[[maybe_unused]] std::vector<int8_t> RandomI8(int64_t n, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(-127, 127);
+  std::vector<int8_t> v(static_cast<size_t>(n));
+  for (auto& e : v) e = static_cast<int8_t>(d(rng));
+  return v;
+}
+
+[[maybe_unused]] std::vector<float> RandomF(int64_t n, std::mt19937& rng, float lo = -1.f,
+                                            float hi = 1.f) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& e : v) e = d(rng);
+  return v;
+}
+
+// The rounding rule written independently of requantize.h: round the fp32 value
+// half to even (in double), add the zero point, clamp.
+[[maybe_unused]] uint8_t OracleRound(float f, int32_t zy, qk::QRange r) {
+  double v = std::nearbyint(static_cast<double>(f)) + zy;
+  v = std::min(std::max(v, static_cast<double>(r.qmin)), static_cast<double>(r.qmax));
+  return static_cast<uint8_t>(v);
+}
+
+// Quantization of an exact real result (the "float path").
+[[maybe_unused]] uint8_t QuantizeReal(double real, float sy, int32_t zy, qk::QRange r) {
+  double v = std::nearbyint(real / sy) + zy;
+  v = std::min(std::max(v, static_cast<double>(r.qmin)), static_cast<double>(r.qmax));
+  return static_cast<uint8_t>(v);
+}
+
+[[maybe_unused]] double ClampD(double v, qk::FRange r) {
+  return std::min(std::max(v, double{r.lo}), double{r.hi});
+}
+
+}  // namespace
+
+namespace {
+
+// Independent formulas (different but mathematically equal forms).
+double OracleUnary(const qk::UnaryParams& p, double x) {
+  switch (p.op) {
+    case qk::UnaryOp::kRelu:
+      return x > 0 ? x : 0.0;
+    case qk::UnaryOp::kRelu6:
+      return x <= 0 ? 0.0 : (x >= 6 ? 6.0 : x);
+    case qk::UnaryOp::kClip:
+      return x <= p.lo ? double{p.lo} : (x >= p.hi ? double{p.hi} : x);
+    case qk::UnaryOp::kSigmoid:
+      return 0.5 * (1.0 + std::tanh(0.5 * x));
+    case qk::UnaryOp::kTanh:
+      return 1.0 - 2.0 / (std::exp(2.0 * x) + 1.0);
+    case qk::UnaryOp::kHardSwish:
+      return x <= -3 ? 0.0 : (x >= 3 ? x : x * (x + 3.0) / 6.0);
+    case qk::UnaryOp::kLeakyRelu:
+      return x >= 0 ? x : double{p.alpha} * x;
+    case qk::UnaryOp::kGelu:
+      return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+    case qk::UnaryOp::kGeluTanh: {
+      const double z = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+      return x / (1.0 + std::exp(-2.0 * z));
+    }
+  }
+  return NAN;
+}
+
+std::vector<qk::UnaryParams> AllOps() {
+  std::vector<qk::UnaryParams> ops;
+  for (qk::UnaryOp op : {qk::UnaryOp::kRelu, qk::UnaryOp::kRelu6, qk::UnaryOp::kClip,
+                         qk::UnaryOp::kSigmoid, qk::UnaryOp::kTanh, qk::UnaryOp::kHardSwish,
+                         qk::UnaryOp::kLeakyRelu, qk::UnaryOp::kGelu, qk::UnaryOp::kGeluTanh}) {
+    qk::UnaryParams p;
+    p.op = op;
+    p.alpha = 0.1f;
+    p.lo = -0.5f;
+    p.hi = 2.f;
+    ops.push_back(p);
+  }
+  return ops;
+}
+
+}  // namespace
+
+TEST(Unary, FloatDefinitionMatchesIndependentFormulas) {
+  for (const qk::UnaryParams& p : AllOps()) {
+    for (int i = -4000; i <= 4000; ++i) {
+      const float x = static_cast<float>(i) * 0.0025f * (i % 7 == 0 ? 4.f : 1.f);
+      const double expected = OracleUnary(p, double{x});
+      ASSERT_NEAR(qk::unary_f32(p, x), expected, 1e-6 * (1.0 + std::fabs(expected)))
+          << "op " << int(p.op) << " x=" << x;
+    }
+    EXPECT_TRUE(std::isnan(qk::unary_f32(p, NAN))) << int(p.op);
+  }
+  // Spot values that pin the definitions (GELU exact vs tanh form differ).
+  qk::UnaryParams g;
+  g.op = qk::UnaryOp::kGelu;
+  EXPECT_NEAR(qk::unary_f32(g, 1.f), 0.8413447460685429, 1e-6);
+  g.op = qk::UnaryOp::kGeluTanh;
+  EXPECT_NEAR(qk::unary_f32(g, 1.f), 0.8411919906082768, 1e-6);
+  g.op = qk::UnaryOp::kHardSwish;
+  EXPECT_FLOAT_EQ(qk::unary_f32(g, 1.f), 4.f / 6.f);
+  g.op = qk::UnaryOp::kSigmoid;
+  EXPECT_FLOAT_EQ(qk::unary_f32(g, 0.f), 0.5f);
+  EXPECT_EQ(qk::unary_f32(g, -INFINITY), 0.f);
+  EXPECT_EQ(qk::unary_f32(g, INFINITY), 1.f);
+  g.op = qk::UnaryOp::kClip;
+  g.lo = 2.f;
+  g.hi = 1.f;  // lo > hi: ONNX min(max(x, lo), hi) == hi
+  EXPECT_EQ(qk::unary_f32(g, 0.f), 1.f);
+  EXPECT_EQ(qk::unary_f32(g, 5.f), 1.f);
+}
+
+TEST(Unary, F32KernelAppliesDefinition) {
+  std::mt19937 rng(51);
+  auto x = RandomF(1000, rng, -8.f, 8.f);
+  x[3] = NAN;
+  for (const qk::UnaryParams& p : AllOps()) {
+    const auto y =
+        RunGuarded<float>(1000, [&](float* o) { qk::f32_unary__ref(p, 1000, x.data(), o); });
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (i == 3) {
+        EXPECT_TRUE(std::isnan(y[i]));
+        continue;
+      }
+      const double e = OracleUnary(p, double{x[i]});
+      ASSERT_NEAR(y[i], e, 1e-6 * (1.0 + std::fabs(e)));
+    }
+  }
+}
+
+TEST(Unary, LutWithinOneLsbOfFloatThenQuantize) {
+  int64_t exact = 0, total = 0;
+  for (const qk::UnaryParams& p : AllOps()) {
+    for (float sx : {0.02f, 0.05f, 0.1f})
+      for (int32_t zx : {0, 128, 255}) {
+        // output parameters from the op's range over the 256 input codes
+        double lo = 0.0, hi = 0.0;
+        for (int q = 0; q < 256; ++q) {
+          const double v = OracleUnary(p, double{sx} * (q - zx));
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+        }
+        const float sy = static_cast<float>(std::max(hi - lo, 1e-3) / 255.0);
+        const int32_t zy_natural =
+            static_cast<int32_t>(std::clamp(std::nearbyint(-lo / sy), 0.0, 255.0));
+        for (int32_t zy : {zy_natural, 0, 128, 255}) {
+          uint8_t lut[256];
+          qk::build_lut_u8(p, sx, zx, sy, zy, lut);
+          for (int q = 0; q < 256; ++q) {
+            const int expected =
+                QuantizeReal(OracleUnary(p, double{sx} * (q - zx)), sy, zy, qk::QRange{});
+            ASSERT_LE(std::abs(lut[q] - expected), 1) << "op " << int(p.op) << " q=" << q;
+            exact += lut[q] == expected;
+            ++total;
+          }
+        }
+      }
+  }
+  EXPECT_GT(exact, total * 99 / 100);
+}
+
+TEST(Unary, LutKernelIndexesTable) {
+  std::mt19937 rng(52);
+  const auto lut = RandomU8(256, rng);
+  const auto x = RandomU8(3001, rng);
+  const auto y = RunGuarded<uint8_t>(
+      3001, [&](uint8_t* o) { qk::u8_lut__ref(3001, x.data(), lut.data(), o); });
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], lut[x[i]]);
+}
+
+namespace {
+
+struct SoftmaxShape {
+  int64_t outer, axis, inner;
+};
+const SoftmaxShape kSoftmaxShapes[] = {{1, 10, 1}, {3, 7, 4}, {2, 1, 5}, {1, 1000, 1}, {4, 16, 3}};
+
+size_t SmIdx(const SoftmaxShape& s, int64_t o, int64_t a, int64_t i) {
+  return static_cast<size_t>((o * s.axis + a) * s.inner + i);
+}
+
+}  // namespace
+
+TEST(Softmax, F32MatchesDoubleAndSumsToOne) {
+  std::mt19937 rng(53);
+  for (const SoftmaxShape& s : kSoftmaxShapes) {
+    for (float beta : {1.f, 0.5f, 2.f}) {
+      for (float range : {3.f, 100.f}) {
+        const int64_t n = s.outer * s.axis * s.inner;
+        const auto x = RandomF(n, rng, -range, range);
+        const auto y = RunGuarded<float>(n, [&](float* o) {
+          qk::f32_softmax__ref(s.outer, s.axis, s.inner, beta, x.data(), o);
+        });
+        for (int64_t o = 0; o < s.outer; ++o)
+          for (int64_t i = 0; i < s.inner; ++i) {
+            double mx = -INFINITY;
+            for (int64_t a = 0; a < s.axis; ++a) mx = std::max(mx, double{x[SmIdx(s, o, a, i)]});
+            double sum = 0.0;
+            for (int64_t a = 0; a < s.axis; ++a)
+              sum += std::exp(double{beta} * (x[SmIdx(s, o, a, i)] - mx));
+            double ysum = 0.0;
+            for (int64_t a = 0; a < s.axis; ++a) {
+              const double e = std::exp(double{beta} * (x[SmIdx(s, o, a, i)] - mx)) / sum;
+              const float got = y[SmIdx(s, o, a, i)];
+              ASSERT_NEAR(got, e, 1e-6 + 1e-5 * e);
+              ASSERT_GE(got, 0.f);
+              ysum += got;
+            }
+            ASSERT_NEAR(ysum, 1.0, 1e-5);
+          }
+      }
+    }
+  }
+}
+
+TEST(Softmax, ExpTable) {
+  for (float beta : {1.f, 0.7f})
+    for (float sx : {0.01f, 0.1f, 0.5f}) {
+      float table[256];
+      qk::build_softmax_exp_table(beta, sx, table);
+      EXPECT_EQ(table[0], 1.f);
+      for (int d = 0; d < 256; ++d) {
+        const double arg = -double{beta} * sx * d;
+        const double e = std::exp(arg);
+        // the fp32 argument carries a relative error of ~1 ulp, i.e. |arg| * 6e-8 absolute
+        ASSERT_NEAR(table[d], e, 2e-7 * (1.0 + std::fabs(arg)) * e + 1e-38) << d;
+      }
+    }
+}
+
+TEST(Softmax, Qu8ExactAndWithinOneLsbOfFloat) {
+  std::mt19937 rng(54);
+  int64_t off = 0, total = 0;
+  for (const SoftmaxShape& s : kSoftmaxShapes) {
+    const int64_t n = s.outer * s.axis * s.inner;
+    const auto x = RandomU8(n, rng);
+    for (float sx : {0.02f, 0.1f})
+      for (float beta : {1.f, 0.5f}) {
+        float table[256];
+        qk::build_softmax_exp_table(beta, sx, table);
+        struct OutQ {
+          float sy;
+          int32_t zy;
+        };
+        for (OutQ oq : {OutQ{1.f / 256.f, 0}, OutQ{1.f / 255.f, 0}, OutQ{1.f / 128.f, 128}}) {
+          const auto y = RunGuarded<uint8_t>(n, [&](uint8_t* o) {
+            qk::qu8_softmax__ref(s.outer, s.axis, s.inner, x.data(), table, oq.sy, oq.zy, o);
+          });
+          for (int64_t o = 0; o < s.outer; ++o)
+            for (int64_t i = 0; i < s.inner; ++i) {
+              int mx = 0;
+              for (int64_t a = 0; a < s.axis; ++a) mx = std::max<int>(mx, x[SmIdx(s, o, a, i)]);
+              // exact fp32 oracle: same table entries, index-order float sum
+              float fsum = 0.f;
+              for (int64_t a = 0; a < s.axis; ++a)
+                fsum += std::exp(-beta * sx * static_cast<float>(mx - x[SmIdx(s, o, a, i)]));
+              // float path: real softmax of the dequantized inputs
+              double dsum = 0.0;
+              for (int64_t a = 0; a < s.axis; ++a)
+                dsum += std::exp(double{beta} * sx * (x[SmIdx(s, o, a, i)] - mx));
+              double real_sum = 0.0;
+              for (int64_t a = 0; a < s.axis; ++a) {
+                const uint8_t got = y[SmIdx(s, o, a, i)];
+                const float e =
+                    std::exp(-beta * sx * static_cast<float>(mx - x[SmIdx(s, o, a, i)]));
+                ASSERT_EQ(got, OracleRound((e / fsum) / oq.sy, oq.zy, qk::QRange{}));
+                const double real =
+                    std::exp(double{beta} * sx * (x[SmIdx(s, o, a, i)] - mx)) / dsum;
+                const int fq = QuantizeReal(real, oq.sy, oq.zy, qk::QRange{});
+                ASSERT_LE(std::abs(got - fq), 1);
+                off += got != fq;
+                ++total;
+                real_sum += oq.sy * (got - oq.zy);
+              }
+              if (oq.zy == 0 && s.axis > 1) {
+                ASSERT_NEAR(real_sum, 1.0, 0.5 * oq.sy * double(s.axis) + 1e-6);
+              }
+            }
+        }
+      }
+  }
+  EXPECT_LT(off, total / 50 + 1);
+}
