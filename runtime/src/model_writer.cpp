@@ -101,7 +101,7 @@ std::vector<uint8_t> ModelWriter::finish() const {
   };
   std::vector<fb::Buffer> buffers(blobs_.size() + 1, fb::Buffer(0, 0));
   // A writer used for malformed-file tests may have set buffers by hand.
-  if (!model_.buffers.empty()) return pack(model_.buffers);
+  if (!model_.buffers.empty()) return pack(std::vector<fb::Buffer>(model_.buffers));
   std::vector<uint8_t> head = pack(buffers);
   size_t offset = align64(head.size());
   for (size_t i = 0; i < blobs_.size(); ++i) {

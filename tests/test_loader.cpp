@@ -1,0 +1,824 @@
+// Loader tests: every class of malformed .quanta file gets a clear error
+// (status code + a message naming the offending thing), never a crash.
+// The truncation and bit-flip sweeps are the fuzz-style checks; run them
+// under -DQUANTA_SANITIZE=ON to catch out-of-bounds reads.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "model_impl.hpp"
+#include "support/model_builders.hpp"
+
+namespace quanta {
+namespace {
+
+using test::load_bytes;
+using test::load_writer;
+using test::make_float_fc_writer;
+using test::make_u8_fc_writer;
+using test::make_u8_relu_writer;
+using test::to_bytes;
+using ModelResult = Result<std::shared_ptr<const Model>>;
+
+// The load failed with `code` and the message contains every fragment.
+::testing::AssertionResult Fails(const ModelResult& r, StatusCode code,
+                                 std::initializer_list<std::string> fragments) {
+  if (r.ok()) return ::testing::AssertionFailure() << "loaded, expected an error";
+  const Status& s = r.status();
+  if (s.code() != code) {
+    return ::testing::AssertionFailure()
+           << "code " << status_code_name(s.code()) << ", expected " << status_code_name(code)
+           << "; message: " << s.message();
+  }
+  for (const std::string& f : fragments) {
+    if (s.message().find(f) == std::string::npos) {
+      return ::testing::AssertionFailure()
+             << "message lacks \"" << f << "\"; message: " << s.message();
+    }
+  }
+  return ::testing::AssertionSuccess() << s.message();
+}
+
+::testing::AssertionResult Invalid(const ModelResult& r,
+                                   std::initializer_list<std::string> fragments) {
+  return Fails(r, StatusCode::kInvalidModel, fragments);
+}
+
+// Loads from an exact-size heap copy, used in place (copy = false), so that
+// AddressSanitizer flags any read past the end of the file.
+ModelResult load_in_place(const std::vector<uint8_t>& bytes) {
+  return Model::load_buffer(bytes.empty() ? nullptr : bytes.data(), bytes.size(), false);
+}
+
+// The FlatBuffer's buffer table as written by a normal finish().
+std::vector<fb::Buffer> buffers_of(const std::vector<uint8_t>& bytes) {
+  const auto* v = fb::GetModel(bytes.data())->buffers();
+  std::vector<fb::Buffer> out;
+  for (const fb::Buffer* b : *v) out.push_back(*b);
+  return out;
+}
+
+// `file` with its buffer table overwritten in place by `buffers` (same
+// count): the data section stays where it is.
+std::vector<uint8_t> with_buffers(const std::vector<uint8_t>& file,
+                                  const std::vector<fb::Buffer>& buffers) {
+  std::vector<uint8_t> out = file;
+  const auto* v = fb::GetModel(out.data())->buffers();
+  EXPECT_EQ(v->size(), buffers.size());
+  const size_t at = static_cast<size_t>(reinterpret_cast<const uint8_t*>(v->Data()) - out.data());
+  std::memcpy(out.data() + at, buffers.data(),
+              std::min<size_t>(v->size(), buffers.size()) * sizeof(fb::Buffer));
+  return out;
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(f.good()) << path;
+}
+
+// ---------------------------------------------------------------- valid models
+
+TEST(Loader, FloatFcLoadsWithAllFields) {
+  const std::vector<uint8_t> bytes = to_bytes(make_float_fc_writer());
+  auto r = load_bytes(bytes);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  const Model& m = **r;
+  EXPECT_EQ(m.version_major(), kFormatVersionMajor);
+  EXPECT_EQ(m.version_minor(), kFormatVersionMinor);
+  EXPECT_EQ(m.producer(), "quanta-tests");
+  EXPECT_EQ(m.description(), "tiny float FullyConnected");
+  EXPECT_EQ(m.file_size(), bytes.size());
+  ASSERT_EQ(m.tensors().size(), 4u);
+  const TensorInfo& w = m.tensors()[1];
+  EXPECT_EQ(w.name, "w");
+  EXPECT_EQ(w.shape, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(w.dtype, DType::kF32);
+  EXPECT_TRUE(w.is_constant);
+  EXPECT_EQ(w.num_elements, 12);
+  EXPECT_EQ(w.num_bytes, 48u);
+  EXPECT_FALSE(m.tensors()[0].is_constant);
+  EXPECT_EQ(m.tensors()[3].num_bytes, 12u);
+  ASSERT_EQ(m.nodes().size(), 1u);
+  const NodeInfo& n = m.nodes()[0];
+  EXPECT_EQ(n.op, OpType::kFullyConnected);
+  EXPECT_EQ(n.name, "fc");
+  EXPECT_EQ(n.source_nodes, std::vector<std::string>{"Gemm_0"});
+  EXPECT_EQ(n.inputs, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(n.outputs, std::vector<int>{3});
+  EXPECT_EQ(m.input_indices(), std::vector<int>{0});
+  EXPECT_EQ(m.output_indices(), std::vector<int>{3});
+  EXPECT_EQ(m.find_input("x"), 0);
+  EXPECT_EQ(m.find_input("y"), -1);
+  EXPECT_EQ(m.find_output("y"), 0);
+  EXPECT_EQ(m.find_output("nope"), -1);
+  EXPECT_EQ(&m.input(0), &m.tensors()[0]);
+  EXPECT_EQ(&m.output(0), &m.tensors()[3]);
+
+  const detail::ModelImpl& impl = m.impl();
+  ASSERT_EQ(impl.const_data.size(), 4u);
+  EXPECT_EQ(impl.const_data[0], nullptr);
+  ASSERT_NE(impl.const_data[1], nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(impl.const_data[1]) % 64, 0u);
+  const auto* wv = static_cast<const float*>(impl.const_data[1]);
+  EXPECT_EQ(wv[0], 0.5f);
+  EXPECT_EQ(wv[11], -1.0f);
+  const auto* bv = static_cast<const float*>(impl.const_data[2]);
+  EXPECT_EQ(bv[2], 0.3f);
+  EXPECT_EQ(impl.fb_nodes.size(), 1u);
+  EXPECT_EQ(impl.fb_nodes[0]->options_type(), fb::Options::FullyConnectedOptions);
+}
+
+TEST(Loader, U8ModelsDecodeQuantization) {
+  auto relu = load_writer(make_u8_relu_writer());
+  ASSERT_TRUE(relu.ok()) << relu.status().to_string();
+  const QuantParams& q = (*relu)->tensors()[0].quant;
+  EXPECT_EQ(q.scale, std::vector<float>{0.05f});
+  EXPECT_EQ(q.zero_point, std::vector<int32_t>{10});
+  EXPECT_EQ(q.axis, -1);
+  EXPECT_EQ((*relu)->nodes()[0].op, OpType::kRelu);
+
+  auto fc = load_writer(make_u8_fc_writer());
+  ASSERT_TRUE(fc.ok()) << fc.status().to_string();
+  const QuantParams& qw = (*fc)->tensors()[1].quant;
+  EXPECT_EQ(qw.axis, 0);
+  EXPECT_EQ(qw.scale.size(), 3u);
+  EXPECT_EQ(qw.zero_point, (std::vector<int32_t>{0, 0, 0}));
+  EXPECT_EQ((*fc)->tensors()[2].dtype, DType::kI32);
+  EXPECT_EQ((*fc)->tensors()[2].num_bytes, 12u);
+}
+
+TEST(Loader, DescribeNodeAndTensor) {
+  auto r = load_writer(make_float_fc_writer());
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  const detail::ModelImpl& impl = (*r)->impl();
+  EXPECT_EQ(detail::describe_node(impl, 0), "node 0 ('fc', from ONNX 'Gemm_0')");
+  EXPECT_EQ(detail::describe_tensor(impl, 1), "tensor 1 ('w')");
+  EXPECT_EQ(detail::describe_tensor(impl, 99), "tensor 99");
+  EXPECT_EQ(detail::describe_node(impl, 5), "node 5");
+}
+
+TEST(Loader, UnnamedTensorGetsIndexName) {
+  ModelWriter w = make_u8_relu_writer();
+  w.raw().tensors[1]->name.clear();
+  auto r = load_writer(w);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ((*r)->tensors()[1].name, "#1");
+  EXPECT_EQ((*r)->find_output("#1"), 0);
+}
+
+TEST(Loader, NamesOfEnumsAndStatus) {
+  EXPECT_STREQ(op_type_name(OpType::kConv2D), "Conv2D");
+  EXPECT_STREQ(op_type_name(OpType::kFullyConnected), "FullyConnected");
+  EXPECT_STREQ(op_type_name(OpType::kDequantize), "Dequantize");
+  EXPECT_STREQ(dtype_name(DType::kU8), "u8");
+  EXPECT_STREQ(dtype_name(DType::kBF16), "bf16");
+  EXPECT_EQ(dtype_size(DType::kF32), 4u);
+  EXPECT_EQ(dtype_size(DType::kI8), 1u);
+  EXPECT_EQ(dtype_size(DType::kI64), 8u);
+  EXPECT_EQ(dtype_size(DType::kI4), 0u);
+  EXPECT_EQ(Status::Ok().to_string(), "ok");
+  EXPECT_EQ(Status(StatusCode::kInvalidModel, "x: bad").to_string(), "invalid model: x: bad");
+  EXPECT_STREQ(status_code_name(StatusCode::kNotFound), "not found");
+}
+
+// ---------------------------------------------------------------- indices
+
+TEST(Loader, NodeInputIndexOutOfRange) {
+  ModelWriter w = make_float_fc_writer();
+  w.raw().nodes[0]->inputs[1] = 99;
+  EXPECT_TRUE(Invalid(load_writer(w), {"node 0 ('fc', from ONNX 'Gemm_0')", "input 1",
+                                       "tensor index 99", "out of range"}));
+  w.raw().nodes[0]->inputs[1] = -2;
+  EXPECT_TRUE(Invalid(load_writer(w), {"node 0 ('fc'", "tensor index -2"}));
+}
+
+TEST(Loader, OmittedInputMinusOneIsAccepted) {
+  ModelWriter w = make_float_fc_writer();
+  w.raw().nodes[0]->inputs[2] = -1;  // no bias
+  auto r = load_writer(w);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ((*r)->nodes()[0].inputs, (std::vector<int>{0, 1, -1}));
+}
+
+TEST(Loader, NodeOutputIndexOutOfRange) {
+  ModelWriter w = make_float_fc_writer();
+  w.raw().nodes[0]->outputs[0] = 17;
+  EXPECT_TRUE(Invalid(load_writer(w), {"node 0 ('fc'", "output 0", "tensor index 17"}));
+  w.raw().nodes[0]->outputs[0] = -1;  // -1 only means "omitted" for inputs
+  EXPECT_TRUE(Invalid(load_writer(w), {"node 0 ('fc'", "output 0", "tensor index -1"}));
+}
+
+TEST(Loader, GraphInputIndexOutOfRange) {
+  ModelWriter w = make_float_fc_writer();
+  w.set_inputs({42});
+  EXPECT_TRUE(Invalid(load_writer(w), {"graph input 0", "tensor index 42", "4 tensors"}));
+}
+
+TEST(Loader, GraphOutputIndexOutOfRange) {
+  ModelWriter w = make_float_fc_writer();
+  w.set_outputs({3, -3});
+  EXPECT_TRUE(Invalid(load_writer(w), {"graph output 1", "tensor index -3"}));
+}
+
+TEST(Loader, GraphInputOutputListRules) {
+  {
+    ModelWriter w = make_float_fc_writer();
+    w.set_outputs({});
+    EXPECT_TRUE(Invalid(load_writer(w), {"no graph outputs"}));
+  }
+  {
+    ModelWriter w = make_float_fc_writer();
+    w.set_inputs({0, 1});
+    EXPECT_TRUE(Invalid(load_writer(w), {"graph input 1", "tensor 1 ('w')", "constant"}));
+  }
+  {
+    ModelWriter w = make_float_fc_writer();
+    w.set_inputs({0, 0});
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 0 ('x')", "more than once", "graph input"}));
+  }
+  {
+    ModelWriter w = make_float_fc_writer();
+    w.set_outputs({3, 3});
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('y')", "more than once", "graph output"}));
+  }
+}
+
+// ---------------------------------------------------------------- buffers
+
+TEST(Loader, BufferIndexOutOfRange) {
+  ModelWriter w = make_float_fc_writer();
+  w.raw().tensors[1]->buffer = 9;
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 1 ('w')", "buffer index 9", "3 buffers"}));
+}
+
+TEST(Loader, BufferTooShort) {
+  ModelWriter w = make_float_fc_writer();
+  w.blobs()[0].resize(40);
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 1 ('w')", "holds 40 bytes", "needs exactly 48"}));
+}
+
+TEST(Loader, BufferTooLong) {
+  ModelWriter w = make_float_fc_writer();
+  w.blobs()[1].resize(16);
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 2 ('b')", "holds 16 bytes", "needs exactly 12"}));
+}
+
+TEST(Loader, BufferOffsetOutsideFile) {
+  const std::vector<uint8_t> file = to_bytes(make_float_fc_writer());
+  std::vector<fb::Buffer> b = buffers_of(file);
+  ASSERT_EQ(b.size(), 3u);
+  b[1] = fb::Buffer(1u << 20, 48);
+  EXPECT_TRUE(Invalid(load_bytes(with_buffers(file, b)), {"buffer 1", "1048576", "outside the file"}));
+  // Starts inside, ends one byte past the end.
+  b = buffers_of(file);
+  b[2] = fb::Buffer(b[2].offset(), file.size() - b[2].offset() + 1);
+  EXPECT_TRUE(Invalid(load_bytes(with_buffers(file, b)), {"buffer 2", "outside the file"}));
+}
+
+TEST(Loader, BufferOffsetPlusSizeOverflows) {
+  const std::vector<uint8_t> file = to_bytes(make_float_fc_writer());
+  std::vector<fb::Buffer> b = buffers_of(file);
+  const uint64_t offset = std::numeric_limits<uint64_t>::max() - 63;  // 64-aligned
+  b[1] = fb::Buffer(offset, 128);
+  EXPECT_TRUE(Invalid(load_bytes(with_buffers(file, b)),
+                      {"buffer 1", std::to_string(offset), "overflows"}));
+}
+
+TEST(Loader, MisalignedBufferOffset) {
+  const std::vector<uint8_t> file = to_bytes(make_float_fc_writer());
+  std::vector<fb::Buffer> b = buffers_of(file);
+  b[1] = fb::Buffer(b[1].offset() + 4, 48);
+  const std::string off = std::to_string(b[1].offset());
+  EXPECT_TRUE(Invalid(load_bytes(with_buffers(file, b)),
+                      {"buffer 1", "offset " + off, "not aligned to 64"}));
+}
+
+TEST(Loader, BufferZeroMustBeEmptySentinel) {
+  const std::vector<uint8_t> file = to_bytes(make_float_fc_writer());
+  std::vector<fb::Buffer> b = buffers_of(file);
+  b[0] = fb::Buffer(0, 8);
+  EXPECT_TRUE(Invalid(load_bytes(with_buffers(file, b)), {"buffer 0", "sentinel"}));
+}
+
+// ---------------------------------------------------------------- shapes and dtypes
+
+TEST(Loader, ShapeProductOverflow) {
+  ModelWriter w = make_float_fc_writer();
+  w.raw().tensors[3]->shape = {int64_t{1} << 32, int64_t{1} << 32};
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('y')", "too many elements", "overflow"}));
+  // No int64 overflow, but far beyond any real tensor.
+  w.raw().tensors[3]->shape = {int64_t{1} << 21, int64_t{1} << 21};
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('y')", "[2097152, 2097152]"}));
+  // Element count fits, byte count (x4 for f32) does not.
+  w.raw().tensors[3]->shape = {int64_t{1} << 20, int64_t{1} << 19};
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('y')", "bytes"}));
+}
+
+TEST(Loader, NegativeDimension) {
+  ModelWriter w = make_float_fc_writer();
+  w.raw().tensors[0]->shape = {1, -4};
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 0 ('x')", "shape[1] = -4", "negative"}));
+}
+
+TEST(Loader, RankAboveSixIsUnsupported) {
+  ModelWriter w = make_float_fc_writer();
+  w.raw().tensors[3]->shape = {1, 1, 1, 1, 1, 1, 3};
+  EXPECT_TRUE(Fails(load_writer(w), StatusCode::kUnsupported, {"tensor 3 ('y')", "rank 7"}));
+}
+
+TEST(Loader, InvalidDTypeValue) {
+  ModelWriter w = make_float_fc_writer();
+  w.raw().tensors[3]->dtype = static_cast<fb::DType>(42);
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('y')", "dtype 42"}));
+}
+
+TEST(Loader, UnsupportedDTypesAreNamed) {
+  for (DType t : {DType::kF16, DType::kBF16, DType::kI4, DType::kI64}) {
+    ModelWriter w = make_float_fc_writer();
+    w.raw().tensors[3]->dtype = static_cast<fb::DType>(t);
+    EXPECT_TRUE(Fails(load_writer(w), StatusCode::kUnsupported,
+                      {"tensor 3 ('y')", dtype_name(t), "not supported by this runtime yet"}));
+  }
+}
+
+// ---------------------------------------------------------------- quantization
+
+class BadScale : public ::testing::TestWithParam<float> {};
+
+TEST_P(BadScale, IsRefusedWithIndexAndValue) {
+  ModelWriter w = make_u8_fc_writer();
+  w.raw().tensors[1]->quantization->scale[2] = GetParam();  // weight, channel 2
+  auto r = load_writer(w);
+  EXPECT_TRUE(Invalid(r, {"tensor 1 ('w')", "scale[2] = "}));
+  if (!r.ok() && std::isnan(GetParam())) {
+    EXPECT_NE(r.status().message().find("= nan is not finite"), std::string::npos);
+  }
+  if (!r.ok() && std::isinf(GetParam())) {
+    EXPECT_NE(r.status().message().find("inf is not finite"), std::string::npos);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Loader, BadScale,
+                         ::testing::Values(0.0f, -0.0f, -0.5f,
+                                           std::numeric_limits<float>::quiet_NaN(),
+                                           std::numeric_limits<float>::infinity(),
+                                           -std::numeric_limits<float>::infinity(),
+                                           std::numeric_limits<float>::denorm_min(),
+                                           1e-40f));
+
+TEST(Loader, SmallestNormalScaleIsAccepted) {
+  ModelWriter w = make_u8_relu_writer();
+  w.raw().tensors[0]->quantization->scale[0] = std::numeric_limits<float>::min();
+  w.raw().tensors[1]->quantization->scale[0] = std::numeric_limits<float>::min();
+  auto r = load_writer(w);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+}
+
+TEST(Loader, ZeroPointOutOfRange) {
+  {
+    ModelWriter w = make_u8_relu_writer();
+    w.raw().tensors[0]->quantization->zero_point[0] = 300;
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 0 ('x')", "zero_point[0] = 300", "[0, 255]"}));
+  }
+  {
+    ModelWriter w = make_u8_relu_writer();
+    w.raw().tensors[1]->quantization->zero_point[0] = -1;
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 1 ('y')", "zero_point[0] = -1"}));
+  }
+  {
+    ModelWriter w = make_u8_fc_writer();  // i8 weights are symmetric
+    w.raw().tensors[1]->quantization->zero_point[1] = 3;
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 1 ('w')", "zero_point[1] = 3", "symmetric"}));
+  }
+  {
+    ModelWriter w = make_u8_fc_writer();  // i32 bias has zero point 0
+    w.raw().tensors[2]->quantization->zero_point[0] = 5;
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 2 ('b')", "zero_point[0] = 5"}));
+  }
+  {
+    ModelWriter w = make_u8_relu_writer();  // i8 activation: [-128, 127]
+    w.raw().tensors[0]->dtype = fb::DType::I8;
+    w.raw().tensors[0]->quantization->zero_point[0] = -129;
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 0 ('x')", "zero_point[0] = -129", "[-128, 127]"}));
+  }
+}
+
+TEST(Loader, QuantizationArrayLengths) {
+  {
+    ModelWriter w = make_u8_fc_writer();  // per-axis: 2 entries for 3 channels
+    auto& q = *w.raw().tensors[1]->quantization;
+    q.scale.resize(2);
+    q.zero_point.resize(2);
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 1 ('w')", "2 scales", "expected 1 or shape[0] = 3"}));
+  }
+  {
+    ModelWriter w = make_u8_fc_writer();  // zero_point length differs from scale
+    w.raw().tensors[1]->quantization->zero_point.resize(1);
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 1 ('w')", "3 scale(s) but 1 zero point(s)"}));
+  }
+  {
+    ModelWriter w = make_u8_relu_writer();  // per tensor with 2 scales
+    auto& q = *w.raw().tensors[0]->quantization;
+    q.scale = {0.1f, 0.2f};
+    q.zero_point = {1, 2};
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 0 ('x')", "axis -1", "2 scales"}));
+  }
+  {
+    ModelWriter w = make_u8_relu_writer();
+    auto& q = *w.raw().tensors[0]->quantization;
+    q.scale.clear();
+    q.zero_point.clear();
+    EXPECT_TRUE(Invalid(load_writer(w), {"tensor 0 ('x')", "no scale"}));
+  }
+  {
+    ModelWriter w = make_u8_fc_writer();  // per-axis of length 1 is fine
+    auto& q = *w.raw().tensors[1]->quantization;
+    q.scale.resize(1);
+    q.zero_point.resize(1);
+    auto& qb = *w.raw().tensors[2]->quantization;
+    qb.scale = {0.02f * 0.01f};
+    qb.zero_point = {0};
+    qb.axis = -1;
+    auto r = load_writer(w);
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+  }
+}
+
+TEST(Loader, QuantizationAxisOutOfRange) {
+  ModelWriter w = make_u8_fc_writer();
+  w.raw().tensors[1]->quantization->axis = 2;
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 1 ('w')", "axis 2", "rank 2"}));
+  w.raw().tensors[1]->quantization->axis = -2;
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 1 ('w')", "axis -2"}));
+}
+
+TEST(Loader, GroupSizeIsUnsupported) {
+  ModelWriter w = make_u8_fc_writer();
+  w.raw().tensors[1]->quantization->group_size = 2;
+  EXPECT_TRUE(Fails(load_writer(w), StatusCode::kUnsupported,
+                    {"tensor 1 ('w')", "group_size 2", "not supported by this runtime yet"}));
+}
+
+// ---------------------------------------------------------------- graph order
+
+// x -> relu "a" -> t -> relu "b" -> y, with the node list given explicitly.
+ModelWriter two_relus(bool reversed) {
+  ModelWriter w("quanta-tests");
+  const QuantParams q = test::per_tensor(0.05f, 10);
+  const int x = w.add_tensor("x", {1, 8}, DType::kU8, q);
+  const int t = w.add_tensor("t", {1, 8}, DType::kU8, q);
+  const int y = w.add_tensor("y", {1, 8}, DType::kU8, q);
+  if (reversed) {
+    w.add_node(OpType::kRelu, {t}, {y}, {}, "b", {"Relu_1"});
+    w.add_node(OpType::kRelu, {x}, {t}, {}, "a", {"Relu_0"});
+  } else {
+    w.add_node(OpType::kRelu, {x}, {t}, {}, "a", {"Relu_0"});
+    w.add_node(OpType::kRelu, {t}, {y}, {}, "b", {"Relu_1"});
+  }
+  w.set_inputs({x});
+  w.set_outputs({y});
+  return w;
+}
+
+TEST(Loader, TwoNodeChainInOrderLoads) {
+  auto r = load_writer(two_relus(false));
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+}
+
+TEST(Loader, NodeReadsTensorBeforeItIsProduced) {
+  EXPECT_TRUE(Invalid(load_writer(two_relus(true)),
+                      {"node 0 ('b', from ONNX 'Relu_1') reads tensor 1 ('t') before it is produced",
+                       "node 1 ('a'", "execution order"}));
+}
+
+TEST(Loader, CycleIsReportedAsCycle) {
+  ModelWriter w("quanta-tests");
+  const QuantParams q = test::per_tensor(0.05f, 10);
+  const int t1 = w.add_tensor("t1", {1, 8}, DType::kU8, q);
+  const int t2 = w.add_tensor("t2", {1, 8}, DType::kU8, q);
+  const int t3 = w.add_tensor("t3", {1, 8}, DType::kU8, q);
+  w.add_node(OpType::kRelu, {t3}, {t1}, {}, "a");
+  w.add_node(OpType::kRelu, {t1}, {t2}, {}, "b");
+  w.add_node(OpType::kRelu, {t2}, {t3}, {}, "c");
+  w.set_outputs({t3});
+  EXPECT_TRUE(Invalid(load_writer(w),
+                      {"cycle: node 0 ('a') -> node 1 ('b') -> node 2 ('c') -> node 0 ('a')"}));
+}
+
+TEST(Loader, SelfLoopIsReportedAsCycle) {
+  ModelWriter w("quanta-tests");
+  const QuantParams q = test::per_tensor(0.05f, 10);
+  const int t = w.add_tensor("t", {1, 8}, DType::kU8, q);
+  w.add_node(OpType::kRelu, {t}, {t}, {}, "loop");
+  w.set_outputs({t});
+  EXPECT_TRUE(Invalid(load_writer(w), {"cycle: node 0 ('loop') -> node 0 ('loop')"}));
+}
+
+TEST(Loader, TensorProducedTwice) {
+  ModelWriter w = two_relus(false);
+  w.raw().nodes[1]->outputs[0] = 1;  // "b" also writes t
+  w.set_outputs({1});
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 1 ('t') is produced twice", "node 0 ('a'",
+                                       "node 1 ('b'"}));
+}
+
+TEST(Loader, NodeReadsTensorNobodyProduces) {
+  ModelWriter w = two_relus(false);
+  w.set_inputs({});
+  EXPECT_TRUE(Invalid(load_writer(w), {"node 0 ('a'", "reads tensor 0 ('x')", "no node produces"}));
+}
+
+TEST(Loader, GraphOutputNotProduced) {
+  ModelWriter w = two_relus(false);
+  const int z = w.add_tensor("z", {1, 8}, DType::kU8, test::per_tensor(0.05f, 10));
+  w.set_outputs({2, z});
+  EXPECT_TRUE(Invalid(load_writer(w), {"graph output 1", "tensor 3 ('z')", "no node produces"}));
+}
+
+TEST(Loader, DanglingActivationIsRefused) {
+  ModelWriter w = two_relus(false);
+  w.add_tensor("unused", {1, 8}, DType::kU8, test::per_tensor(0.05f, 10));
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('unused')", "no node produces"}));
+}
+
+TEST(Loader, NodeWritesConstantOrGraphInput) {
+  {
+    ModelWriter w = make_float_fc_writer();
+    w.raw().nodes[0]->outputs[0] = 1;
+    EXPECT_TRUE(Invalid(load_writer(w), {"node 0 ('fc'", "writes tensor 1 ('w')", "constant"}));
+  }
+  {
+    ModelWriter w = make_float_fc_writer();
+    w.raw().nodes[0]->outputs[0] = 0;
+    EXPECT_TRUE(Invalid(load_writer(w), {"node 0 ('fc'", "writes tensor 0 ('x')", "graph input"}));
+  }
+}
+
+TEST(Loader, InvalidOpType) {
+  ModelWriter w = make_u8_relu_writer();
+  w.raw().nodes[0]->op = static_cast<fb::OpType>(200);
+  EXPECT_TRUE(Invalid(load_writer(w), {"node 0 ('relu'", "op type 200"}));
+}
+
+// ---------------------------------------------------------------- file header
+
+TEST(Loader, WrongIdentifier) {
+  std::vector<uint8_t> bytes = to_bytes(make_u8_relu_writer());
+  std::memcpy(bytes.data() + 4, "ONNX", 4);
+  EXPECT_TRUE(Invalid(load_bytes(bytes), {"'ONNX'", "expected 'QNTA'"}));
+  bytes[4] = 0x01;
+  bytes[5] = 0xff;
+  EXPECT_TRUE(Invalid(load_bytes(bytes), {"'\\x01\\xffNX'"}));
+}
+
+TEST(Loader, NewerMajorVersionIsRefusedNewerMinorAccepted) {
+  {
+    ModelWriter w = make_u8_relu_writer();
+    w.raw().version_major = 2;
+    w.raw().version_minor = 0;
+    EXPECT_TRUE(Fails(load_writer(w), StatusCode::kUnsupported,
+                      {"format version 2.0 is newer than this runtime (1.0)", "upgrade quanta"}));
+  }
+  {
+    ModelWriter w = make_u8_relu_writer();
+    w.raw().version_minor = 1;
+    auto r = load_writer(w);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ((*r)->version_major(), 1u);
+    EXPECT_EQ((*r)->version_minor(), 1u);
+  }
+}
+
+TEST(Loader, NewerMajorVersionIsNamedEvenIfTheRestDoesNotVerify) {
+  // A future major version may change the layout: the runtime must still say
+  // "newer version" rather than "corrupt" when it can read the version.
+  ModelWriter w = make_float_fc_writer();
+  w.raw().version_major = 3;
+  w.raw().version_minor = 2;
+  std::vector<uint8_t> bytes = to_bytes(w);
+  const size_t fb_end = static_cast<size_t>(buffers_of(bytes)[1].offset());
+  bytes.resize(fb_end / 2);
+  EXPECT_TRUE(Fails(load_bytes(bytes), StatusCode::kUnsupported, {"format version 3.2 is newer"}));
+  // Version 1 with the same damage is reported as corrupt.
+  w.raw().version_major = 1;
+  bytes = to_bytes(w);
+  bytes.resize(fb_end / 2);
+  EXPECT_TRUE(Invalid(load_bytes(bytes), {"FlatBuffers verification failed"}));
+}
+
+TEST(Loader, TooSmallAndGarbage) {
+  EXPECT_TRUE(Invalid(load_bytes(std::vector<uint8_t>(7, 0)), {"too small", "7 bytes"}));
+  std::vector<uint8_t> garbage(256, 0xab);
+  std::memcpy(garbage.data() + 4, "QNTA", 4);
+  EXPECT_TRUE(Invalid(load_bytes(garbage), {"FlatBuffers verification failed"}));
+}
+
+TEST(Loader, EveryTruncationFailsCleanly) {
+  const std::vector<uint8_t> bytes = to_bytes(make_float_fc_writer());
+  ASSERT_TRUE(load_in_place(bytes).ok());
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    const std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(len));
+    auto r = load_in_place(prefix);
+    ASSERT_FALSE(r.ok()) << "prefix of " << len << " bytes loaded";
+    ASSERT_NE(r.status().code(), StatusCode::kOk);
+    ASSERT_FALSE(r.status().message().empty()) << len;
+  }
+}
+
+// Every load of a corrupted file returns ok or an error; a model that loads
+// must satisfy the invariants the rest of the runtime relies on.
+void check_loaded_or_error(const std::vector<uint8_t>& bytes, size_t* ok_count, size_t* err_count) {
+  auto r = load_in_place(bytes);
+  if (!r.ok()) {
+    ASSERT_NE(r.status().code(), StatusCode::kOk);
+    ASSERT_FALSE(r.status().message().empty());
+    ++*err_count;
+    return;
+  }
+  ++*ok_count;
+  const Model& m = **r;
+  const detail::ModelImpl& impl = m.impl();
+  const int nt = static_cast<int>(m.tensors().size());
+  ASSERT_EQ(impl.const_data.size(), m.tensors().size());
+  uint32_t sum = 0;
+  for (int t = 0; t < nt; ++t) {
+    const TensorInfo& info = m.tensors()[t];
+    ASSERT_EQ(info.is_constant, impl.const_data[t] != nullptr);
+    if (impl.const_data[t] != nullptr) {
+      const auto* p = static_cast<const uint8_t*>(impl.const_data[t]);
+      ASSERT_GE(p, bytes.data());
+      ASSERT_LE(p + info.num_bytes, bytes.data() + bytes.size());
+      for (size_t i = 0; i < info.num_bytes; ++i) sum += p[i];  // ASan checks the reads
+    }
+  }
+  for (const NodeInfo& n : m.nodes()) {
+    for (int t : n.inputs) ASSERT_TRUE(t == -1 || (t >= 0 && t < nt));
+    for (int t : n.outputs) ASSERT_TRUE(t >= 0 && t < nt);
+  }
+  for (int t : m.input_indices()) ASSERT_TRUE(t >= 0 && t < nt);
+  for (int t : m.output_indices()) ASSERT_TRUE(t >= 0 && t < nt);
+  (void)sum;
+}
+
+TEST(Loader, BitFlipSweepNeverCrashes) {
+  for (auto make : {make_u8_fc_writer, make_float_fc_writer}) {
+    const std::vector<uint8_t> bytes = to_bytes(make());
+    ASSERT_TRUE(load_in_place(bytes).ok());
+    // The FlatBuffer part ends where the first buffer starts.
+    const size_t fb_end = static_cast<size_t>(buffers_of(bytes)[1].offset());
+    ASSERT_LE(fb_end, bytes.size());
+    size_t ok = 0;
+    size_t err = 0;
+    for (size_t i = 0; i < fb_end; ++i) {
+      for (int bit = 0; bit < 8; ++bit) {
+        std::vector<uint8_t> copy = bytes;
+        copy[i] ^= static_cast<uint8_t>(1u << bit);
+        ASSERT_NO_FATAL_FAILURE(check_loaded_or_error(copy, &ok, &err)) << "byte " << i << " bit " << bit;
+      }
+    }
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      std::vector<uint8_t> copy = bytes;
+      copy[i] ^= 0xff;
+      ASSERT_NO_FATAL_FAILURE(check_loaded_or_error(copy, &ok, &err)) << "byte " << i << " ^ 0xff";
+    }
+    // Most flips must be detected (identifier, offsets, indices, enums...).
+    EXPECT_GT(err, 8 * fb_end / 4) << "ok " << ok << ", errors " << err;
+  }
+}
+
+// ---------------------------------------------------------------- files
+
+TEST(LoaderFile, LoadsValidFileAndPrefixesErrorsWithPath) {
+  const std::string path = test::temp_path("loader_valid.quanta");
+  ASSERT_TRUE(make_float_fc_writer().write_file(path).ok());
+  auto r = Model::load_file(path);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ((*r)->file_size(), static_cast<size_t>(std::filesystem::file_size(path)));
+  const auto* w = static_cast<const float*>((*r)->impl().const_data[1]);
+  EXPECT_EQ(w[3], 2.0f);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(w) % 64, 0u);
+
+  ModelWriter bad = make_float_fc_writer();
+  bad.raw().tensors[0]->shape = {1, -4};
+  const std::string bad_path = test::temp_path("loader_bad.quanta");
+  ASSERT_TRUE(bad.write_file(bad_path).ok());
+  auto rb = Model::load_file(bad_path);
+  ASSERT_FALSE(rb.ok());
+  EXPECT_EQ(rb.status().message().rfind(bad_path + ": tensor 0 ('x')", 0), 0u)
+      << rb.status().message();
+  EXPECT_EQ(rb.status().to_string().rfind("invalid model: " + bad_path, 0), 0u);
+  std::remove(path.c_str());
+  std::remove(bad_path.c_str());
+}
+
+TEST(LoaderFile, MissingFile) {
+  const std::string path = test::temp_path("does_not_exist.quanta");
+  EXPECT_TRUE(Fails(Model::load_file(path), StatusCode::kNotFound,
+                    {"cannot open '" + path + "'", "No such file or directory"}));
+}
+
+TEST(LoaderFile, EmptyFile) {
+  const std::string path = test::temp_path("empty.quanta");
+  write_file(path, {});
+  EXPECT_TRUE(Fails(Model::load_file(path), StatusCode::kInvalidModel, {path, "file is empty"}));
+  std::remove(path.c_str());
+}
+
+TEST(LoaderFile, Directory) {
+  const std::string dir = test::temp_path("a_directory.quanta");
+  std::filesystem::create_directories(dir);
+  EXPECT_TRUE(Fails(Model::load_file(dir), StatusCode::kIoError, {"'" + dir + "'", "directory"}));
+  std::filesystem::remove(dir);
+}
+
+TEST(LoaderFile, UnreadableFile) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root can read any file";
+  const std::string path = test::temp_path("unreadable.quanta");
+  ASSERT_TRUE(make_u8_relu_writer().write_file(path).ok());
+  ASSERT_EQ(::chmod(path.c_str(), 0), 0);
+  EXPECT_TRUE(Fails(Model::load_file(path), StatusCode::kIoError, {path, "Permission denied"}));
+  std::remove(path.c_str());
+}
+
+TEST(LoaderFile, TruncatedFileOnDisk) {
+  std::vector<uint8_t> bytes = to_bytes(make_float_fc_writer());
+  bytes.resize(bytes.size() - 5);
+  const std::string path = test::temp_path("truncated.quanta");
+  write_file(path, bytes);
+  EXPECT_TRUE(Invalid(Model::load_file(path), {path + ": ", "buffer 2", "outside the file"}));
+  std::remove(path.c_str());
+}
+
+// ---------------------------------------------------------------- buffers in memory
+
+TEST(LoaderBuffer, CopyOwnsTheBytes) {
+  std::vector<uint8_t> bytes = to_bytes(make_float_fc_writer());
+  auto r = Model::load_buffer(bytes.data(), bytes.size(), /*copy=*/true);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  const auto* w = static_cast<const float*>((*r)->impl().const_data[1]);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(w) % 64, 0u);
+  const auto* lo = bytes.data();
+  const auto* hi = bytes.data() + bytes.size();
+  EXPECT_FALSE(reinterpret_cast<const uint8_t*>(w) >= lo && reinterpret_cast<const uint8_t*>(w) < hi);
+  std::fill(bytes.begin(), bytes.end(), uint8_t{0});
+  bytes.clear();
+  bytes.shrink_to_fit();
+  EXPECT_EQ(w[0], 0.5f);
+  EXPECT_EQ((*r)->tensors()[1].name, "w");
+}
+
+TEST(LoaderBuffer, InPlaceUsesCallerBytes) {
+  const std::vector<uint8_t> bytes = to_bytes(make_float_fc_writer());
+  // 64-aligned storage, and an 8-aligned (not 64-aligned) placement.
+  std::vector<uint64_t> storage(bytes.size() / 8 + 16);
+  for (size_t shift : {size_t{0}, size_t{8}}) {
+    auto* base = reinterpret_cast<uint8_t*>(storage.data()) + shift;
+    std::memcpy(base, bytes.data(), bytes.size());
+    auto r = Model::load_buffer(base, bytes.size(), /*copy=*/false);
+    ASSERT_TRUE(r.ok()) << "shift " << shift << ": " << r.status().to_string();
+    const size_t offset = static_cast<size_t>(buffers_of(bytes)[1].offset());
+    EXPECT_EQ((*r)->impl().const_data[1], base + offset);
+    EXPECT_EQ((*r)->impl().base, base);
+  }
+}
+
+TEST(LoaderBuffer, MisalignedInPlaceIsRefused) {
+  const std::vector<uint8_t> bytes = to_bytes(make_float_fc_writer());
+  std::vector<uint64_t> storage(bytes.size() / 8 + 16);
+  auto* base = reinterpret_cast<uint8_t*>(storage.data()) + 4;
+  std::memcpy(base, bytes.data(), bytes.size());
+  EXPECT_TRUE(Fails(Model::load_buffer(base, bytes.size(), false), StatusCode::kInvalidArgument,
+                    {"<memory>", "not 8-byte aligned", "copy=true"}));
+  // The same bytes load when copied.
+  auto r = Model::load_buffer(base, bytes.size(), true);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+}
+
+TEST(LoaderBuffer, EmptyOrNullBuffer) {
+  EXPECT_TRUE(Fails(Model::load_buffer(nullptr, 0), StatusCode::kInvalidModel, {"<memory>", "empty"}));
+  EXPECT_TRUE(Fails(Model::load_buffer(nullptr, 16), StatusCode::kInvalidArgument, {"<memory>", "null"}));
+}
+
+TEST(LoaderBuffer, ErrorsArePrefixedWithMemoryOrigin) {
+  ModelWriter w = make_u8_relu_writer();
+  w.raw().tensors[0]->quantization->zero_point[0] = 300;
+  auto r = load_writer(w);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().rfind("<memory>: tensor 0 ('x'): zero_point[0] = 300", 0), 0u)
+      << r.status().message();
+}
+
+}  // namespace
+}  // namespace quanta
