@@ -332,3 +332,28 @@ TEST(EndToEnd, ProfilingRecordsEveryNode) {
 
 }  // namespace
 }  // namespace quanta
+
+namespace quanta {
+namespace {
+
+TEST(EndToEnd, InfiniteRequantizationMultiplierIsRefused) {
+  // Each scale is valid on its own, but s_x / s_y overflows fp32.
+  ModelWriter w("test");
+  const int x = w.add_tensor("x", {1, 2, 2, 1}, DType::kU8, {{1e30f}, {0}, -1, 0});
+  const int y = w.add_tensor("y", {1, 1, 1, 1}, DType::kU8, {{1e-30f}, {0}, -1, 0});
+  w.add_node(OpType::kGlobalAveragePool, {x}, {y}, {}, "gap", {"GlobalAveragePool_7"});
+  w.set_inputs({x});
+  w.set_outputs({y});
+  const std::vector<uint8_t> bytes = w.finish();
+  auto model = Model::load_buffer(bytes.data(), bytes.size(), true);
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  auto s = Session::create(*model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(s.status().message().find("GlobalAveragePool_7"), std::string::npos)
+      << s.status().message();
+  EXPECT_NE(s.status().message().find("multiplier"), std::string::npos) << s.status().message();
+}
+
+}  // namespace
+}  // namespace quanta

@@ -1,0 +1,131 @@
+// Internal helpers shared by ops/shape_check.cpp (load-time checks) and the
+// prepare code of the operators: reading an options table with its schema
+// defaults, the options type each op expects, and small shape utilities.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model_impl.hpp"
+#include "quanta/kernels/ref.h"
+
+// Returns the Status of `expr` from the enclosing function when it is not ok.
+#define QUANTA_OPS_TRY(expr)             \
+  do {                                   \
+    if (::quanta::Status quanta_ops_status_ = (expr); !quanta_ops_status_.ok()) { \
+      return quanta_ops_status_;         \
+    }                                    \
+  } while (0)
+
+namespace quanta::detail {
+
+// The node's options unpacked into the object-API struct T (for example
+// fb::Conv2DOptionsT). A node without options (or whose options are of another
+// type; shape_check refuses that) yields T's schema defaults.
+template <class T>
+T read_options(const fb::Node* node) {
+  T out;
+  if (node != nullptr) {
+    if (const auto* table = node->template options_as<typename T::TableType>()) {
+      table->UnPackTo(&out);
+    }
+  }
+  return out;
+}
+
+// The options table type of each op (Options::NONE: the op has none).
+inline fb::Options expected_options(OpType op) {
+  switch (op) {
+    case OpType::kConv2D: return fb::Options::Conv2DOptions;
+    case OpType::kFullyConnected: return fb::Options::FullyConnectedOptions;
+    case OpType::kMatMul: return fb::Options::MatMulOptions;
+    case OpType::kAdd:
+    case OpType::kMul: return fb::Options::ElementwiseOptions;
+    case OpType::kConcat: return fb::Options::ConcatOptions;
+    case OpType::kMaxPool:
+    case OpType::kAveragePool: return fb::Options::PoolOptions;
+    case OpType::kClip: return fb::Options::ClipOptions;
+    case OpType::kLeakyRelu: return fb::Options::LeakyReluOptions;
+    case OpType::kGelu: return fb::Options::GeluOptions;
+    case OpType::kSoftmax: return fb::Options::SoftmaxOptions;
+    case OpType::kReshape: return fb::Options::ReshapeOptions;
+    case OpType::kFlatten: return fb::Options::FlattenOptions;
+    case OpType::kSqueeze:
+    case OpType::kUnsqueeze: return fb::Options::SqueezeOptions;
+    case OpType::kTranspose: return fb::Options::TransposeOptions;
+    case OpType::kPad: return fb::Options::PadOptions;
+    default: return fb::Options::NONE;
+  }
+}
+
+inline kernels::Act to_act(fb::Activation a) { return static_cast<kernels::Act>(a); }
+
+// Product of shape[begin, end); saturates at INT64_MAX (a dimension product
+// is not bounded by the element count when another dimension is 0).
+inline int64_t product(const std::vector<int64_t>& shape, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t i = begin; i < end && i < shape.size(); ++i) {
+    if (__builtin_mul_overflow(p, shape[i], &p)) return INT64_MAX;
+  }
+  return p;
+}
+
+// Transpose: the permutation actually applied (empty perm = reverse the axes).
+inline std::vector<int> effective_perm(const std::vector<int32_t>& perm, size_t rank) {
+  std::vector<int> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    out[i] = perm.empty() ? static_cast<int>(rank - 1 - i) : perm[i];
+  }
+  return out;
+}
+
+// The unary op of a unary node (Relu ... Gelu) with its options.
+inline kernels::UnaryParams unary_params(OpType op, const fb::Node* node) {
+  kernels::UnaryParams p;
+  switch (op) {
+    case OpType::kRelu: p.op = kernels::UnaryOp::kRelu; break;
+    case OpType::kRelu6: p.op = kernels::UnaryOp::kRelu6; break;
+    case OpType::kClip: {
+      const auto o = read_options<fb::ClipOptionsT>(node);
+      p.op = kernels::UnaryOp::kClip;
+      p.lo = o.min;
+      p.hi = o.max;
+      break;
+    }
+    case OpType::kSigmoid: p.op = kernels::UnaryOp::kSigmoid; break;
+    case OpType::kTanh: p.op = kernels::UnaryOp::kTanh; break;
+    case OpType::kHardSwish: p.op = kernels::UnaryOp::kHardSwish; break;
+    case OpType::kLeakyRelu:
+      p.op = kernels::UnaryOp::kLeakyRelu;
+      p.alpha = read_options<fb::LeakyReluOptionsT>(node).alpha;
+      break;
+    case OpType::kGelu:
+      p.op = read_options<fb::GeluOptionsT>(node).approximate ? kernels::UnaryOp::kGeluTanh
+                                                              : kernels::UnaryOp::kGelu;
+      break;
+    default: break;
+  }
+  return p;
+}
+
+inline bool is_unary_op(OpType op) {
+  switch (op) {
+    case OpType::kRelu:
+    case OpType::kRelu6:
+    case OpType::kClip:
+    case OpType::kSigmoid:
+    case OpType::kTanh:
+    case OpType::kHardSwish:
+    case OpType::kLeakyRelu:
+    case OpType::kGelu: return true;
+    default: return false;
+  }
+}
+
+inline bool is_reshape_family(OpType op) {
+  return op == OpType::kReshape || op == OpType::kFlatten || op == OpType::kSqueeze ||
+         op == OpType::kUnsqueeze;
+}
+
+}  // namespace quanta::detail

@@ -1,0 +1,890 @@
+// prepare_op: the per-node prepare step (op.hpp).
+//
+// Every op is a state struct plus a plain `run(const void*)` that calls the
+// reference kernels with pointers and parameters resolved here, once: folded
+// biases (range-checked to int32), per-channel requantization multipliers,
+// activation ranges, broadcast strides, batch offsets, LUTs, exponential
+// tables, transposed weights. run() never allocates, never fails and does no
+// shape logic. The node was fully validated by shape_check.cpp at load time,
+// so prepare only re-derives the geometry from the stored shapes and options.
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "ops/op.hpp"
+#include "ops/op_common.hpp"
+
+namespace quanta::detail {
+namespace {
+
+namespace k = quanta::kernels;
+
+// Bridges a typed run function to RunFn without a function-pointer cast.
+template <class S, void (*Fn)(const S&)>
+void run_thunk(const void* state) {
+  Fn(*static_cast<const S*>(state));
+}
+
+template <class S, void (*Fn)(const S&)>
+PreparedOp make_prepared(std::shared_ptr<S> state) {
+  PreparedOp op;
+  op.run = &run_thunk<S, Fn>;
+  op.state = std::static_pointer_cast<void>(std::move(state));
+  return op;
+}
+
+class Preparer {
+ public:
+  explicit Preparer(const OpContext& ctx)
+      : ctx_(ctx), node_(ctx.node()), fbn_(ctx.fb_node()),
+        opname_(op_type_name(ctx.node().op)) {}
+
+  Result<PreparedOp> prepare();
+
+ private:
+  const OpContext& ctx_;
+  const NodeInfo& node_;
+  const fb::Node* fbn_;
+  const char* opname_;
+
+  int in(size_t i) const { return i < node_.inputs.size() ? node_.inputs[i] : -1; }
+  int out() const { return node_.outputs[0]; }
+  const TensorInfo& info(int t) const { return ctx_.tensor(t); }
+  template <class T>
+  T* data(int t) const {
+    return static_cast<T*>(ctx_.data(t));
+  }
+  bool quantized() const { return info(in(0)).dtype == DType::kU8; }
+  float scale(int t) const { return info(t).quant.scale[0]; }
+  int32_t zero(int t) const { return info(t).quant.zero_point[0]; }
+
+  Status error(StatusCode code, const std::string& msg) const {
+    return {code, fmt::format("{}: {}", describe_node(ctx_.model, ctx_.node_index), msg)};
+  }
+
+  // Weight scale of output channel c (per tensor: broadcast).
+  float weight_scale(int w, int64_t c) const {
+    const auto& s = info(w).quant.scale;
+    return s.size() == 1 ? s[0] : s[static_cast<size_t>(c)];
+  }
+
+  Status per_channel_multipliers(int x, int w, int y, int64_t channels,
+                                 std::vector<float>* m) const {
+    m->resize(static_cast<size_t>(channels));
+    for (int64_t c = 0; c < channels; ++c) {
+      (*m)[static_cast<size_t>(c)] = k::requant_multiplier(scale(x), weight_scale(w, c), scale(y));
+      QUANTA_OPS_TRY(check_multiplier((*m)[static_cast<size_t>(c)], "output channel", c));
+    }
+    return Status::Ok();
+  }
+
+  // Scales are each finite and >= FLT_MIN, but a ratio of them can still
+  // overflow fp32; an infinite multiplier would make requantization
+  // meaningless (0 * inf = NaN), so such a node is refused here.
+  Status check_multiplier(float m, const char* what, int64_t index = 0) const {
+    if (std::isfinite(m)) return Status::Ok();
+    return error(StatusCode::kUnsupported,
+                 fmt::format("requantization multiplier for {} {} is {} (input/output scales "
+                             "too far apart for fp32)",
+                             what, index, m));
+  }
+
+  // Folded bias b'[c] = b[c] - zx * sum_k w[c, k], checked to fit int32.
+  Status folded_bias(int64_t rows, int64_t row_len, const int8_t* w, int b, int32_t zx,
+                     std::vector<int32_t>* out) const {
+    std::vector<int32_t> bias;
+    if (b >= 0) {
+      bias.resize(static_cast<size_t>(rows));
+      std::memcpy(bias.data(), ctx_.data(b), bias.size() * sizeof(int32_t));
+    }
+    std::vector<int64_t> wide(static_cast<size_t>(rows));
+    k::fold_bias_qs8(static_cast<int>(rows), row_len, w, b >= 0 ? bias.data() : nullptr, zx,
+                     wide.data());
+    out->resize(wide.size());
+    for (size_t c = 0; c < wide.size(); ++c) {
+      if (wide[c] < INT32_MIN || wide[c] > INT32_MAX) {
+        return error(StatusCode::kUnsupported,
+                     fmt::format("{}: folded bias of channel {} = {} (bias - {} * sum of weights) "
+                                 "does not fit int32",
+                                 opname_, c, wide[c], zx));
+      }
+      (*out)[c] = static_cast<int32_t>(wide[c]);
+    }
+    return Status::Ok();
+  }
+
+  Result<PreparedOp> conv2d();
+  Result<PreparedOp> fully_connected();
+  Result<PreparedOp> matmul();
+  Result<PreparedOp> binary();
+  Result<PreparedOp> concat();
+  Result<PreparedOp> pool();
+  Result<PreparedOp> global_avgpool();
+  Result<PreparedOp> unary();
+  Result<PreparedOp> softmax();
+  Result<PreparedOp> reshape();
+  Result<PreparedOp> transpose();
+  Result<PreparedOp> pad();
+  Result<PreparedOp> quantize();
+  Result<PreparedOp> dequantize();
+};
+
+// ------------------------------------------------------------------ Conv2D
+struct ConvF32 {
+  k::Conv2DParams p;
+  const float* x;
+  const float* w;
+  const float* bias;
+  k::FRange act;
+  float* y;
+};
+void run_conv_f32(const ConvF32& s) { k::f32_conv2d__ref(s.p, s.x, s.w, s.bias, s.act, s.y); }
+
+struct ConvQU8 {
+  k::Conv2DParams p;
+  const uint8_t* x;
+  int32_t zx;
+  const int8_t* w;
+  std::vector<int32_t> bias;
+  std::vector<float> multiplier;
+  int32_t zy;
+  k::QRange r;
+  uint8_t* y;
+};
+void run_conv_qu8(const ConvQU8& s) {
+  k::qu8_conv2d_minmax_fp32__ref(s.p, s.x, s.zx, s.w, s.bias.data(), s.multiplier.data(), s.zy,
+                                 s.r, s.y);
+}
+
+Result<PreparedOp> Preparer::conv2d() {
+  const int x = in(0), w = in(1), b = in(2), y = out();
+  const auto o = read_options<fb::Conv2DOptionsT>(fbn_);
+  const auto& xs = info(x).shape;
+  const auto& ws = info(w).shape;
+  const auto& ys = info(y).shape;
+  k::Conv2DParams p;
+  p.n = static_cast<int>(xs[0]);
+  p.h = static_cast<int>(xs[1]);
+  p.w = static_cast<int>(xs[2]);
+  p.cin = static_cast<int>(xs[3]);
+  p.cout = static_cast<int>(ws[0]);
+  p.kh = static_cast<int>(ws[1]);
+  p.kw = static_cast<int>(ws[2]);
+  p.stride_h = o.stride_h;
+  p.stride_w = o.stride_w;
+  p.dil_h = o.dilation_h;
+  p.dil_w = o.dilation_w;
+  p.pad_top = o.pad_top;
+  p.pad_left = o.pad_left;
+  p.groups = o.groups;
+  p.oh = static_cast<int>(ys[1]);
+  p.ow = static_cast<int>(ys[2]);
+  const k::Act act = to_act(o.activation);
+  if (!quantized()) {
+    auto s = std::make_shared<ConvF32>(ConvF32{p, data<const float>(x), data<const float>(w),
+                                               b >= 0 ? data<const float>(b) : nullptr,
+                                               k::activation_range_f32(act, o.clip_min, o.clip_max),
+                                               data<float>(y)});
+    return make_prepared<ConvF32, run_conv_f32>(std::move(s));
+  }
+  auto s = std::make_shared<ConvQU8>();
+  s->p = p;
+  s->x = data<const uint8_t>(x);
+  s->zx = zero(x);
+  s->w = data<const int8_t>(w);
+  const int64_t row_len = ws[1] * ws[2] * ws[3];
+  QUANTA_OPS_TRY(folded_bias(ws[0], row_len, s->w, b, s->zx, &s->bias));
+  QUANTA_OPS_TRY(per_channel_multipliers(x, w, y, ws[0], &s->multiplier));
+  s->zy = zero(y);
+  s->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), s->zy);
+  s->y = data<uint8_t>(y);
+  return make_prepared<ConvQU8, run_conv_qu8>(std::move(s));
+}
+
+// ---------------------------------------------------------- FullyConnected
+struct FcF32 {
+  int m, k, n;
+  const float* x;
+  const float* w;
+  const float* bias;
+  k::FRange act;
+  float* y;
+};
+void run_fc_f32(const FcF32& s) {
+  k::f32_fully_connected__ref(s.m, s.k, s.n, s.x, s.w, s.bias, s.act, s.y);
+}
+
+struct FcQU8 {
+  int m, k, n;
+  const uint8_t* x;
+  const int8_t* w;  // [n, k]: the model's weights, or `packed`
+  std::vector<int8_t> packed;
+  std::vector<int32_t> bias;
+  std::vector<float> multiplier;
+  int32_t zy;
+  k::QRange r;
+  uint8_t* y;
+};
+void run_fc_qu8(const FcQU8& s) {
+  k::qu8_fully_connected_minmax_fp32__ref(s.m, s.k, s.n, s.x, s.w, s.bias.data(),
+                                          s.multiplier.data(), s.zy, s.r, s.y);
+}
+
+Result<PreparedOp> Preparer::fully_connected() {
+  const int x = in(0), w = in(1), b = in(2), y = out();
+  const auto o = read_options<fb::FullyConnectedOptionsT>(fbn_);
+  const auto& xs = info(x).shape;
+  const auto& ws = info(w).shape;
+  const int kk = static_cast<int>(xs.back());
+  const int n = static_cast<int>(ws[0]);
+  const int m = static_cast<int>(product(xs, 0, xs.size() - 1));
+  const k::Act act = to_act(o.activation);
+  if (!quantized()) {
+    auto s = std::make_shared<FcF32>(FcF32{m, kk, n, data<const float>(x), data<const float>(w),
+                                           b >= 0 ? data<const float>(b) : nullptr,
+                                           k::activation_range_f32(act, o.clip_min, o.clip_max),
+                                           data<float>(y)});
+    return make_prepared<FcF32, run_fc_f32>(std::move(s));
+  }
+  auto s = std::make_shared<FcQU8>();
+  s->m = m;
+  s->k = kk;
+  s->n = n;
+  s->x = data<const uint8_t>(x);
+  s->w = data<const int8_t>(w);
+  QUANTA_OPS_TRY(folded_bias(n, kk, s->w, b, zero(x), &s->bias));
+  QUANTA_OPS_TRY(per_channel_multipliers(x, w, y, n, &s->multiplier));
+  s->zy = zero(y);
+  s->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), s->zy);
+  s->y = data<uint8_t>(y);
+  return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
+}
+
+// ------------------------------------------------------------------ MatMul
+// Element offsets of one broadcast batch in A, B and Y.
+struct BatchOffsets {
+  int64_t a, b, y;
+};
+
+struct MatMulF32 {
+  int m, k, n;
+  std::vector<BatchOffsets> batches;
+  const float* a;
+  const float* b;
+  k::FRange act;
+  float* y;
+};
+void run_matmul_f32(const MatMulF32& s) {
+  for (const BatchOffsets& o : s.batches) {
+    k::f32_matmul__ref(s.m, s.k, s.n, s.a + o.a, s.b + o.b, s.act, s.y + o.y);
+  }
+}
+
+struct MatMulQU8 {
+  int m, k, n;
+  std::vector<BatchOffsets> batches;
+  const uint8_t* a;
+  int32_t za;
+  const uint8_t* b;
+  int32_t zb;
+  float multiplier;
+  int32_t zy;
+  k::QRange r;
+  uint8_t* y;
+};
+void run_matmul_qu8(const MatMulQU8& s) {
+  for (const BatchOffsets& o : s.batches) {
+    k::qu8_matmul_minmax_fp32__ref(s.m, s.k, s.n, s.a + o.a, s.za, s.b + o.b, s.zb, s.multiplier,
+                                   s.zy, s.r, s.y + o.y);
+  }
+}
+
+Result<PreparedOp> Preparer::matmul() {
+  const int a = in(0), b = in(1), y = out();
+  const auto o = read_options<fb::MatMulOptionsT>(fbn_);
+  const k::Act act = to_act(o.activation);
+  const auto& as = info(a).shape;
+  const auto& bs = info(b).shape;
+  const size_t ra = as.size(), rb = bs.size();
+  const int64_t m = ra >= 2 ? as[ra - 2] : 1;
+  const int64_t kk = as[ra - 1];
+  const int64_t n = rb >= 2 ? bs[rb - 1] : 1;
+
+  // Quantized with a constant int8 B [K, N]: FullyConnected on A's rows with
+  // B transposed once to [N, K]; the bias is only the zero-point fold.
+  if (quantized() && info(b).dtype == DType::kI8) {
+    auto s = std::make_shared<FcQU8>();
+    s->m = static_cast<int>(product(as, 0, ra - 1));
+    s->k = static_cast<int>(kk);
+    s->n = static_cast<int>(n);
+    s->x = data<const uint8_t>(a);
+    const auto* bw = data<const int8_t>(b);
+    s->packed.resize(static_cast<size_t>(kk * n));
+    for (int64_t i = 0; i < kk; ++i) {
+      for (int64_t j = 0; j < n; ++j) s->packed[static_cast<size_t>(j * kk + i)] = bw[i * n + j];
+    }
+    s->w = s->packed.data();
+    QUANTA_OPS_TRY(folded_bias(n, kk, s->w, -1, zero(a), &s->bias));
+    QUANTA_OPS_TRY(per_channel_multipliers(a, b, y, n, &s->multiplier));
+    s->zy = zero(y);
+    s->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), s->zy);
+    s->y = data<uint8_t>(y);
+    return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
+  }
+
+  // Broadcast batches. When B has no batch dimensions, A's batches fold into M.
+  std::vector<BatchOffsets> batches;
+  int64_t rows = m;
+  if (rb <= 2) {
+    rows = product(as, 0, ra >= 2 ? ra - 1 : 0);
+    batches.push_back({0, 0, 0});
+  } else {
+    const std::vector<int64_t> a_batch(as.begin(), as.end() - std::min<size_t>(ra, 2));
+    const std::vector<int64_t> b_batch(bs.begin(), bs.end() - 2);
+    k::BroadcastShape bc;
+    if (!k::make_broadcast(static_cast<int>(a_batch.size()), a_batch.data(),
+                           static_cast<int>(b_batch.size()), b_batch.data(), &bc)) {
+      return error(StatusCode::kInternal, "MatMul batch dimensions do not broadcast");
+    }
+    const int64_t total = bc.num_elements();
+    batches.reserve(static_cast<size_t>(total));
+    int64_t index[k::kMaxRank] = {};
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t ao = 0, bo = 0;
+      for (int d = 0; d < bc.rank; ++d) {
+        ao += index[d] * bc.a_stride[d];
+        bo += index[d] * bc.b_stride[d];
+      }
+      batches.push_back({ao * m * kk, bo * kk * n, i * m * n});
+      for (int d = bc.rank - 1; d >= 0; --d) {
+        if (++index[d] < bc.out[d]) break;
+        index[d] = 0;
+      }
+    }
+  }
+  if (!quantized()) {
+    auto s = std::make_shared<MatMulF32>();
+    s->m = static_cast<int>(rows);
+    s->k = static_cast<int>(kk);
+    s->n = static_cast<int>(n);
+    s->batches = std::move(batches);
+    s->a = data<const float>(a);
+    s->b = data<const float>(b);
+    s->act = k::activation_range_f32(act, o.clip_min, o.clip_max);
+    s->y = data<float>(y);
+    return make_prepared<MatMulF32, run_matmul_f32>(std::move(s));
+  }
+  if (rows > INT_MAX) {
+    return error(StatusCode::kUnsupported,
+                 fmt::format("MatMul: {} rows exceed the kernel limit {}", rows, INT_MAX));
+  }
+  auto s = std::make_shared<MatMulQU8>();
+  s->m = static_cast<int>(rows);
+  s->k = static_cast<int>(kk);
+  s->n = static_cast<int>(n);
+  s->batches = std::move(batches);
+  s->a = data<const uint8_t>(a);
+  s->za = zero(a);
+  s->b = data<const uint8_t>(b);
+  s->zb = zero(b);
+  s->multiplier = k::requant_multiplier(scale(a), scale(b), scale(y));
+  QUANTA_OPS_TRY(check_multiplier(s->multiplier, "output"));
+  s->zy = zero(y);
+  s->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), s->zy);
+  s->y = data<uint8_t>(y);
+  return make_prepared<MatMulQU8, run_matmul_qu8>(std::move(s));
+}
+
+// ---------------------------------------------------------------- Add, Mul
+struct BinaryF32 {
+  k::BroadcastShape shape;
+  const float* a;
+  const float* b;
+  k::FRange act;
+  float* y;
+};
+void run_add_f32(const BinaryF32& s) { k::f32_add__ref(s.shape, s.a, s.b, s.act, s.y); }
+void run_mul_f32(const BinaryF32& s) { k::f32_mul__ref(s.shape, s.a, s.b, s.act, s.y); }
+
+struct AddQU8 {
+  k::BroadcastShape shape;
+  const uint8_t* a;
+  const uint8_t* b;
+  k::QAddParams p;
+  uint8_t* y;
+};
+void run_add_qu8(const AddQU8& s) { k::qu8_add_minmax_fp32__ref(s.shape, s.a, s.b, s.p, s.y); }
+
+struct MulQU8 {
+  k::BroadcastShape shape;
+  const uint8_t* a;
+  const uint8_t* b;
+  k::QMulParams p;
+  uint8_t* y;
+};
+void run_mul_qu8(const MulQU8& s) { k::qu8_mul_minmax_fp32__ref(s.shape, s.a, s.b, s.p, s.y); }
+
+Result<PreparedOp> Preparer::binary() {
+  const int a = in(0), b = in(1), y = out();
+  const auto o = read_options<fb::ElementwiseOptionsT>(fbn_);
+  const k::Act act = to_act(o.activation);
+  k::BroadcastShape shape;
+  const auto& as = info(a).shape;
+  const auto& bs = info(b).shape;
+  if (!k::make_broadcast(static_cast<int>(as.size()), as.data(), static_cast<int>(bs.size()),
+                         bs.data(), &shape)) {
+    return error(StatusCode::kInternal, fmt::format("{}: shapes do not broadcast", opname_));
+  }
+  const bool is_add = node_.op == OpType::kAdd;
+  if (!quantized()) {
+    auto s = std::make_shared<BinaryF32>(BinaryF32{shape, data<const float>(a),
+                                                   data<const float>(b),
+                                                   k::activation_range_f32(act, o.clip_min,
+                                                                           o.clip_max),
+                                                   data<float>(y)});
+    if (is_add) return make_prepared<BinaryF32, run_add_f32>(std::move(s));
+    return make_prepared<BinaryF32, run_mul_f32>(std::move(s));
+  }
+  const k::QRange r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), zero(y));
+  if (is_add) {
+    auto s = std::make_shared<AddQU8>();
+    s->shape = shape;
+    s->a = data<const uint8_t>(a);
+    s->b = data<const uint8_t>(b);
+    s->p.za = zero(a);
+    s->p.zb = zero(b);
+    s->p.zy = zero(y);
+    s->p.ma = scale(a) / scale(y);
+    s->p.mb = scale(b) / scale(y);
+    QUANTA_OPS_TRY(check_multiplier(s->p.ma, "input", 0));
+    QUANTA_OPS_TRY(check_multiplier(s->p.mb, "input", 1));
+    s->p.r = r;
+    s->y = data<uint8_t>(y);
+    return make_prepared<AddQU8, run_add_qu8>(std::move(s));
+  }
+  auto s = std::make_shared<MulQU8>();
+  s->shape = shape;
+  s->a = data<const uint8_t>(a);
+  s->b = data<const uint8_t>(b);
+  s->p.za = zero(a);
+  s->p.zb = zero(b);
+  s->p.zy = zero(y);
+  s->p.m = k::requant_multiplier(scale(a), scale(b), scale(y));
+  QUANTA_OPS_TRY(check_multiplier(s->p.m, "output"));
+  s->p.r = r;
+  s->y = data<uint8_t>(y);
+  return make_prepared<MulQU8, run_mul_qu8>(std::move(s));
+}
+
+// ------------------------------------------------------------------ Concat
+struct ConcatBytes {
+  int64_t outer;
+  std::vector<const void*> x;
+  std::vector<int64_t> inner_bytes;
+  void* y;
+};
+void run_concat(const ConcatBytes& s) {
+  k::concat__ref(s.outer, static_cast<int>(s.x.size()), s.x.data(), s.inner_bytes.data(), s.y);
+}
+
+struct ConcatQU8 {
+  int64_t outer;
+  std::vector<const uint8_t*> x;
+  std::vector<int64_t> inner;
+  std::vector<int32_t> zx;
+  std::vector<float> m;
+  int32_t zy;
+  uint8_t* y;
+};
+void run_concat_qu8(const ConcatQU8& s) {
+  k::qu8_concat__ref(s.outer, static_cast<int>(s.x.size()), s.x.data(), s.inner.data(),
+                     s.zx.data(), s.m.data(), s.zy, s.y);
+}
+
+Result<PreparedOp> Preparer::concat() {
+  const int y = out();
+  const auto o = read_options<fb::ConcatOptionsT>(fbn_);
+  const auto& s0 = info(in(0)).shape;
+  const int rank = static_cast<int>(s0.size());
+  const size_t axis = static_cast<size_t>(o.axis < 0 ? o.axis + rank : o.axis);
+  const int64_t outer = product(s0, 0, axis);
+  if (!quantized()) {
+    auto s = std::make_shared<ConcatBytes>();
+    s->outer = outer;
+    for (int t : node_.inputs) {
+      s->x.push_back(ctx_.data(t));
+      s->inner_bytes.push_back(product(info(t).shape, axis, info(t).shape.size()) *
+                               static_cast<int64_t>(sizeof(float)));
+    }
+    s->y = ctx_.data(y);
+    return make_prepared<ConcatBytes, run_concat>(std::move(s));
+  }
+  auto s = std::make_shared<ConcatQU8>();
+  s->outer = outer;
+  for (int t : node_.inputs) {
+    s->x.push_back(data<const uint8_t>(t));
+    s->inner.push_back(product(info(t).shape, axis, info(t).shape.size()));
+    s->zx.push_back(zero(t));
+    s->m.push_back(scale(t) / scale(y));
+    QUANTA_OPS_TRY(check_multiplier(s->m.back(), "input", static_cast<int64_t>(s->m.size()) - 1));
+  }
+  s->zy = zero(y);
+  s->y = data<uint8_t>(y);
+  return make_prepared<ConcatQU8, run_concat_qu8>(std::move(s));
+}
+
+// ----------------------------------------------------------------- Pooling
+struct PoolF32 {
+  k::Pool2DParams p;
+  const float* x;
+  k::FRange act;
+  float* y;
+};
+void run_maxpool_f32(const PoolF32& s) { k::f32_maxpool__ref(s.p, s.x, s.act, s.y); }
+void run_avgpool_f32(const PoolF32& s) { k::f32_avgpool__ref(s.p, s.x, s.act, s.y); }
+
+struct MaxPoolU8 {
+  k::Pool2DParams p;
+  const uint8_t* x;
+  k::QRange r;
+  uint8_t* y;
+};
+void run_maxpool_u8(const MaxPoolU8& s) { k::u8_maxpool_minmax__ref(s.p, s.x, s.r, s.y); }
+
+struct AvgPoolQU8 {
+  k::Pool2DParams p;
+  const uint8_t* x;
+  int32_t zx;
+  float ratio;
+  int32_t zy;
+  k::QRange r;
+  uint8_t* y;
+};
+void run_avgpool_qu8(const AvgPoolQU8& s) {
+  k::qu8_avgpool_minmax_fp32__ref(s.p, s.x, s.zx, s.ratio, s.zy, s.r, s.y);
+}
+
+Result<PreparedOp> Preparer::pool() {
+  const int x = in(0), y = out();
+  const auto o = read_options<fb::PoolOptionsT>(fbn_);
+  const auto& xs = info(x).shape;
+  const auto& ys = info(y).shape;
+  k::Pool2DParams p;
+  p.n = static_cast<int>(xs[0]);
+  p.h = static_cast<int>(xs[1]);
+  p.w = static_cast<int>(xs[2]);
+  p.c = static_cast<int>(xs[3]);
+  p.kh = o.kernel_h;
+  p.kw = o.kernel_w;
+  p.stride_h = o.stride_h;
+  p.stride_w = o.stride_w;
+  p.dil_h = o.dilation_h;
+  p.dil_w = o.dilation_w;
+  p.pad_top = o.pad_top;
+  p.pad_left = o.pad_left;
+  p.oh = static_cast<int>(ys[1]);
+  p.ow = static_cast<int>(ys[2]);
+  p.count_include_pad = o.count_include_pad;
+  const k::Act act = to_act(o.activation);
+  const bool is_max = node_.op == OpType::kMaxPool;
+  if (!quantized()) {
+    auto s = std::make_shared<PoolF32>(PoolF32{p, data<const float>(x),
+                                               k::activation_range_f32(act, o.clip_min, o.clip_max),
+                                               data<float>(y)});
+    if (is_max) return make_prepared<PoolF32, run_maxpool_f32>(std::move(s));
+    return make_prepared<PoolF32, run_avgpool_f32>(std::move(s));
+  }
+  const k::QRange r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), zero(y));
+  if (is_max) {
+    auto s = std::make_shared<MaxPoolU8>(MaxPoolU8{p, data<const uint8_t>(x), r, data<uint8_t>(y)});
+    return make_prepared<MaxPoolU8, run_maxpool_u8>(std::move(s));
+  }
+  QUANTA_OPS_TRY(check_multiplier(scale(x) / scale(y), "output"));
+  auto s = std::make_shared<AvgPoolQU8>(AvgPoolQU8{p, data<const uint8_t>(x), zero(x),
+                                                   scale(x) / scale(y), zero(y), r,
+                                                   data<uint8_t>(y)});
+  return make_prepared<AvgPoolQU8, run_avgpool_qu8>(std::move(s));
+}
+
+struct GapF32 {
+  int n;
+  int64_t hw;
+  int c;
+  const float* x;
+  float* y;
+};
+void run_gap_f32(const GapF32& s) { k::f32_global_avgpool__ref(s.n, s.hw, s.c, s.x, s.y); }
+
+struct GapQU8 {
+  int n;
+  int64_t hw;
+  int c;
+  const uint8_t* x;
+  int32_t zx;
+  float ratio;
+  int32_t zy;
+  uint8_t* y;
+};
+void run_gap_qu8(const GapQU8& s) {
+  k::qu8_global_avgpool_minmax_fp32__ref(s.n, s.hw, s.c, s.x, s.zx, s.ratio, s.zy, k::QRange{},
+                                         s.y);
+}
+
+Result<PreparedOp> Preparer::global_avgpool() {
+  const int x = in(0), y = out();
+  const auto& xs = info(x).shape;
+  const int n = static_cast<int>(xs[0]);
+  const int64_t hw = xs[1] * xs[2];
+  const int c = static_cast<int>(xs[3]);
+  if (!quantized()) {
+    auto s = std::make_shared<GapF32>(GapF32{n, hw, c, data<const float>(x), data<float>(y)});
+    return make_prepared<GapF32, run_gap_f32>(std::move(s));
+  }
+  QUANTA_OPS_TRY(check_multiplier(scale(x) / scale(y), "output"));
+  auto s = std::make_shared<GapQU8>(GapQU8{n, hw, c, data<const uint8_t>(x), zero(x),
+                                           scale(x) / scale(y), zero(y), data<uint8_t>(y)});
+  return make_prepared<GapQU8, run_gap_qu8>(std::move(s));
+}
+
+// ------------------------------------------------------------------- Unary
+struct UnaryF32 {
+  k::UnaryParams p;
+  int64_t n;
+  const float* x;
+  float* y;
+};
+void run_unary_f32(const UnaryF32& s) { k::f32_unary__ref(s.p, s.n, s.x, s.y); }
+
+struct LutU8 {
+  int64_t n;
+  const uint8_t* x;
+  uint8_t lut[256];
+  uint8_t* y;
+};
+void run_lut_u8(const LutU8& s) { k::u8_lut__ref(s.n, s.x, s.lut, s.y); }
+
+Result<PreparedOp> Preparer::unary() {
+  const int x = in(0), y = out();
+  const k::UnaryParams p = unary_params(node_.op, fbn_);
+  const int64_t n = info(x).num_elements;
+  if (!quantized()) {
+    auto s = std::make_shared<UnaryF32>(UnaryF32{p, n, data<const float>(x), data<float>(y)});
+    return make_prepared<UnaryF32, run_unary_f32>(std::move(s));
+  }
+  auto s = std::make_shared<LutU8>();
+  s->n = n;
+  s->x = data<const uint8_t>(x);
+  k::build_lut_u8(p, scale(x), zero(x), scale(y), zero(y), s->lut);
+  s->y = data<uint8_t>(y);
+  return make_prepared<LutU8, run_lut_u8>(std::move(s));
+}
+
+// ----------------------------------------------------------------- Softmax
+struct SoftmaxF32 {
+  int64_t outer, axis_len, inner;
+  float beta;
+  const float* x;
+  float* y;
+};
+void run_softmax_f32(const SoftmaxF32& s) {
+  k::f32_softmax__ref(s.outer, s.axis_len, s.inner, s.beta, s.x, s.y);
+}
+
+struct SoftmaxQU8 {
+  int64_t outer, axis_len, inner;
+  float table[256];
+  float sy;
+  int32_t zy;
+  const uint8_t* x;
+  uint8_t* y;
+};
+void run_softmax_qu8(const SoftmaxQU8& s) {
+  k::qu8_softmax__ref(s.outer, s.axis_len, s.inner, s.x, s.table, s.sy, s.zy, s.y);
+}
+
+Result<PreparedOp> Preparer::softmax() {
+  const int x = in(0), y = out();
+  const auto o = read_options<fb::SoftmaxOptionsT>(fbn_);
+  const auto& xs = info(x).shape;
+  const int rank = static_cast<int>(xs.size());
+  const size_t axis = static_cast<size_t>(o.axis < 0 ? o.axis + rank : o.axis);
+  const int64_t outer = product(xs, 0, axis);
+  const int64_t len = xs[axis];
+  const int64_t inner = product(xs, axis + 1, xs.size());
+  if (!quantized()) {
+    auto s = std::make_shared<SoftmaxF32>(
+        SoftmaxF32{outer, len, inner, o.beta, data<const float>(x), data<float>(y)});
+    return make_prepared<SoftmaxF32, run_softmax_f32>(std::move(s));
+  }
+  auto s = std::make_shared<SoftmaxQU8>();
+  s->outer = outer;
+  s->axis_len = len;
+  s->inner = inner;
+  k::build_softmax_exp_table(o.beta, scale(x), s->table);
+  s->sy = scale(y);
+  s->zy = zero(y);
+  s->x = data<const uint8_t>(x);
+  s->y = data<uint8_t>(y);
+  return make_prepared<SoftmaxQU8, run_softmax_qu8>(std::move(s));
+}
+
+// ------------------------------------------------------- Reshape family
+struct Copy {
+  const void* x;
+  void* y;
+  size_t bytes;
+};
+void run_copy(const Copy& s) { std::memcpy(s.y, s.x, s.bytes); }
+
+Result<PreparedOp> Preparer::reshape() {
+  const int x = in(0), y = out();
+  if (ctx_.data(x) == ctx_.data(y) || info(y).num_bytes == 0) return PreparedOp{nullptr, nullptr};
+  auto s = std::make_shared<Copy>(Copy{ctx_.data(x), ctx_.data(y), info(y).num_bytes});
+  return make_prepared<Copy, run_copy>(std::move(s));
+}
+
+// --------------------------------------------------------------- Transpose
+struct Transpose {
+  int rank;
+  int64_t shape[k::kMaxRank];
+  int perm[k::kMaxRank];
+  size_t elem_size;
+  const void* x;
+  void* y;
+};
+void run_transpose(const Transpose& s) {
+  k::transpose__ref(s.rank, s.shape, s.perm, s.elem_size, s.x, s.y);
+}
+
+Result<PreparedOp> Preparer::transpose() {
+  const int x = in(0), y = out();
+  const auto o = read_options<fb::TransposeOptionsT>(fbn_);
+  const auto& xs = info(x).shape;
+  auto s = std::make_shared<Transpose>();
+  s->rank = static_cast<int>(xs.size());
+  const std::vector<int> perm = effective_perm(o.perm, xs.size());
+  for (size_t d = 0; d < xs.size(); ++d) {
+    s->shape[d] = xs[d];
+    s->perm[d] = perm[d];
+  }
+  s->elem_size = dtype_size(info(x).dtype);
+  s->x = ctx_.data(x);
+  s->y = ctx_.data(y);
+  return make_prepared<Transpose, run_transpose>(std::move(s));
+}
+
+// --------------------------------------------------------------------- Pad
+struct Pad {
+  int rank;
+  int64_t shape[k::kMaxRank];
+  int64_t begin[k::kMaxRank];
+  int64_t end[k::kMaxRank];
+  k::PadKind kind;
+  size_t elem_size;
+  alignas(8) unsigned char value[8];
+  const void* x;
+  void* y;
+};
+void run_pad(const Pad& s) {
+  k::pad__ref(s.rank, s.shape, s.begin, s.end, s.kind, s.elem_size, s.value, s.x, s.y);
+}
+
+Result<PreparedOp> Preparer::pad() {
+  const int x = in(0), y = out();
+  const auto o = read_options<fb::PadOptionsT>(fbn_);
+  const auto& xs = info(x).shape;
+  const size_t rank = xs.size();
+  auto s = std::make_shared<Pad>();
+  s->rank = static_cast<int>(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    s->shape[d] = xs[d];
+    s->begin[d] = o.pads[d];
+    s->end[d] = o.pads[d + rank];
+  }
+  s->kind = static_cast<k::PadKind>(o.mode);
+  s->elem_size = dtype_size(info(x).dtype);
+  std::memset(s->value, 0, sizeof(s->value));
+  if (quantized()) {
+    // The pad value is a real number: stored in the tensor's quantization.
+    s->value[0] = k::quantize_u8(o.value, scale(x), zero(x));
+  } else {
+    std::memcpy(s->value, &o.value, sizeof(float));
+  }
+  s->x = ctx_.data(x);
+  s->y = ctx_.data(y);
+  return make_prepared<Pad, run_pad>(std::move(s));
+}
+
+// ---------------------------------------------------- Quantize, Dequantize
+struct QuantizeState {
+  int64_t n;
+  const float* x;
+  float s;
+  int32_t z;
+  uint8_t* y;
+};
+void run_quantize(const QuantizeState& s) { k::qu8_quantize__ref(s.n, s.x, s.s, s.z, s.y); }
+
+struct DequantizeState {
+  int64_t n;
+  const uint8_t* x;
+  float s;
+  int32_t z;
+  float* y;
+};
+void run_dequantize(const DequantizeState& s) {
+  k::qu8_dequantize__ref(s.n, s.x, s.s, s.z, s.y);
+}
+
+Result<PreparedOp> Preparer::quantize() {
+  const int x = in(0), y = out();
+  auto s = std::make_shared<QuantizeState>(QuantizeState{
+      info(x).num_elements, data<const float>(x), scale(y), zero(y), data<uint8_t>(y)});
+  return make_prepared<QuantizeState, run_quantize>(std::move(s));
+}
+
+Result<PreparedOp> Preparer::dequantize() {
+  const int x = in(0), y = out();
+  auto s = std::make_shared<DequantizeState>(DequantizeState{
+      info(x).num_elements, data<const uint8_t>(x), scale(x), zero(x), data<float>(y)});
+  return make_prepared<DequantizeState, run_dequantize>(std::move(s));
+}
+
+Result<PreparedOp> Preparer::prepare() {
+  switch (node_.op) {
+    case OpType::kConv2D: return conv2d();
+    case OpType::kFullyConnected: return fully_connected();
+    case OpType::kMatMul: return matmul();
+    case OpType::kAdd:
+    case OpType::kMul: return binary();
+    case OpType::kConcat: return concat();
+    case OpType::kMaxPool:
+    case OpType::kAveragePool: return pool();
+    case OpType::kGlobalAveragePool: return global_avgpool();
+    case OpType::kSoftmax: return softmax();
+    case OpType::kReshape:
+    case OpType::kFlatten:
+    case OpType::kSqueeze:
+    case OpType::kUnsqueeze: return reshape();
+    case OpType::kTranspose: return transpose();
+    case OpType::kPad: return pad();
+    case OpType::kQuantize: return quantize();
+    case OpType::kDequantize: return dequantize();
+    default:
+      if (is_unary_op(node_.op)) return unary();
+      return error(StatusCode::kUnsupported,
+                   fmt::format("op type {} has no implementation", static_cast<int>(node_.op)));
+  }
+}
+
+}  // namespace
+
+Result<PreparedOp> prepare_op(const OpContext& ctx) {
+  Preparer p(ctx);
+  return p.prepare();
+}
+
+bool op_output_may_alias_input(OpType op) { return is_reshape_family(op); }
+
+}  // namespace quanta::detail
