@@ -11,98 +11,11 @@
 #include <random>
 #include <vector>
 
+#include "kernel_test_util.hpp"
 #include "quanta/kernels/ref.h"
 
 namespace qk = quanta::kernels;
-
-namespace {
-
-constexpr int64_t kGuard = 64;
-
-template <typename T>
-T Sentinel(int which);
-template <>
-uint8_t Sentinel<uint8_t>(int which) {
-  return which == 0 ? uint8_t{0xA5} : uint8_t{0x5A};
-}
-template <>
-float Sentinel<float>(int which) {
-  return which == 0 ? 1.2345e30f : -7.75e-3f;
-}
-
-template <typename T>
-bool SameBits(const T& a, const T& b) {
-  return std::memcmp(&a, &b, sizeof(T)) == 0;
-}
-
-// Runs fn(out) twice, into buffers pre-filled with two different sentinels and
-// with guard zones on both sides. Checks that the guards are untouched and that
-// both runs give the same bytes (so every output element was written).
-template <typename T, typename Fn>
-std::vector<T> RunGuarded(int64_t n, Fn&& fn) {
-  std::vector<T> out[2];
-  for (int k = 0; k < 2; ++k) {
-    const T s = Sentinel<T>(k);
-    out[k].assign(static_cast<size_t>(n + 2 * kGuard), s);
-    fn(out[k].data() + kGuard);
-    int64_t bad_guard = 0;
-    for (int64_t i = 0; i < kGuard; ++i) {
-      bad_guard += !SameBits(out[k][static_cast<size_t>(i)], s);
-      bad_guard += !SameBits(out[k][static_cast<size_t>(n + kGuard + i)], s);
-    }
-    EXPECT_EQ(bad_guard, 0) << "kernel wrote outside its output";
-  }
-  int64_t unwritten = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    unwritten +=
-        !SameBits(out[0][static_cast<size_t>(kGuard + i)], out[1][static_cast<size_t>(kGuard + i)]);
-  }
-  EXPECT_EQ(unwritten, 0) << "output elements left unwritten";
-  return std::vector<T>(out[0].begin() + kGuard, out[0].begin() + kGuard + n);
-}
-
-[[maybe_unused]] std::vector<uint8_t> RandomU8(int64_t n, std::mt19937& rng) {
-  std::uniform_int_distribution<int> d(0, 255);
-  std::vector<uint8_t> v(static_cast<size_t>(n));
-  for (auto& e : v) e = static_cast<uint8_t>(d(rng));
-  return v;
-}
-
-[[maybe_unused]] std::vector<int8_t> RandomI8(int64_t n, std::mt19937& rng) {
-  std::uniform_int_distribution<int> d(-127, 127);
-  std::vector<int8_t> v(static_cast<size_t>(n));
-  for (auto& e : v) e = static_cast<int8_t>(d(rng));
-  return v;
-}
-
-[[maybe_unused]] std::vector<float> RandomF(int64_t n, std::mt19937& rng, float lo = -1.f,
-                                            float hi = 1.f) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& e : v) e = d(rng);
-  return v;
-}
-
-// The rounding rule written independently of requantize.h: round the fp32 value
-// half to even (in double), add the zero point, clamp.
-[[maybe_unused]] uint8_t OracleRound(float f, int32_t zy, qk::QRange r) {
-  double v = std::nearbyint(static_cast<double>(f)) + zy;
-  v = std::min(std::max(v, static_cast<double>(r.qmin)), static_cast<double>(r.qmax));
-  return static_cast<uint8_t>(v);
-}
-
-// Quantization of an exact real result (the "float path").
-[[maybe_unused]] uint8_t QuantizeReal(double real, float sy, int32_t zy, qk::QRange r) {
-  double v = std::nearbyint(real / sy) + zy;
-  v = std::min(std::max(v, static_cast<double>(r.qmin)), static_cast<double>(r.qmax));
-  return static_cast<uint8_t>(v);
-}
-
-[[maybe_unused]] double ClampD(double v, qk::FRange r) {
-  return std::min(std::max(v, double{r.lo}), double{r.hi});
-}
-
-}  // namespace
+using namespace quanta::kernel_test;  // RunGuarded, Random*, oracles
 
 namespace {
 

@@ -677,6 +677,19 @@ struct PoolCase {
     o.count_include_pad = include_pad;
     return o;
   }
+  // The one-node model x [n, h, w, c] -> op -> y [n, oh, ow, c].
+  ModelWriter model(OpType op, DType dtype, const QuantParams& qx, const QuantParams& qy,
+                    fb::PoolOptionsT o, const char* name) const {
+    ModelWriter mw("test");
+    const int tx = mw.add_tensor("x", {n, h, w, c}, dtype, qx);
+    const int ty = mw.add_tensor("y", {n, oh(), ow(), c}, dtype, qy);
+    Opt u;
+    u.Set(std::move(o));
+    mw.add_node(op, {tx}, {ty}, std::move(u), name);
+    mw.set_inputs({tx});
+    mw.set_outputs({ty});
+    return mw;
+  }
   // f(list of input indices inside the window)
   template <class F>
   void each_window(F f) const {
@@ -701,14 +714,7 @@ TEST(OpsPool, FloatMaxAndAveragePools) {
       PoolCase p;
       p.include_pad = include_pad;
       const auto x = rand_f(size_t(p.n) * p.h * p.w * p.c, 150);
-      ModelWriter w("test");
-      const int tx = w.add_tensor("x", {p.n, p.h, p.w, p.c}, DType::kF32);
-      const int ty = w.add_tensor("y", {p.n, p.oh(), p.ow(), p.c}, DType::kF32);
-      Opt u;
-      u.Set(p.options());
-      w.add_node(op, {tx}, {ty}, std::move(u), "pool");
-      w.set_inputs({tx});
-      w.set_outputs({ty});
+      const ModelWriter w = p.model(op, DType::kF32, {}, {}, p.options(), "pool");
       auto out = run_raw(w, {bytes_of(x)});
       ASSERT_TRUE(out);
       std::vector<double> want;
@@ -733,16 +739,9 @@ TEST(OpsPool, QuantizedMaxPoolKeepsQuantizationWithRelu) {
   const float s = 0.1f;
   const int z = 100;
   const auto x = rand_u8(size_t(p.n) * p.h * p.w * p.c, 160);
-  ModelWriter w("test");
-  const int tx = w.add_tensor("x", {p.n, p.h, p.w, p.c}, DType::kU8, qp(s, z));
-  const int ty = w.add_tensor("y", {p.n, p.oh(), p.ow(), p.c}, DType::kU8, qp(s, z));
   auto o = p.options();
   o.activation = fb::Activation::RELU;
-  Opt u;
-  u.Set(o);
-  w.add_node(OpType::kMaxPool, {tx}, {ty}, std::move(u), "maxpool");
-  w.set_inputs({tx});
-  w.set_outputs({ty});
+  const ModelWriter w = p.model(OpType::kMaxPool, DType::kU8, qp(s, z), qp(s, z), o, "maxpool");
   auto out = run_raw(w, {x});
   ASSERT_TRUE(out);
   std::vector<int> want;
@@ -761,14 +760,8 @@ TEST(OpsPool, QuantizedAveragePoolRescalesExactly) {
     const float sx = 0.05f, sy = 0.03f;
     const int zx = 90, zy = 140;
     const auto x = rand_u8(size_t(p.n) * p.h * p.w * p.c, 170);
-    ModelWriter w("test");
-    const int tx = w.add_tensor("x", {p.n, p.h, p.w, p.c}, DType::kU8, qp(sx, zx));
-    const int ty = w.add_tensor("y", {p.n, p.oh(), p.ow(), p.c}, DType::kU8, qp(sy, zy));
-    Opt u;
-    u.Set(p.options());
-    w.add_node(OpType::kAveragePool, {tx}, {ty}, std::move(u), "avgpool");
-    w.set_inputs({tx});
-    w.set_outputs({ty});
+    const ModelWriter w =
+        p.model(OpType::kAveragePool, DType::kU8, qp(sx, zx), qp(sy, zy), p.options(), "avgpool");
     auto out = run_raw(w, {x});
     ASSERT_TRUE(out);
     std::vector<int> want;

@@ -1,30 +1,17 @@
+#include "internal.h"
 #include "quanta/kernels/ref.h"
 
 namespace quanta::kernels {
 
 // Broadcast elementwise op: y is the dense output of shape s.out; a and b are
-// read through their broadcast strides (0 on broadcast axes). The output index
-// runs in row-major order; (ia, ib) follow it like an odometer.
+// read through their broadcast strides (the walk: for_each_broadcast, internal.h).
 void qu8_add_minmax_fp32__ref(const BroadcastShape& s, const uint8_t* a, const uint8_t* b,
                               const QAddParams& p, uint8_t* y) {
-  const int64_t total = s.num_elements();
-  int64_t index[kMaxRank] = {};
-  int64_t ia = 0;
-  int64_t ib = 0;
-  for (int64_t i = 0; i < total; ++i) {
+  for_each_broadcast(s, [&](int64_t i, int64_t ia, int64_t ib) {
     const float f =
         static_cast<float>(a[ia] - p.za) * p.ma + static_cast<float>(b[ib] - p.zb) * p.mb;
     y[i] = requantize_f(f, p.zy, p.r.qmin, p.r.qmax);
-    for (int d = s.rank - 1; d >= 0; --d) {  // advance to the next output index
-      ++index[d];
-      ia += s.a_stride[d];
-      ib += s.b_stride[d];
-      if (index[d] < s.out[d]) break;
-      ia -= s.a_stride[d] * s.out[d];
-      ib -= s.b_stride[d] * s.out[d];
-      index[d] = 0;
-    }
-  }
+  });
 }
 
 }  // namespace quanta::kernels

@@ -114,6 +114,55 @@ class Preparer {
     return Status::Ok();
   }
 
+  // The window geometry shared by Conv2DParams and Pool2DParams: n, h, w from
+  // the NHWC input shape xs, oh, ow from the output shape ys, strides,
+  // dilations and leading pads from the options o.
+  template <class P, class O>
+  static void set_window(const std::vector<int64_t>& xs, const std::vector<int64_t>& ys,
+                         const O& o, P* p) {
+    p->n = static_cast<int>(xs[0]);
+    p->h = static_cast<int>(xs[1]);
+    p->w = static_cast<int>(xs[2]);
+    p->stride_h = o.stride_h;
+    p->stride_w = o.stride_w;
+    p->dil_h = o.dilation_h;
+    p->dil_w = o.dilation_w;
+    p->pad_top = o.pad_top;
+    p->pad_left = o.pad_left;
+    p->oh = static_cast<int>(ys[1]);
+    p->ow = static_cast<int>(ys[2]);
+  }
+
+  // The quantized tail of a weighted op whose state s already has w set
+  // (ConvQU8, FcQU8): bias folded with x's zero point, per-channel
+  // multipliers, and the output y with its activation range from o.
+  template <class S, class O>
+  Status set_qu8_weighted(int x, int w, int b, int y, int64_t channels, int64_t row_len,
+                          const O& o, S* s) const {
+    QUANTA_OPS_TRY(folded_bias(channels, row_len, s->w, b, zero(x), &s->bias));
+    QUANTA_OPS_TRY(per_channel_multipliers(x, w, y, channels, &s->multiplier));
+    s->zy = zero(y);
+    s->r = k::activation_range_u8(to_act(o.activation), o.clip_min, o.clip_max, scale(y), s->zy);
+    s->y = data<uint8_t>(y);
+    return Status::Ok();
+  }
+
+  // The fields AddQU8 and MulQU8 share (the multipliers differ).
+  template <class S>
+  std::shared_ptr<S> binary_qu8_state(const k::BroadcastShape& shape, int a, int b, int y,
+                                      k::QRange r) const {
+    auto s = std::make_shared<S>();
+    s->shape = shape;
+    s->a = data<const uint8_t>(a);
+    s->b = data<const uint8_t>(b);
+    s->p.za = zero(a);
+    s->p.zb = zero(b);
+    s->p.zy = zero(y);
+    s->p.r = r;
+    s->y = data<uint8_t>(y);
+    return s;
+  }
+
   Result<PreparedOp> conv2d();
   Result<PreparedOp> fully_connected();
   Result<PreparedOp> matmul();
@@ -164,22 +213,12 @@ Result<PreparedOp> Preparer::conv2d() {
   const auto& ws = info(w).shape;
   const auto& ys = info(y).shape;
   k::Conv2DParams p;
-  p.n = static_cast<int>(xs[0]);
-  p.h = static_cast<int>(xs[1]);
-  p.w = static_cast<int>(xs[2]);
+  set_window(xs, ys, o, &p);
   p.cin = static_cast<int>(xs[3]);
   p.cout = static_cast<int>(ws[0]);
   p.kh = static_cast<int>(ws[1]);
   p.kw = static_cast<int>(ws[2]);
-  p.stride_h = o.stride_h;
-  p.stride_w = o.stride_w;
-  p.dil_h = o.dilation_h;
-  p.dil_w = o.dilation_w;
-  p.pad_top = o.pad_top;
-  p.pad_left = o.pad_left;
   p.groups = o.groups;
-  p.oh = static_cast<int>(ys[1]);
-  p.ow = static_cast<int>(ys[2]);
   const k::Act act = to_act(o.activation);
   if (!quantized()) {
     auto s = std::make_shared<ConvF32>(ConvF32{p, data<const float>(x), data<const float>(w),
@@ -193,12 +232,7 @@ Result<PreparedOp> Preparer::conv2d() {
   s->x = data<const uint8_t>(x);
   s->zx = zero(x);
   s->w = data<const int8_t>(w);
-  const int64_t row_len = ws[1] * ws[2] * ws[3];
-  QUANTA_OPS_TRY(folded_bias(ws[0], row_len, s->w, b, s->zx, &s->bias));
-  QUANTA_OPS_TRY(per_channel_multipliers(x, w, y, ws[0], &s->multiplier));
-  s->zy = zero(y);
-  s->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), s->zy);
-  s->y = data<uint8_t>(y);
+  QUANTA_OPS_TRY(set_qu8_weighted(x, w, b, y, ws[0], ws[1] * ws[2] * ws[3], o, s.get()));
   return make_prepared<ConvQU8, run_conv_qu8>(std::move(s));
 }
 
@@ -253,11 +287,7 @@ Result<PreparedOp> Preparer::fully_connected() {
   s->n = n;
   s->x = data<const uint8_t>(x);
   s->w = data<const int8_t>(w);
-  QUANTA_OPS_TRY(folded_bias(n, kk, s->w, b, zero(x), &s->bias));
-  QUANTA_OPS_TRY(per_channel_multipliers(x, w, y, n, &s->multiplier));
-  s->zy = zero(y);
-  s->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), s->zy);
-  s->y = data<uint8_t>(y);
+  QUANTA_OPS_TRY(set_qu8_weighted(x, w, b, y, n, kk, o, s.get()));
   return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
 }
 
@@ -325,11 +355,7 @@ Result<PreparedOp> Preparer::matmul() {
       for (int64_t j = 0; j < n; ++j) s->packed[static_cast<size_t>(j * kk + i)] = bw[i * n + j];
     }
     s->w = s->packed.data();
-    QUANTA_OPS_TRY(folded_bias(n, kk, s->w, -1, zero(a), &s->bias));
-    QUANTA_OPS_TRY(per_channel_multipliers(a, b, y, n, &s->multiplier));
-    s->zy = zero(y);
-    s->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), s->zy);
-    s->y = data<uint8_t>(y);
+    QUANTA_OPS_TRY(set_qu8_weighted(a, b, -1, y, n, kk, o, s.get()));
     return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
   }
 
@@ -448,32 +474,16 @@ Result<PreparedOp> Preparer::binary() {
   }
   const k::QRange r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), zero(y));
   if (is_add) {
-    auto s = std::make_shared<AddQU8>();
-    s->shape = shape;
-    s->a = data<const uint8_t>(a);
-    s->b = data<const uint8_t>(b);
-    s->p.za = zero(a);
-    s->p.zb = zero(b);
-    s->p.zy = zero(y);
+    auto s = binary_qu8_state<AddQU8>(shape, a, b, y, r);
     s->p.ma = scale(a) / scale(y);
     s->p.mb = scale(b) / scale(y);
     QUANTA_OPS_TRY(check_multiplier(s->p.ma, "input", 0));
     QUANTA_OPS_TRY(check_multiplier(s->p.mb, "input", 1));
-    s->p.r = r;
-    s->y = data<uint8_t>(y);
     return make_prepared<AddQU8, run_add_qu8>(std::move(s));
   }
-  auto s = std::make_shared<MulQU8>();
-  s->shape = shape;
-  s->a = data<const uint8_t>(a);
-  s->b = data<const uint8_t>(b);
-  s->p.za = zero(a);
-  s->p.zb = zero(b);
-  s->p.zy = zero(y);
+  auto s = binary_qu8_state<MulQU8>(shape, a, b, y, r);
   s->p.m = k::requant_multiplier(scale(a), scale(b), scale(y));
   QUANTA_OPS_TRY(check_multiplier(s->p.m, "output"));
-  s->p.r = r;
-  s->y = data<uint8_t>(y);
   return make_prepared<MulQU8, run_mul_qu8>(std::move(s));
 }
 
@@ -571,20 +581,10 @@ Result<PreparedOp> Preparer::pool() {
   const auto& xs = info(x).shape;
   const auto& ys = info(y).shape;
   k::Pool2DParams p;
-  p.n = static_cast<int>(xs[0]);
-  p.h = static_cast<int>(xs[1]);
-  p.w = static_cast<int>(xs[2]);
+  set_window(xs, ys, o, &p);
   p.c = static_cast<int>(xs[3]);
   p.kh = o.kernel_h;
   p.kw = o.kernel_w;
-  p.stride_h = o.stride_h;
-  p.stride_w = o.stride_w;
-  p.dil_h = o.dilation_h;
-  p.dil_w = o.dilation_w;
-  p.pad_top = o.pad_top;
-  p.pad_left = o.pad_left;
-  p.oh = static_cast<int>(ys[1]);
-  p.ow = static_cast<int>(ys[2]);
   p.count_include_pad = o.count_include_pad;
   const k::Act act = to_act(o.activation);
   const bool is_max = node_.op == OpType::kMaxPool;

@@ -277,6 +277,22 @@ class NodeChecker {
     return Status::Ok();
   }
 
+  // What a one-input op requires of its output: an activation of the node's
+  // mode, or exactly the input's dtype and quantization (data movement).
+  enum class OutRule { kActivation, kSameAsInput };
+  static constexpr size_t kAnyRank = SIZE_MAX;
+
+  // The usual start of a one-activation op: x sets the mode; x has rank `rank`
+  // (unless kAnyRank) and is an activation of that mode; the output follows
+  // `out_rule`. Checked in that order.
+  Status act_in_out(int x, OutRule out_rule, Mode* mode, size_t rank = kAnyRank) const {
+    QUANTA_OPS_TRY(mode_of(x, mode));
+    if (rank != kAnyRank) QUANTA_OPS_TRY(need_rank(x, rank, "input"));
+    QUANTA_OPS_TRY(need_act(x, *mode, "input"));
+    if (out_rule == OutRule::kSameAsInput) return need_same_dtype_quant(x, out());
+    return need_act(out(), *mode, "output");
+  }
+
   Status check_activation(fb::Activation a, float lo, float hi) const {
     const int v = static_cast<int>(a);
     if (v < static_cast<int>(fb::Activation::MIN) || v > static_cast<int>(fb::Activation::MAX)) {
@@ -291,6 +307,19 @@ class NodeChecker {
   Status check_geometry(const char* what, int64_t value, int64_t min) const {
     if (value >= min) return Status::Ok();
     return invalid(fmt::format("{} {} = {} must be >= {}", opname_, what, value, min));
+  }
+
+  // Strides and dilations >= 1, pads >= 0 (Conv2DOptionsT, PoolOptionsT).
+  template <class O>
+  Status check_strides_dilations_pads(const O& o) const {
+    QUANTA_OPS_TRY(check_geometry("stride_h", o.stride_h, 1));
+    QUANTA_OPS_TRY(check_geometry("stride_w", o.stride_w, 1));
+    QUANTA_OPS_TRY(check_geometry("dilation_h", o.dilation_h, 1));
+    QUANTA_OPS_TRY(check_geometry("dilation_w", o.dilation_w, 1));
+    QUANTA_OPS_TRY(check_geometry("pad_top", o.pad_top, 0));
+    QUANTA_OPS_TRY(check_geometry("pad_left", o.pad_left, 0));
+    QUANTA_OPS_TRY(check_geometry("pad_bottom", o.pad_bottom, 0));
+    return check_geometry("pad_right", o.pad_right, 0);
   }
 
   // int8 constant weights with `channels` output channels along `axis`.
@@ -378,6 +407,23 @@ class NodeChecker {
         opname_, k, rule, bound, max_bias, INT32_MAX));
   }
 
+  // The dtype side of an op with weights w [channels, ...] and bias b
+  // (Conv2D, FullyConnected): output activation; f32 weights (float) or u8
+  // input and i8 weights per tensor / per output channel (quantized); the
+  // bias; and, quantized, the accumulator bound for K = k.
+  Status check_weighted(int x, int w, int b, Mode mode, int64_t channels, int64_t k) const {
+    QUANTA_OPS_TRY(need_act(out(), mode, "output"));
+    if (mode == Mode::kFloat) {
+      QUANTA_OPS_TRY(need_dtype(w, DType::kF32, "weights"));
+    } else {
+      QUANTA_OPS_TRY(need_qu8(x, "input"));
+      QUANTA_OPS_TRY(check_weights_q(w, channels, 0));
+    }
+    QUANTA_OPS_TRY(check_bias(b, mode, channels, x, w));
+    if (mode == Mode::kQuant) QUANTA_OPS_TRY(check_accumulator(k, 255 * 127, "K*255*127", b));
+    return Status::Ok();
+  }
+
   // ------------------------------------------------------------ ops
   Status conv2d(std::vector<int64_t>& y_shape) {
     QUANTA_OPS_TRY(arity(2, 3));
@@ -392,14 +438,7 @@ class NodeChecker {
     const auto& ws = info(w).shape;
     const int64_t n = xs[0], h = xs[1], wd = xs[2], cin = xs[3];
     const int64_t cout = ws[0], kh = ws[1], kw = ws[2], cin_g = ws[3];
-    QUANTA_OPS_TRY(check_geometry("stride_h", o.stride_h, 1));
-    QUANTA_OPS_TRY(check_geometry("stride_w", o.stride_w, 1));
-    QUANTA_OPS_TRY(check_geometry("dilation_h", o.dilation_h, 1));
-    QUANTA_OPS_TRY(check_geometry("dilation_w", o.dilation_w, 1));
-    QUANTA_OPS_TRY(check_geometry("pad_top", o.pad_top, 0));
-    QUANTA_OPS_TRY(check_geometry("pad_left", o.pad_left, 0));
-    QUANTA_OPS_TRY(check_geometry("pad_bottom", o.pad_bottom, 0));
-    QUANTA_OPS_TRY(check_geometry("pad_right", o.pad_right, 0));
+    QUANTA_OPS_TRY(check_strides_dilations_pads(o));
     QUANTA_OPS_TRY(check_geometry("groups", o.groups, 1));
     if (kh < 1 || kw < 1) {
       return invalid(fmt::format("{} weights {} have an empty kernel (shape {})", opname_,
@@ -440,15 +479,7 @@ class NodeChecker {
     }
     y_shape = {n, oh, ow, cout};
     const int64_t k = sat_mul(sat_mul(kh, kw), cin_g);
-    QUANTA_OPS_TRY(need_act(out(), mode, "output"));
-    if (mode == Mode::kFloat) {
-      QUANTA_OPS_TRY(need_dtype(w, DType::kF32, "weights"));
-    } else {
-      QUANTA_OPS_TRY(need_qu8(x, "input"));
-      QUANTA_OPS_TRY(check_weights_q(w, cout, 0));
-    }
-    QUANTA_OPS_TRY(check_bias(b, mode, cout, x, w));
-    if (mode == Mode::kQuant) QUANTA_OPS_TRY(check_accumulator(k, 255 * 127, "K*255*127", b));
+    QUANTA_OPS_TRY(check_weighted(x, w, b, mode, cout, k));
     macs_ = sat_mul(sat_mul(sat_mul(sat_mul(n, oh), ow), cout), k);
     return Status::Ok();
   }
@@ -480,15 +511,7 @@ class NodeChecker {
     QUANTA_OPS_TRY(need_int(nout, "N"));
     y_shape.assign(xs.begin(), xs.end() - 1);
     y_shape.push_back(nout);
-    QUANTA_OPS_TRY(need_act(out(), mode, "output"));
-    if (mode == Mode::kFloat) {
-      QUANTA_OPS_TRY(need_dtype(w, DType::kF32, "weights"));
-    } else {
-      QUANTA_OPS_TRY(need_qu8(x, "input"));
-      QUANTA_OPS_TRY(check_weights_q(w, nout, 0));
-    }
-    QUANTA_OPS_TRY(check_bias(b, mode, nout, x, w));
-    if (mode == Mode::kQuant) QUANTA_OPS_TRY(check_accumulator(k, 255 * 127, "K*255*127", b));
+    QUANTA_OPS_TRY(check_weighted(x, w, b, mode, nout, k));
     macs_ = sat_mul(sat_mul(rows, k), nout);
     return Status::Ok();
   }
@@ -652,22 +675,12 @@ class NodeChecker {
     QUANTA_OPS_TRY(arity(1, 1));
     const int x = in(0);
     Mode mode{};
-    QUANTA_OPS_TRY(mode_of(x, &mode));
+    QUANTA_OPS_TRY(act_in_out(x, OutRule::kActivation, &mode, 4));
     const auto o = read_options<fb::PoolOptionsT>(fbn_);
-    QUANTA_OPS_TRY(need_rank(x, 4, "input"));
-    QUANTA_OPS_TRY(need_act(x, mode, "input"));
-    QUANTA_OPS_TRY(need_act(out(), mode, "output"));
     const auto& xs = info(x).shape;
     QUANTA_OPS_TRY(check_geometry("kernel_h", o.kernel_h, 1));
     QUANTA_OPS_TRY(check_geometry("kernel_w", o.kernel_w, 1));
-    QUANTA_OPS_TRY(check_geometry("stride_h", o.stride_h, 1));
-    QUANTA_OPS_TRY(check_geometry("stride_w", o.stride_w, 1));
-    QUANTA_OPS_TRY(check_geometry("dilation_h", o.dilation_h, 1));
-    QUANTA_OPS_TRY(check_geometry("dilation_w", o.dilation_w, 1));
-    QUANTA_OPS_TRY(check_geometry("pad_top", o.pad_top, 0));
-    QUANTA_OPS_TRY(check_geometry("pad_left", o.pad_left, 0));
-    QUANTA_OPS_TRY(check_geometry("pad_bottom", o.pad_bottom, 0));
-    QUANTA_OPS_TRY(check_geometry("pad_right", o.pad_right, 0));
+    QUANTA_OPS_TRY(check_strides_dilations_pads(o));
     const int64_t ext_h = int64_t{o.dilation_h} * (o.kernel_h - 1) + 1;
     const int64_t ext_w = int64_t{o.dilation_w} * (o.kernel_w - 1) + 1;
     for (auto [pad, name, ext] :
@@ -719,10 +732,7 @@ class NodeChecker {
     QUANTA_OPS_TRY(arity(1, 1));
     const int x = in(0);
     Mode mode{};
-    QUANTA_OPS_TRY(mode_of(x, &mode));
-    QUANTA_OPS_TRY(need_rank(x, 4, "input"));
-    QUANTA_OPS_TRY(need_act(x, mode, "input"));
-    QUANTA_OPS_TRY(need_act(out(), mode, "output"));
+    QUANTA_OPS_TRY(act_in_out(x, OutRule::kActivation, &mode, 4));
     const auto& xs = info(x).shape;
     QUANTA_OPS_TRY(need_int(xs[0], "batch"));
     QUANTA_OPS_TRY(need_int(xs[3], "channels"));
@@ -737,9 +747,7 @@ class NodeChecker {
     QUANTA_OPS_TRY(arity(1, 1));
     const int x = in(0);
     Mode mode{};
-    QUANTA_OPS_TRY(mode_of(x, &mode));
-    QUANTA_OPS_TRY(need_act(x, mode, "input"));
-    QUANTA_OPS_TRY(need_act(out(), mode, "output"));
+    QUANTA_OPS_TRY(act_in_out(x, OutRule::kActivation, &mode));
     if (op_ == OpType::kClip) {
       const auto o = read_options<fb::ClipOptionsT>(fbn_);
       if (std::isnan(o.min) || std::isnan(o.max)) {
@@ -759,9 +767,7 @@ class NodeChecker {
     QUANTA_OPS_TRY(arity(1, 1));
     const int x = in(0);
     Mode mode{};
-    QUANTA_OPS_TRY(mode_of(x, &mode));
-    QUANTA_OPS_TRY(need_act(x, mode, "input"));
-    QUANTA_OPS_TRY(need_act(out(), mode, "output"));
+    QUANTA_OPS_TRY(act_in_out(x, OutRule::kActivation, &mode));
     const auto o = read_options<fb::SoftmaxOptionsT>(fbn_);
     const int rank = static_cast<int>(info(x).shape.size());
     if (rank < 1 || o.axis < -rank || o.axis >= rank) {
@@ -785,9 +791,7 @@ class NodeChecker {
           tdesc(shape_in)));
     }
     Mode mode{};
-    QUANTA_OPS_TRY(mode_of(x, &mode));
-    QUANTA_OPS_TRY(need_act(x, mode, "input"));
-    QUANTA_OPS_TRY(need_same_dtype_quant(x, out()));
+    QUANTA_OPS_TRY(act_in_out(x, OutRule::kSameAsInput, &mode));
     if (info(x).num_elements != out_info().num_elements) {
       return invalid(fmt::format(
           "{} output {} has shape {} ({} elements) but input {} has shape {} ({} elements)",
@@ -801,9 +805,7 @@ class NodeChecker {
     QUANTA_OPS_TRY(arity(1, 1));
     const int x = in(0);
     Mode mode{};
-    QUANTA_OPS_TRY(mode_of(x, &mode));
-    QUANTA_OPS_TRY(need_act(x, mode, "input"));
-    QUANTA_OPS_TRY(need_same_dtype_quant(x, out()));
+    QUANTA_OPS_TRY(act_in_out(x, OutRule::kSameAsInput, &mode));
     const auto o = read_options<fb::TransposeOptionsT>(fbn_);
     const auto& xs = info(x).shape;
     const size_t rank = xs.size();
@@ -829,9 +831,7 @@ class NodeChecker {
     QUANTA_OPS_TRY(arity(1, 1));
     const int x = in(0);
     Mode mode{};
-    QUANTA_OPS_TRY(mode_of(x, &mode));
-    QUANTA_OPS_TRY(need_act(x, mode, "input"));
-    QUANTA_OPS_TRY(need_same_dtype_quant(x, out()));
+    QUANTA_OPS_TRY(act_in_out(x, OutRule::kSameAsInput, &mode));
     const auto o = read_options<fb::PadOptionsT>(fbn_);
     const auto& xs = info(x).shape;
     const size_t rank = xs.size();
