@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Everything CI runs, from a fresh Debian 12 machine (as root):
+#   1. dependencies (scripts/setup.sh) and the Release build (scripts/build.sh);
+#   2. the whole test suite with CTest;
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/)
+#      running the tests that feed the runtime and the CLI corrupted input:
+#      the loader's malformed-file tests, the .npy tests, the CLI tests
+#      (truncated and bit-flipped models run through the sanitized binary)
+#      and the end-to-end tests.
+# Prints a summary; exits non-zero if any step failed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+JOBS="$(nproc)"
+SANITIZED_TESTS='^(Loader|NpyTest|CliTest|EndToEnd)'
+# A sanitizer report must never look like a clean error exit (status 1).
+export ASAN_OPTIONS="exitcode=86:abort_on_error=0:detect_leaks=1"
+export UBSAN_OPTIONS="halt_on_error=1:exitcode=87:print_stacktrace=1"
+
+declare -a SUMMARY=()
+FAILED=0
+run_step() {
+  local name="$1"
+  shift
+  local start=$SECONDS
+  printf '\n==== %s\n' "$name"
+  if "$@"; then
+    SUMMARY+=("$(printf 'PASS  %-36s %4ds' "$name" $((SECONDS - start)))")
+  else
+    SUMMARY+=("$(printf 'FAIL  %-36s %4ds' "$name" $((SECONDS - start)))")
+    FAILED=1
+  fi
+}
+
+# Debug (-O0 -g): the sanitized build compiles much faster than with
+# optimization, and these tests are small.
+build_asan() {
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DQUANTA_SANITIZE=ON -DQUANTA_BUILD_BENCH=OFF &&
+    cmake --build build-asan --parallel "$JOBS" --target quanta test_loader test_npy test_cli test_e2e
+}
+
+run_step "setup" ./scripts/setup.sh
+run_step "build (Release)" ./scripts/build.sh
+if [[ $FAILED -eq 0 ]]; then
+  run_step "ctest (Release, all tests)" ctest --test-dir build --output-on-failure -j"$JOBS"
+fi
+if [[ $FAILED -eq 0 ]]; then
+  run_step "build (ASan+UBSan)" build_asan
+fi
+if [[ $FAILED -eq 0 ]]; then
+  run_step "ctest (ASan+UBSan, corruption)" \
+    ctest --test-dir build-asan --output-on-failure -j"$JOBS" -R "$SANITIZED_TESTS"
+fi
+
+printf '\n==== summary (%ds total)\n' "$SECONDS"
+printf '%s\n' "${SUMMARY[@]}"
+if [[ $FAILED -ne 0 ]]; then
+  echo "test: FAILED"
+  exit 1
+fi
+echo "test: all passed"

@@ -1,0 +1,362 @@
+// The `quanta` binary, run as a separate process (path from $QUANTA_BIN) on
+// the demo models written by the demo generator into a temporary directory.
+//
+// Every failure case checks that the process exited normally with status 1
+// (or 2 for usage errors) and printed "quanta: error: ..." naming the file:
+// a crash would show up as a signal, not an exit status.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "demo_model.hpp"
+#include "npy.hpp"
+#include "support/model_builders.hpp"
+
+namespace quanta {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Outcome {
+  bool exited = false;  // false: killed by a signal (a crash)
+  int code = -1;
+  int signal = 0;
+  std::string output;   // stdout and stderr together
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      q += "'\\''";
+    } else {
+      q += c;
+    }
+  }
+  return q + "'";
+}
+
+std::string bin() {
+  const char* b = std::getenv("QUANTA_BIN");
+  return b ? b : "";
+}
+
+Outcome quanta(const std::string& args, const std::string& stdout_to = "") {
+  const std::string cmd = quote(bin()) + " " + args + (stdout_to.empty() ? "" : " > " + quote(stdout_to)) + " 2>&1";
+  Outcome o;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return o;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) o.output.append(buf, n);
+  const int status = pclose(p);
+  o.exited = WIFEXITED(status);
+  if (o.exited) o.code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) o.signal = WTERMSIG(status);
+  // In the sanitizer build a report is a failure whatever the exit status.
+  if (o.output.find("Sanitizer") != std::string::npos || o.output.find("runtime error:") != std::string::npos) {
+    ADD_FAILURE() << "sanitizer report from: quanta " << args << "\n" << o.output;
+  }
+  return o;
+}
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+#define EXPECT_EXIT_CODE(o, c)                                                            \
+  do {                                                                                    \
+    EXPECT_TRUE((o).exited) << "killed by signal " << (o).signal << "\n" << (o).output;   \
+    EXPECT_EQ((o).code, (c)) << (o).output;                                               \
+  } while (0)
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (bin().empty()) return;
+    dir_ = test::temp_path("cli_models");
+    auto paths = demo::write_demo_models(dir_);
+    ASSERT_TRUE(paths.ok()) << paths.status().to_string();
+    fp32_ = paths->fp32;
+    int8_ = paths->int8;
+    // A valid input and a few wrong ones.
+    std::vector<float> x(16 * 16 * 3);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 200) / 100.0f - 1.0f;
+    input_ = dir_ + "/x.npy";
+    ASSERT_TRUE(npy::write_file(input_, npy::from_floats({1, 16, 16, 3}, x)).ok());
+    ASSERT_TRUE(npy::write_file(dir_ + "/x_nobatch.npy", npy::from_floats({16, 16, 3}, x)).ok());
+    ASSERT_TRUE(npy::write_file(dir_ + "/x_flat.npy", npy::from_floats({1, 768}, x)).ok());
+    std::vector<float> x2(x);
+    x2.insert(x2.end(), x.begin(), x.end());
+    ASSERT_TRUE(npy::write_file(dir_ + "/x_batch2.npy", npy::from_floats({2, 16, 16, 3}, x2)).ok());
+  }
+
+  static void TearDownTestSuite() {
+    if (dir_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void SetUp() override {
+    if (bin().empty()) GTEST_SKIP() << "QUANTA_BIN is not set (run the tests through ctest)";
+  }
+
+  static std::string path(const std::string& name) { return dir_ + "/" + name; }
+
+  static inline std::string dir_, fp32_, int8_, input_;
+};
+
+TEST_F(CliTest, VersionAndHelp) {
+  Outcome v = quanta("--version");
+  EXPECT_EXIT_CODE(v, 0);
+  EXPECT_THAT(v.output, AllOf(HasSubstr("quanta "), HasSubstr("model format 1.0"), HasSubstr("oneDNN")));
+  EXPECT_EXIT_CODE(quanta("--help"), 0);
+  for (const char* sub : {"run", "inspect", "bench", "compare", "demo-model"}) {
+    SCOPED_TRACE(sub);
+    Outcome h = quanta(std::string(sub) + " --help");
+    EXPECT_EXIT_CODE(h, 0);
+    EXPECT_THAT(h.output, HasSubstr("--help"));
+  }
+  EXPECT_THAT(quanta("bench --help").output, HasSubstr("single thread"));
+}
+
+TEST_F(CliTest, UsageErrorsExitWithTwo) {
+  EXPECT_EXIT_CODE(quanta(""), 2);
+  EXPECT_EXIT_CODE(quanta("frobnicate"), 2);
+  EXPECT_EXIT_CODE(quanta("inspect"), 2);
+  EXPECT_EXIT_CODE(quanta("inspect " + quote(fp32_) + " --bogus"), 2);
+  EXPECT_EXIT_CODE(quanta("bench " + quote(fp32_) + " --runs 0"), 2);
+  EXPECT_EXIT_CODE(quanta("bench " + quote(fp32_) + " --runs many"), 2);
+  EXPECT_EXIT_CODE(quanta("run " + quote(fp32_)), 2);  // --input is required
+  Outcome twice = quanta("run " + quote(fp32_) + " --input " + quote(input_) + " --input " + quote(input_));
+  EXPECT_EXIT_CODE(twice, 2);
+  EXPECT_THAT(twice.output, HasSubstr("too many --input"));
+}
+
+TEST_F(CliTest, DemoModelCommandWritesBothModels) {
+  const std::string out = path("demo_cmd");
+  Outcome o = quanta("demo-model --out " + quote(out));
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_TRUE(std::filesystem::exists(out + "/demo_cnn_fp32.quanta"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/demo_cnn_int8.quanta"));
+  // Deterministic: the command writes the same bytes as the library call.
+  EXPECT_EQ(read_bytes(out + "/demo_cnn_int8.quanta"), read_bytes(int8_));
+  EXPECT_EQ(read_bytes(out + "/demo_cnn_fp32.quanta"), read_bytes(fp32_));
+}
+
+TEST_F(CliTest, InspectText) {
+  Outcome o = quanta("inspect " + quote(int8_));
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("format       1.0"), HasSubstr("quanta demo-model"), HasSubstr("conv1"),
+                              HasSubstr("per-axis(0) x8"), HasSubstr("total MACs"), HasSubstr("arena"),
+                              HasSubstr("with fp32 constants about"), HasSubstr("input_q")));
+  Outcome brief = quanta("inspect --brief " + quote(fp32_));
+  EXPECT_EXIT_CODE(brief, 0);
+  EXPECT_THAT(brief.output, Not(HasSubstr("tensors (")));
+}
+
+TEST_F(CliTest, InspectJson) {
+  Outcome o = quanta("inspect --json " + quote(int8_));
+  EXPECT_EXIT_CODE(o, 0);
+  const auto j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  EXPECT_EQ(j["format_version"], "1.0");
+  EXPECT_EQ(j["inputs"].size(), 1u);
+  EXPECT_EQ(j["inputs"][0]["dtype"], "f32");
+  EXPECT_EQ(j["outputs"][0]["name"], "probs");
+  EXPECT_EQ(j["nodes"].size(), 12u);
+  EXPECT_GT(j["total_macs"].get<int64_t>(), 100000);
+  EXPECT_GT(j["arena_bytes"].get<int64_t>(), 0);
+  EXPECT_LE(j["arena_bytes"].get<int64_t>(), j["unplanned_bytes"].get<int64_t>());
+  EXPECT_GT(j["weights"]["i8"]["bytes"].get<int64_t>(), 0);
+  EXPECT_LT(j["size_ratio_vs_fp32"].get<double>(), 1.0);
+}
+
+TEST_F(CliTest, RunPrintsSummaryAndWritesNpy) {
+  Outcome o = quanta("run " + quote(int8_) + " --input " + quote(input_));
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("'probs'"), HasSubstr("[1, 10]"), HasSubstr("argmax")));
+
+  const std::string out = path("probs.npy");
+  o = quanta("run " + quote(fp32_) + " --input input=" + quote(input_) + " --output " + quote(out));
+  EXPECT_EXIT_CODE(o, 0);
+  auto arr = npy::read_file(out);
+  ASSERT_TRUE(arr.ok()) << arr.status().to_string();
+  EXPECT_EQ(arr->type, npy::ElementType::kF32);
+  EXPECT_EQ(arr->shape, (std::vector<int64_t>{1, 10}));
+  float sum = 0;
+  for (float f : npy::to_floats(*arr)) sum += f;
+  EXPECT_NEAR(sum, 1.0f, 1e-4f);
+}
+
+TEST_F(CliTest, RunRawUint8) {
+  const std::string model = path("relu_u8.quanta");
+  ASSERT_TRUE(test::make_u8_relu_writer().write_file(model).ok());
+  const std::vector<uint8_t> x = {0, 5, 10, 11, 100, 200, 255, 9};
+  const std::string in = path("relu_in.npy"), out = path("relu_out.npy");
+  ASSERT_TRUE(npy::write_file(in, npy::from_bytes(npy::ElementType::kU8, {1, 8}, x.data(), x.size())).ok());
+  Outcome o = quanta("run --raw " + quote(model) + " --input " + quote(in) + " --output " + quote(out));
+  EXPECT_EXIT_CODE(o, 0);
+  auto arr = npy::read_file(out);
+  ASSERT_TRUE(arr.ok()) << arr.status().to_string();
+  EXPECT_EQ(arr->type, npy::ElementType::kU8);
+  // Relu with zero point 10: max(x, 10).
+  EXPECT_EQ(arr->data, (std::vector<uint8_t>{10, 10, 10, 11, 100, 200, 255, 10}));
+
+  // --raw wants the stored dtype: a float file is refused.
+  ASSERT_TRUE(npy::write_file(path("relu_f.npy"), npy::from_floats({1, 8}, std::vector<float>(8, 0.5f))).ok());
+  o = quanta("run --raw " + quote(model) + " --input " + quote(path("relu_f.npy")));
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("quanta: error:"), HasSubstr("relu_f.npy"), HasSubstr("u8")));
+}
+
+TEST_F(CliTest, RunRejectsWrongShapesWithBothShapes) {
+  for (const char* name : {"x_nobatch.npy", "x_flat.npy", "x_batch2.npy"}) {
+    SCOPED_TRACE(name);
+    Outcome o = quanta("run " + quote(int8_) + " --input " + quote(path(name)));
+    EXPECT_EXIT_CODE(o, 1);
+    EXPECT_THAT(o.output, AllOf(HasSubstr("quanta: error:"), HasSubstr(name), HasSubstr("[1, 16, 16, 3]")));
+  }
+  Outcome o = quanta("run " + quote(int8_) + " --input " + quote(path("x_nobatch.npy")));
+  EXPECT_THAT(o.output, HasSubstr("[16, 16, 3]"));
+}
+
+TEST_F(CliTest, MissingFilesAreErrors) {
+  Outcome o = quanta("inspect " + quote(path("no_such_model.quanta")));
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("quanta: error:"), HasSubstr("no_such_model.quanta")));
+  o = quanta("run " + quote(fp32_) + " --input " + quote(path("no_such_input.npy")));
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("quanta: error:"), HasSubstr("no_such_input.npy")));
+  // A malformed npy is an error too.
+  write_bytes(path("garbage.npy"), {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  o = quanta("run " + quote(fp32_) + " --input " + quote(path("garbage.npy")));
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("garbage.npy"), HasSubstr("magic")));
+}
+
+TEST_F(CliTest, TruncatedModelIsAnError) {
+  const std::vector<uint8_t> bytes = read_bytes(int8_);
+  ASSERT_GT(bytes.size(), 256u);
+  for (size_t len : {size_t{0}, size_t{3}, size_t{8}, size_t{100}, bytes.size() / 2, bytes.size() - 1}) {
+    SCOPED_TRACE(len);
+    const std::string p = path("truncated.quanta");
+    write_bytes(p, std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(len)));
+    for (const std::string& cmd : {"inspect " + quote(p), "run " + quote(p) + " --input " + quote(input_),
+                                   "bench --warmup 0 --runs 1 " + quote(p)}) {
+      Outcome o = quanta(cmd);
+      EXPECT_EXIT_CODE(o, 1);
+      EXPECT_THAT(o.output, AllOf(HasSubstr("quanta: error:"), HasSubstr("truncated.quanta")));
+    }
+  }
+}
+
+TEST_F(CliTest, BitFlippedIdentifierIsAnError) {
+  std::vector<uint8_t> bytes = read_bytes(int8_);
+  bytes[5] ^= 0x10;  // "QNTA" -> "Q^TA"
+  const std::string p = path("flipped_id.quanta");
+  write_bytes(p, bytes);
+  Outcome o = quanta("inspect " + quote(p));
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("quanta: error:"), HasSubstr("flipped_id.quanta")));
+}
+
+TEST_F(CliTest, BitFlipsNeverCrash) {
+  // Flip single bits throughout the FlatBuffer part of the file (where the
+  // structure is) and a few in the weights. Each run must end with exit 0
+  // (a flip the format cannot detect, such as a weight bit) or 1, never with
+  // a signal.
+  const std::vector<uint8_t> bytes = read_bytes(int8_);
+  const std::string p = path("flipped.quanta");
+  int errors = 0;
+  const size_t step = bytes.size() / 48 + 1;
+  for (size_t pos = 0; pos < bytes.size(); pos += (pos < 1024 ? 23 : step)) {
+    std::vector<uint8_t> b = bytes;
+    b[pos] ^= static_cast<uint8_t>(1u << (pos % 8));
+    write_bytes(p, b);
+    Outcome o = quanta("run " + quote(p) + " --input " + quote(input_));
+    SCOPED_TRACE(pos);
+    ASSERT_TRUE(o.exited) << "signal " << o.signal << "\n" << o.output;
+    EXPECT_TRUE(o.code == 0 || o.code == 1) << o.output;
+    if (o.code == 1) {
+      ++errors;
+      EXPECT_THAT(o.output, HasSubstr("quanta: error:"));
+    }
+  }
+  EXPECT_GT(errors, 0);
+}
+
+TEST_F(CliTest, BenchText) {
+  Outcome o = quanta("bench " + quote(int8_) + " --warmup 2 --runs 20");
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("p50"), HasSubstr("p99"), HasSubstr("runs/s"), HasSubstr("GMAC/s")));
+  o = quanta("bench " + quote(fp32_) + " --warmup 1 --runs 10 --per-op --threads 2");
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("aggregate"), HasSubstr("per node"), HasSubstr("conv1")));
+}
+
+TEST_F(CliTest, BenchJson) {
+  Outcome o = quanta("bench " + quote(int8_) + " --warmup 1 --runs 10 --threads 2 --per-op --json");
+  EXPECT_EXIT_CODE(o, 0);
+  const auto j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  EXPECT_EQ(j["threads"], 2);
+  EXPECT_EQ(j["per_thread"].size(), 2u);
+  EXPECT_EQ(j["latency_us"]["runs"], 20);
+  EXPECT_GT(j["latency_us"]["p50"].get<double>(), 0.0);
+  EXPECT_GE(j["latency_us"]["p99"].get<double>(), j["latency_us"]["p50"].get<double>());
+  EXPECT_GT(j["aggregate_runs_per_s"].get<double>(), 0.0);
+  ASSERT_FALSE(j["per_op"].empty());
+  double percent = 0;
+  for (const auto& r : j["per_op"]) percent += r["percent"].get<double>();
+  EXPECT_NEAR(percent, 100.0, 0.5);
+}
+
+TEST_F(CliTest, CompareInt8AgainstFloat) {
+  Outcome o = quanta("compare " + quote(fp32_) + " " + quote(int8_) + " --random 64");
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("SQNR"), HasSubstr("top-1"), HasSubstr("probs")));
+
+  o = quanta("compare " + quote(fp32_) + " " + quote(int8_) + " --random 64 --json");
+  EXPECT_EXIT_CODE(o, 0);
+  const auto j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  ASSERT_EQ(j["outputs"].size(), 1u);
+  const auto& r = j["outputs"][0];
+  EXPECT_EQ(r["rows"], 64);
+  // int8 must track float closely on this network.
+  EXPECT_GT(r["sqnr_db"].get<double>(), 15.0);
+  EXPECT_GT(r["cosine"].get<double>(), 0.97);
+  EXPECT_GE(r["top1_agreement"].get<double>(), 0.8);
+
+  o = quanta("compare " + quote(fp32_) + " " + quote(fp32_) + " --input " + quote(input_) + " --json");
+  EXPECT_EXIT_CODE(o, 0);
+  const auto same = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(same.is_discarded()) << o.output;
+  EXPECT_EQ(same["outputs"][0]["identical"], true);
+  EXPECT_TRUE(same["outputs"][0]["sqnr_db"].is_null());
+  EXPECT_EQ(same["outputs"][0]["top1_agreement"], 1.0);
+
+  o = quanta("compare " + quote(fp32_) + " " + quote(path("relu_u8_missing.quanta")));
+  EXPECT_EXIT_CODE(o, 1);
+}
+
+}  // namespace
+}  // namespace quanta

@@ -1,0 +1,140 @@
+// The `quanta` command-line tool: subcommands and the helpers they share.
+//
+// tools/cli_app.cpp defines the command line (CLI11, compiled in that one
+// file only: it is a large header-only library) and maps errors to exit
+// codes; each subcommand is implemented in tools/cmd_<name>.cpp.
+//
+// Exit codes: 0 success, 1 error (a message "quanta: error: ..." on stderr
+// that names the file and the problem), 2 usage error (bad arguments).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "quanta/quanta.hpp"
+
+namespace quanta::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+
+// Thrown by subcommands for an error that ends the command with exit code 1;
+// main() prints "quanta: error: <message>".
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Thrown for a usage problem found after parsing (exit code 2).
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parsed arguments of each subcommand (tools/cli_app.cpp declares the
+// options; tools/cmd_<name>.cpp implements the command). Each run_* returns
+// the exit code, or throws Error / UsageError.
+struct RunArgs {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  bool raw = false;
+};
+
+struct InspectArgs {
+  std::string model;
+  bool json = false;
+  bool brief = false;
+};
+
+struct BenchArgs {
+  std::string model;
+  int warmup = 50;
+  int runs = 1000;
+  double min_time_ms = 0;
+  int threads = 1;
+  bool json = false;
+  bool per_op = false;
+};
+
+struct CompareArgs {
+  std::string reference;
+  std::string candidate;
+  std::vector<std::string> inputs;
+  int random = 256;
+  bool json = false;
+};
+
+struct DemoModelArgs {
+  std::string out_dir;
+  int samples = 64;
+};
+
+int run_run(const RunArgs& args);
+int run_inspect(const InspectArgs& args);
+int run_bench(const BenchArgs& args);
+int run_compare(const CompareArgs& args);
+int run_demo_model(const DemoModelArgs& args);
+
+// The whole CLI: parses argv, runs the selected subcommand, maps errors to
+// exit codes. tools/main.cpp only calls this.
+int run_main(int argc, char** argv);
+
+// "quanta 0.1.0 (format 1.0, oneDNN 2.6.3)" lines for --version.
+std::string version_text();
+
+// ------------------------------------------------------------ shared helpers
+
+// Loads a model or throws Error naming the file.
+std::shared_ptr<const Model> load_model_or_throw(const std::string& path);
+// Creates a session or throws Error naming the file.
+std::unique_ptr<Session> create_session_or_throw(const std::shared_ptr<const Model>& model,
+                                                 const std::string& path,
+                                                 const SessionOptions& options = {});
+// Throws Error("<context>: <status>") when !status.ok().
+void check(const Status& status, const std::string& context);
+
+// "[1, 16, 16, 3]"
+std::string shape_str(const std::vector<int64_t>& shape);
+// "u8 s=0.0235 zp=128", "i8 per-axis(0) x8 s=[0.001, 0.02] zp=0", "f32"
+std::string quant_str(const TensorInfo& t);
+
+// Deterministic pseudo-random numbers (mt19937 with a fixed, portable
+// uniform mapping, so the same seed gives the same values everywhere).
+class Rng {
+ public:
+  explicit Rng(uint32_t seed);
+  float uniform(float lo, float hi);  // [lo, hi)
+  uint32_t next() { return static_cast<uint32_t>(engine_()); }
+ private:
+  std::mt19937 engine_;
+};
+
+// Fills input `i` of `session` with deterministic random values: floats in
+// [-1, 1) for float inputs; for quantized inputs, real values spread over the
+// representable range (quantized by set_input); raw random bytes otherwise.
+void fill_random_input(Session& session, size_t i, Rng& rng);
+
+// Index of the largest of v[0..n) (the first one on ties); NaN never wins.
+size_t argmax(const float* v, size_t n);
+
+// A plain-text table: columns padded to their widest cell, separated by two
+// spaces. `right` lists the columns that are right-aligned (numbers).
+std::string format_table(const std::vector<std::string>& header,
+                         const std::vector<std::vector<std::string>>& rows,
+                         const std::vector<size_t>& right = {});
+
+// 1234567 -> "1,234,567"
+std::string group_digits(int64_t v);
+// 1536 -> "1.5 KiB"
+std::string human_bytes(double bytes);
+
+// Percentile (p in [0, 100]) of sorted values, linear interpolation.
+double percentile_sorted(const std::vector<double>& sorted, double p);
+
+}  // namespace quanta::cli

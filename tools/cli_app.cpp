@@ -1,0 +1,171 @@
+// The command line of `quanta`: every subcommand's options (CLI11) and the
+// mapping of errors to exit codes. CLI11 is header-only and large, so it is
+// included in this file only.
+#include <iostream>
+#include <functional>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "cli.hpp"
+
+namespace quanta::cli {
+namespace {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> action;
+};
+
+Command add_run_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "run",
+      "Run a model once on inputs read from .npy files.\n"
+      "Inputs are given in graph-input order, or as NAME=file.npy. Each array's shape must equal\n"
+      "the model input's shape exactly. Without --raw, values are real numbers (any supported\n"
+      "npy dtype, converted to float) and are quantized by the runtime; outputs are dequantized\n"
+      "to float32. With --raw, arrays hold the stored dtype (e.g. uint8 for a quantized input)\n"
+      "and outputs are written in their stored dtype. Outputs without --output are summarized.");
+  sub->add_option("model", args->model, "Model file (.quanta)")->required();
+  sub->add_option("--input,-i", args->inputs, "Input .npy file, or NAME=file.npy (repeatable)")
+      ->required()
+      ->allow_extra_args(false);
+  sub->add_option("--output,-o", args->outputs,
+                  "Write an output to this .npy file, in graph-output order or NAME=file.npy (repeatable)")
+      ->allow_extra_args(false);
+  sub->add_flag("--raw", args->raw, "Pass inputs and write outputs in their stored dtype (no (de)quantization)");
+  return {sub, [args] { return run_run(*args); }};
+}
+
+Command add_inspect_command(CLI::App& app) {
+  auto args = std::make_shared<InspectArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "inspect",
+      "Describe a model: version, producer, inputs/outputs, nodes (op, source node, MACs),\n"
+      "tensors (shape, dtype, quantization), weight bytes per dtype, total MACs, planned arena\n"
+      "size, and the file size compared with the same model stored in fp32.");
+  sub->add_option("model", args->model, "Model file (.quanta)")->required();
+  sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
+  sub->add_flag("--brief", args->brief, "Leave out the node and tensor tables");
+  return {sub, [args] { return run_inspect(*args); }};
+}
+
+Command add_bench_command(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "bench",
+      "Measure the latency of Session::run(). Inputs are random (fixed seed) and set once;\n"
+      "after the warm-up runs, every run is timed with a steady clock. Prints min/p50/p90/p99/\n"
+      "mean in microseconds and runs per second.\n"
+      "--threads N runs N independent Sessions, one per thread, sharing one Model: it measures\n"
+      "how throughput scales with concurrent sessions. The runtime itself runs each session on\n"
+      "a single thread for now, so --threads does not make one inference faster.");
+  sub->add_option("model", args->model, "Model file (.quanta)")->required();
+  sub->add_option("--warmup", args->warmup, "Untimed runs before measuring")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000000));
+  sub->add_option("--runs", args->runs, "Timed runs (per thread)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000000));
+  sub->add_option("--min-time-ms", args->min_time_ms,
+                  "Keep running past --runs until this much time has been measured")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600000.0));
+  sub->add_option("--threads", args->threads, "Concurrent sessions, one per thread (see above)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
+  sub->add_flag("--per-op", args->per_op,
+                "Also profile each node (a separate Session with profiling on, same run counts)");
+  return {sub, [args] { return run_bench(*args); }};
+}
+
+Command add_compare_command(CLI::App& app) {
+  auto args = std::make_shared<CompareArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "compare",
+      "Run two models with the same inputs and outputs on the same data and report, per output,\n"
+      "the SQNR of the candidate against the reference (dB), cosine similarity, the largest\n"
+      "absolute error and top-1 agreement (argmax over the last axis). Inputs are real values\n"
+      "(quantized by each model's own input parameters).");
+  sub->add_option("reference", args->reference, "Reference model (e.g. the float model)")->required();
+  sub->add_option("candidate", args->candidate, "Candidate model (e.g. the int8 model)")->required();
+  CLI::Option* in = sub->add_option("--input,-i", args->inputs, "Input .npy file, one per graph input (repeatable)")
+                        ->allow_extra_args(false);
+  sub->add_option("--random", args->random, "Number of random input samples (seed 2024, uniform [-1, 1))")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000000))
+      ->excludes(in);
+  sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
+  return {sub, [args] { return run_compare(*args); }};
+}
+
+Command add_demo_model_command(CLI::App& app) {
+  auto args = std::make_shared<DemoModelArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "demo-model",
+      "Write the demo image classifier (16x16x3 -> 10 classes) as DIR/demo_cnn_fp32.quanta and\n"
+      "DIR/demo_cnn_int8.quanta. The weights are deterministic; the int8 model is quantized\n"
+      "from the float one (int8 per-channel weights, uint8 activations calibrated by running\n"
+      "the float model on random inputs) and has the same float input and output.");
+  sub->add_option("--out,-o", args->out_dir, "Output directory (created if missing)")->required();
+  sub->add_option("--calibration-samples", args->samples,
+                  "Random inputs used to calibrate the activation ranges")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  return {sub, [args] { return run_demo_model(*args); }};
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  CLI::App app{
+      "Quanta: an int8 inference runtime for small neural networks.\n"
+      "Exit codes: 0 success, 1 error (message on stderr), 2 usage error.",
+      "quanta"};
+  app.require_subcommand(1);
+  app.add_flag_callback(
+      "--version",
+      [] {
+        std::cout << version_text();
+        throw CLI::Success();
+      },
+      "Print the quanta, model format and oneDNN versions and exit");
+
+  std::vector<Command> commands;
+  commands.push_back(add_run_command(app));
+  commands.push_back(add_inspect_command(app));
+  commands.push_back(add_bench_command(app));
+  commands.push_back(add_compare_command(app));
+  commands.push_back(add_demo_model_command(app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  try {
+    for (Command& c : commands) {
+      if (c.app->parsed()) return c.action();
+    }
+    std::cerr << "quanta: error: no subcommand given (see quanta --help)\n";
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    std::cerr << "quanta: error: " << e.what() << "\nRun with --help for more information.\n";
+    return kExitUsage;
+  } catch (const Error& e) {
+    std::cerr << "quanta: error: " << e.what() << "\n";
+    return kExitError;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "quanta: error: out of memory\n";
+    return kExitError;
+  } catch (const std::exception& e) {
+    std::cerr << "quanta: error: " << e.what() << "\n";
+    return kExitError;
+  }
+}
+
+}  // namespace quanta::cli

@@ -1,0 +1,201 @@
+// `quanta compare`: accuracy of a candidate model against a reference on the
+// same inputs (for example int8 against float).
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli.hpp"
+#include "npy.hpp"
+
+namespace quanta::cli {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr uint32_t kCompareSeed = 2024;
+
+struct Accum {
+  double ref2 = 0, cand2 = 0, err2 = 0, dot = 0, abs_err = 0, max_abs_err = 0;
+  int64_t count = 0, rows = 0, top1 = 0;
+  bool nonfinite = false;
+
+  void add(const std::vector<float>& r, const std::vector<float>& c, size_t row) {
+    for (size_t k = 0; k < r.size(); ++k) {
+      const double x = r[k], y = c[k];
+      if (!std::isfinite(x) || !std::isfinite(y)) {
+        nonfinite = true;
+        continue;
+      }
+      const double e = y - x;
+      ref2 += x * x;
+      cand2 += y * y;
+      err2 += e * e;
+      dot += x * y;
+      abs_err += std::fabs(e);
+      max_abs_err = std::max(max_abs_err, std::fabs(e));
+      ++count;
+    }
+    for (size_t base = 0; base + row <= r.size(); base += row) {
+      ++rows;
+      if (argmax(r.data() + base, row) == argmax(c.data() + base, row)) ++top1;
+    }
+  }
+  double sqnr_db() const {
+    if (err2 == 0) return std::numeric_limits<double>::infinity();
+    if (ref2 == 0) return -std::numeric_limits<double>::infinity();
+    return 10.0 * std::log10(ref2 / err2);
+  }
+  double cosine() const {
+    if (ref2 == 0 || cand2 == 0) return ref2 == cand2 ? 1.0 : 0.0;
+    return dot / std::sqrt(ref2 * cand2);
+  }
+};
+
+std::vector<float> random_values(const TensorInfo& t, Rng& rng, const std::string& path) {
+  float lo = -1.0f, hi = 1.0f;
+  if (t.dtype == DType::kU8 && t.quant.per_tensor()) {
+    const float s = t.quant.scale[0];
+    const float z = static_cast<float>(t.quant.zero_point.empty() ? 0 : t.quant.zero_point[0]);
+    lo = s * (0.0f - z);
+    hi = s * (255.0f - z);
+  } else if (t.dtype != DType::kF32) {
+    throw Error(fmt::format("{}: input '{}' has dtype {}; compare can only make random float inputs; "
+                            "pass --input files instead",
+                            path, t.name, dtype_name(t.dtype)));
+  }
+  std::vector<float> v(static_cast<size_t>(t.num_elements));
+  for (float& x : v) x = rng.uniform(lo, hi);
+  return v;
+}
+
+}  // namespace
+
+int run_compare(const CompareArgs& a) {
+  auto ref_model = load_model_or_throw(a.reference);
+  auto cand_model = load_model_or_throw(a.candidate);
+  const Model& R = *ref_model;
+  const Model& C = *cand_model;
+  if (R.num_inputs() != C.num_inputs() || R.num_outputs() != C.num_outputs()) {
+    throw Error(fmt::format("{} has {} inputs and {} outputs but {} has {} and {}: the models are not comparable",
+                            a.reference, R.num_inputs(), R.num_outputs(), a.candidate, C.num_inputs(),
+                            C.num_outputs()));
+  }
+  for (size_t i = 0; i < R.num_inputs(); ++i) {
+    if (R.input(i).shape != C.input(i).shape) {
+      throw Error(fmt::format("input {}: shape {} in {} but {} in {}", i, shape_str(R.input(i).shape), a.reference,
+                              shape_str(C.input(i).shape), a.candidate));
+    }
+  }
+  for (size_t i = 0; i < R.num_outputs(); ++i) {
+    if (R.output(i).shape != C.output(i).shape) {
+      throw Error(fmt::format("output {}: shape {} in {} but {} in {}", i, shape_str(R.output(i).shape),
+                              a.reference, shape_str(C.output(i).shape), a.candidate));
+    }
+  }
+
+  // Fixed inputs from files, or random samples.
+  std::vector<std::vector<float>> fixed;
+  if (!a.inputs.empty()) {
+    if (a.inputs.size() != R.num_inputs()) {
+      throw UsageError(fmt::format("{} has {} input{}, got {} --input file{}", a.reference, R.num_inputs(),
+                                   R.num_inputs() == 1 ? "" : "s", a.inputs.size(), a.inputs.size() == 1 ? "" : "s"));
+    }
+    for (size_t i = 0; i < a.inputs.size(); ++i) {
+      auto arr = npy::read_file(a.inputs[i]);
+      if (!arr) throw Error(arr.status().message());
+      if (arr->shape != R.input(i).shape) {
+        throw Error(fmt::format("{}: shape {} does not match input {} ('{}'), which expects {}", a.inputs[i],
+                                shape_str(arr->shape), i, R.input(i).name, shape_str(R.input(i).shape)));
+      }
+      fixed.push_back(npy::to_floats(*arr));
+    }
+  }
+  const int samples = fixed.empty() ? a.random : 1;
+
+  auto rs = create_session_or_throw(ref_model, a.reference);
+  auto cs = create_session_or_throw(cand_model, a.candidate);
+  std::vector<Accum> acc(R.num_outputs());
+  std::vector<std::vector<float>> ro(R.num_outputs()), co(R.num_outputs());
+  for (size_t o = 0; o < R.num_outputs(); ++o) {
+    ro[o].resize(static_cast<size_t>(R.output(o).num_elements));
+    co[o].resize(static_cast<size_t>(C.output(o).num_elements));
+  }
+  Rng rng(kCompareSeed);
+  for (int s = 0; s < samples; ++s) {
+    for (size_t i = 0; i < R.num_inputs(); ++i) {
+      const std::vector<float> v = fixed.empty() ? random_values(R.input(i), rng, a.reference) : fixed[i];
+      check(rs->set_input(i, v), fmt::format("{}: input {} ('{}')", a.reference, i, R.input(i).name));
+      check(cs->set_input(i, v), fmt::format("{}: input {} ('{}')", a.candidate, i, C.input(i).name));
+    }
+    check(rs->run(), fmt::format("{}: run", a.reference));
+    check(cs->run(), fmt::format("{}: run", a.candidate));
+    for (size_t o = 0; o < R.num_outputs(); ++o) {
+      check(rs->get_output(o, ro[o]), fmt::format("{}: output {}", a.reference, o));
+      check(cs->get_output(o, co[o]), fmt::format("{}: output {}", a.candidate, o));
+      const auto& shape = R.output(o).shape;
+      const size_t row = shape.empty() ? 1 : static_cast<size_t>(std::max<int64_t>(shape.back(), 1));
+      acc[o].add(ro[o], co[o], row);
+    }
+  }
+
+  const std::string source = fixed.empty()
+                                 ? fmt::format("{} random inputs (seed {})", samples, kCompareSeed)
+                                 : fmt::format("inputs from {}", fmt::join(a.inputs, ", "));
+  if (a.json) {
+    json j;
+    j["reference"] = a.reference;
+    j["candidate"] = a.candidate;
+    j["samples"] = samples;
+    j["inputs"] = fixed.empty() ? json("random") : json(a.inputs);
+    j["seed"] = fixed.empty() ? json(kCompareSeed) : json(nullptr);
+    json outs = json::array();
+    for (size_t o = 0; o < acc.size(); ++o) {
+      const Accum& x = acc[o];
+      const double sqnr = x.sqnr_db();
+      json e;
+      e["index"] = o;
+      e["name"] = R.output(o).name;
+      e["shape"] = R.output(o).shape;
+      e["sqnr_db"] = std::isfinite(sqnr) ? json(sqnr) : json(nullptr);
+      e["identical"] = x.err2 == 0 && !x.nonfinite;
+      e["cosine"] = x.cosine();
+      e["max_abs_error"] = x.max_abs_err;
+      e["mean_abs_error"] = x.count > 0 ? x.abs_err / static_cast<double>(x.count) : 0.0;
+      e["top1_agreement"] = x.rows > 0 ? static_cast<double>(x.top1) / static_cast<double>(x.rows) : 0.0;
+      e["top1_matches"] = x.top1;
+      e["rows"] = x.rows;
+      e["nonfinite_values"] = x.nonfinite;
+      outs.push_back(e);
+    }
+    j["outputs"] = outs;
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+
+  std::cout << fmt::format("reference  {}\ncandidate  {}\nsamples    {}\n\n", a.reference, a.candidate, source);
+  std::vector<std::vector<std::string>> rows;
+  for (size_t o = 0; o < acc.size(); ++o) {
+    const Accum& x = acc[o];
+    const double sqnr = x.sqnr_db();
+    rows.push_back({std::to_string(o), R.output(o).name, shape_str(R.output(o).shape),
+                    std::isinf(sqnr) ? (sqnr > 0 ? "inf" : "-inf") : fmt::format("{:.2f}", sqnr),
+                    fmt::format("{:.6f}", x.cosine()), fmt::format("{:.6g}", x.max_abs_err),
+                    fmt::format("{:.2f}% ({}/{})", x.rows > 0 ? 100.0 * static_cast<double>(x.top1) / static_cast<double>(x.rows) : 0.0,
+                                x.top1, x.rows)});
+  }
+  std::cout << format_table({"#", "output", "shape", "SQNR dB", "cosine", "max |err|", "top-1 agreement"}, rows,
+                            {0, 3, 4, 5});
+  for (size_t o = 0; o < acc.size(); ++o) {
+    if (acc[o].nonfinite) {
+      std::cout << fmt::format("note: output {} has NaN or infinite values; they are left out of the statistics\n", o);
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace quanta::cli

@@ -1,0 +1,485 @@
+// NumPy .npy reader and writer. See npy.hpp for what is supported.
+//
+// The header is a Python dict literal, for example
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (1, 16, 16, 3), }
+// followed by spaces and a newline. It is parsed by a small recursive-descent
+// parser that accepts exactly the literal forms NumPy writes (quoted strings,
+// True/False, tuples of non-negative integers) and refuses anything else.
+#include "npy.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace quanta::npy {
+namespace {
+
+constexpr uint8_t kMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+// A generous bound: NumPy itself refuses headers above 10,000 bytes unless
+// asked not to; anything much larger is certainly not a real header.
+constexpr size_t kMaxHeaderLen = 1 << 20;
+constexpr size_t kMaxRank = 32;
+
+Status error(const std::string& origin, const std::string& what) {
+  return {StatusCode::kInvalidArgument, fmt::format("{}: {}", origin, what)};
+}
+
+// ------------------------------------------------------------ header parser
+
+struct Header {
+  std::optional<std::string> descr;
+  std::optional<bool> fortran_order;
+  std::optional<std::vector<int64_t>> shape;
+};
+
+class HeaderParser {
+ public:
+  explicit HeaderParser(std::string_view text) : s_(text) {}
+
+  // On failure returns false and sets `error_`.
+  bool parse(Header* out) {
+    skip_ws();
+    if (!expect('{')) return false;
+    skip_ws();
+    bool first = true;
+    while (true) {
+      skip_ws();
+      if (peek() == '}') { ++pos_; break; }
+      if (!first && !had_comma_) return fail("expected ',' or '}' between entries");
+      first = false;
+      std::string key;
+      if (!parse_string(&key)) return false;
+      skip_ws();
+      if (!expect(':')) return false;
+      skip_ws();
+      if (key == "descr") {
+        if (out->descr) return fail("duplicate key 'descr'");
+        std::string v;
+        if (peek() == '[') return fail("structured dtypes (a list 'descr') are not supported");
+        if (!parse_string(&v)) return false;
+        out->descr = std::move(v);
+      } else if (key == "fortran_order") {
+        if (out->fortran_order) return fail("duplicate key 'fortran_order'");
+        bool v = false;
+        if (!parse_bool(&v)) return false;
+        out->fortran_order = v;
+      } else if (key == "shape") {
+        if (out->shape) return fail("duplicate key 'shape'");
+        std::vector<int64_t> v;
+        if (!parse_shape(&v)) return false;
+        out->shape = std::move(v);
+      } else {
+        return fail(fmt::format("unexpected key '{}'", key));
+      }
+      skip_ws();
+      had_comma_ = false;
+      if (peek() == ',') { ++pos_; had_comma_ = true; }
+    }
+    skip_ws();
+    if (pos_ != s_.size()) return fail("unexpected characters after the closing '}'");
+    return true;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  bool at_end() const { return pos_ >= s_.size(); }
+  void skip_ws() {
+    while (!at_end() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
+                         s_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool fail(std::string msg) {
+    error_ = fmt::format("{} (at offset {} of the header)", msg, pos_);
+    return false;
+  }
+  bool expect(char c) {
+    if (peek() != c || at_end()) {
+      return fail(at_end() ? fmt::format("expected '{}', found the end of the header", c)
+                           : fmt::format("expected '{}', found '{}'", c, peek()));
+    }
+    ++pos_;
+    return true;
+  }
+  bool parse_string(std::string* out) {
+    const char q = peek();
+    if (q != '\'' && q != '"') return fail("expected a quoted string");
+    ++pos_;
+    out->clear();
+    while (true) {
+      if (at_end()) return fail("unterminated string");
+      const char c = s_[pos_++];
+      if (c == q) break;
+      if (c == '\\') return fail("escape sequences are not supported in header strings");
+      if (c == '\n') return fail("newline inside a string");
+      out->push_back(c);
+    }
+    return true;
+  }
+  bool parse_bool(bool* out) {
+    if (s_.substr(pos_, 4) == "True") { pos_ += 4; *out = true; return true; }
+    if (s_.substr(pos_, 5) == "False") { pos_ += 5; *out = false; return true; }
+    return fail("expected True or False");
+  }
+  bool parse_int(int64_t* out) {
+    if (peek() == '-') return fail("negative dimension in 'shape'");
+    if (peek() < '0' || peek() > '9') return fail("expected an integer in 'shape'");
+    int64_t v = 0;
+    while (!at_end() && s_[pos_] >= '0' && s_[pos_] <= '9') {
+      const int d = s_[pos_] - '0';
+      if (v > (std::numeric_limits<int64_t>::max() - d) / 10) {
+        return fail("dimension in 'shape' is too large");
+      }
+      v = v * 10 + d;
+      ++pos_;
+    }
+    // Python 2 era files may write long literals such as 3L.
+    if (peek() == 'L') ++pos_;
+    *out = v;
+    return true;
+  }
+  bool parse_shape(std::vector<int64_t>* out) {
+    if (!expect('(')) return false;
+    skip_ws();
+    if (peek() == ')') { ++pos_; return true; }
+    while (true) {
+      skip_ws();
+      int64_t d = 0;
+      if (!parse_int(&d)) return false;
+      out->push_back(d);
+      if (out->size() > kMaxRank) return fail(fmt::format("'shape' has more than {} dimensions", kMaxRank));
+      skip_ws();
+      if (peek() == ')') {
+        ++pos_;
+        // "(3)" is the integer 3 in Python, not a tuple.
+        if (out->size() == 1) return fail("'shape' must be a tuple: a single dimension needs a trailing comma, as in (3,)");
+        return true;
+      }
+      if (!expect(',')) return false;
+      skip_ws();
+      if (peek() == ')') { ++pos_; return true; }
+    }
+  }
+
+  std::string_view s_;
+  size_t pos_ = 0;
+  bool had_comma_ = false;
+  std::string error_;
+};
+
+bool parse_descr(const std::string& d, ElementType* out, std::string* why) {
+  if (d.size() < 2) { *why = fmt::format("unsupported dtype '{}'", d); return false; }
+  char order = d[0];
+  std::string code = d.substr(1);
+  if (order != '<' && order != '>' && order != '|' && order != '=') {
+    order = '=';
+    code = d;
+  }
+  struct Entry { const char* code; ElementType type; };
+  static constexpr Entry kTable[] = {
+      {"f4", ElementType::kF32}, {"f8", ElementType::kF64}, {"u1", ElementType::kU8},
+      {"i1", ElementType::kI8},  {"i4", ElementType::kI32}, {"i8", ElementType::kI64},
+  };
+  for (const Entry& e : kTable) {
+    if (code != e.code) continue;
+    if (element_size(e.type) > 1 && (order == '>' || order == '|')) {
+      *why = fmt::format("dtype '{}' is not little-endian; only '<' byte order is supported", d);
+      return false;
+    }
+    *out = e.type;
+    return true;
+  }
+  *why = fmt::format(
+      "unsupported dtype '{}' (supported: '<f4', '<f8', '|u1', '|i1', '<i4', '<i8')", d);
+  return false;
+}
+
+template <class T>
+void convert_to_floats(const uint8_t* p, size_t n, std::vector<float>* out) {
+  for (size_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, p + i * sizeof(T), sizeof(T));
+    if constexpr (std::is_same_v<T, double>) {
+      // Out-of-range doubles become +-inf instead of an undefined conversion.
+      constexpr double kMax = std::numeric_limits<float>::max();
+      if (v > kMax) { (*out)[i] = std::numeric_limits<float>::infinity(); continue; }
+      if (v < -kMax) { (*out)[i] = -std::numeric_limits<float>::infinity(); continue; }
+    }
+    (*out)[i] = static_cast<float>(v);
+  }
+}
+
+}  // namespace
+
+size_t element_size(ElementType t) {
+  switch (t) {
+    case ElementType::kF32: return 4;
+    case ElementType::kF64: return 8;
+    case ElementType::kU8: return 1;
+    case ElementType::kI8: return 1;
+    case ElementType::kI32: return 4;
+    case ElementType::kI64: return 8;
+  }
+  return 0;
+}
+
+const char* descr(ElementType t) {
+  switch (t) {
+    case ElementType::kF32: return "<f4";
+    case ElementType::kF64: return "<f8";
+    case ElementType::kU8: return "|u1";
+    case ElementType::kI8: return "|i1";
+    case ElementType::kI32: return "<i4";
+    case ElementType::kI64: return "<i8";
+  }
+  return "?";
+}
+
+const char* element_name(ElementType t) {
+  switch (t) {
+    case ElementType::kF32: return "float32";
+    case ElementType::kF64: return "float64";
+    case ElementType::kU8: return "uint8";
+    case ElementType::kI8: return "int8";
+    case ElementType::kI32: return "int32";
+    case ElementType::kI64: return "int64";
+  }
+  return "?";
+}
+
+int64_t Array::num_elements() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  if (shape.size() == 1) return fmt::format("({},)", shape[0]);
+  return fmt::format("({})", fmt::join(shape, ", "));
+}
+
+Result<Array> parse(std::span<const uint8_t> bytes, const std::string& origin) {
+  if (bytes.size() < 10) {
+    return error(origin, fmt::format("not a .npy file: only {} bytes, too short for the header",
+                                     bytes.size()));
+  }
+  if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return error(origin, "not a .npy file: missing the \\x93NUMPY magic string");
+  }
+  const uint8_t major = bytes[6];
+  const uint8_t minor = bytes[7];
+  size_t header_len = 0;
+  size_t header_start = 0;
+  if (major == 1) {
+    header_len = static_cast<size_t>(bytes[8]) | (static_cast<size_t>(bytes[9]) << 8);
+    header_start = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) return error(origin, "truncated .npy header");
+    header_len = static_cast<size_t>(bytes[8]) | (static_cast<size_t>(bytes[9]) << 8) |
+                 (static_cast<size_t>(bytes[10]) << 16) | (static_cast<size_t>(bytes[11]) << 24);
+    header_start = 12;
+  } else {
+    return error(origin, fmt::format("unsupported .npy format version {}.{} (supported: 1.0, 2.0, 3.0)",
+                                     major, minor));
+  }
+  if (header_len > kMaxHeaderLen) {
+    return error(origin, fmt::format("header length {} is implausibly large", header_len));
+  }
+  if (header_len > bytes.size() - header_start) {
+    return error(origin, fmt::format("truncated header: it declares {} bytes but only {} follow",
+                                     header_len, bytes.size() - header_start));
+  }
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data() + header_start),
+                              header_len);
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u == 0 || (u >= 0x80 && major < 3)) {
+      return error(origin, "header contains a byte that is not printable ASCII");
+    }
+  }
+  Header h;
+  HeaderParser parser(text);
+  if (!parser.parse(&h)) return error(origin, "malformed header: " + parser.error());
+  if (!h.descr) return error(origin, "malformed header: missing key 'descr'");
+  if (!h.fortran_order) return error(origin, "malformed header: missing key 'fortran_order'");
+  if (!h.shape) return error(origin, "malformed header: missing key 'shape'");
+
+  Array a;
+  std::string why;
+  if (!parse_descr(*h.descr, &a.type, &why)) return error(origin, why);
+  a.shape = *h.shape;
+  if (*h.fortran_order) {
+    return error(origin, "Fortran-order arrays are not supported; save it in C order "
+                         "(numpy.ascontiguousarray) first");
+  }
+
+  // Element count and byte size with overflow checks.
+  const size_t esize = element_size(a.type);
+  const size_t data_avail = bytes.size() - header_start - header_len;
+  uint64_t count = 1;
+  bool zero = false;
+  for (int64_t d : a.shape) {
+    if (d == 0) zero = true;
+  }
+  if (!zero) {
+    for (int64_t d : a.shape) {
+      const auto ud = static_cast<uint64_t>(d);
+      if (count > std::numeric_limits<uint64_t>::max() / ud) {
+        return error(origin, fmt::format("shape {} has too many elements", shape_string(a.shape)));
+      }
+      count *= ud;
+    }
+  } else {
+    count = 0;
+  }
+  if (count > std::numeric_limits<uint64_t>::max() / esize ||
+      count * esize > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return error(origin, fmt::format("shape {} has too many elements", shape_string(a.shape)));
+  }
+  const uint64_t need = count * esize;
+  if (data_avail < need) {
+    return error(origin, fmt::format("truncated data: shape {} of {} needs {} bytes, the file has {}",
+                                     shape_string(a.shape), element_name(a.type), need, data_avail));
+  }
+  if (data_avail > need) {
+    return error(origin, fmt::format("{} unexpected bytes after the data of shape {} of {}",
+                                     data_avail - need, shape_string(a.shape),
+                                     element_name(a.type)));
+  }
+  const uint8_t* p = bytes.data() + header_start + header_len;
+  a.data.assign(p, p + need);
+  return a;
+}
+
+Result<Array> read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) {
+    const int err = errno;
+    return Status{err == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
+                  fmt::format("{}: cannot open: {}", path, std::strerror(err))};
+  }
+  const std::streamoff size = f.tellg();
+  if (size < 0) return Status{StatusCode::kIoError, fmt::format("{}: cannot determine the size", path)};
+  f.seekg(0);
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), size)) {
+    return Status{StatusCode::kIoError, fmt::format("{}: read error", path)};
+  }
+  return parse(bytes, path);
+}
+
+Result<std::vector<uint8_t>> serialize(const Array& array) {
+  for (int64_t d : array.shape) {
+    if (d < 0) return Status{StatusCode::kInvalidArgument, "npy: negative dimension"};
+  }
+  const uint64_t need = static_cast<uint64_t>(array.num_elements()) * element_size(array.type);
+  if (need != array.data.size()) {
+    return Status{StatusCode::kInvalidArgument,
+                  fmt::format("npy: shape {} of {} needs {} bytes, got {}", shape_string(array.shape),
+                              element_name(array.type), need, array.data.size())};
+  }
+  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+                                 descr(array.type), shape_string(array.shape));
+  // Pad with spaces so that magic + version + length + header is a multiple
+  // of 64 bytes, ending with a newline (what NumPy writes).
+  size_t prefix = 10;
+  size_t total = prefix + dict.size() + 1;
+  if ((total + 63) / 64 * 64 - prefix > 0xFFFF) prefix = 12;
+  total = prefix + dict.size() + 1;
+  const size_t padded = (total + 63) / 64 * 64;
+  dict.append(padded - total, ' ');
+  dict.push_back('\n');
+  const size_t hlen = dict.size();
+
+  std::vector<uint8_t> out;
+  out.reserve(prefix + hlen + array.data.size());
+  out.insert(out.end(), kMagic, kMagic + sizeof(kMagic));
+  out.push_back(prefix == 10 ? 1 : 2);
+  out.push_back(0);
+  out.push_back(static_cast<uint8_t>(hlen & 0xFF));
+  out.push_back(static_cast<uint8_t>((hlen >> 8) & 0xFF));
+  if (prefix == 12) {
+    out.push_back(static_cast<uint8_t>((hlen >> 16) & 0xFF));
+    out.push_back(static_cast<uint8_t>((hlen >> 24) & 0xFF));
+  }
+  out.insert(out.end(), dict.begin(), dict.end());
+  out.insert(out.end(), array.data.begin(), array.data.end());
+  return out;
+}
+
+Status write_file(const std::string& path, const Array& array) {
+  auto bytes = serialize(array);
+  if (!bytes) {
+    return Status{bytes.status().code(), fmt::format("{}: {}", path, bytes.status().message())};
+  }
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) {
+    return Status{StatusCode::kIoError,
+                  fmt::format("{}: cannot open for writing: {}", path, std::strerror(errno))};
+  }
+  f.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+  f.close();
+  if (!f) return Status{StatusCode::kIoError, fmt::format("{}: write error", path)};
+  return Status::Ok();
+}
+
+Array from_floats(std::vector<int64_t> shape, std::span<const float> values) {
+  return from_bytes(ElementType::kF32, std::move(shape), values.data(), values.size_bytes());
+}
+
+Array from_bytes(ElementType type, std::vector<int64_t> shape, const void* data, size_t bytes) {
+  Array a;
+  a.type = type;
+  a.shape = std::move(shape);
+  const auto* p = static_cast<const uint8_t*>(data);
+  if (bytes > 0) a.data.assign(p, p + bytes);
+  return a;
+}
+
+std::vector<float> to_floats(const Array& array) {
+  const size_t n = array.data.size() / element_size(array.type);
+  std::vector<float> out(n);
+  const uint8_t* p = array.data.data();
+  switch (array.type) {
+    case ElementType::kF32: convert_to_floats<float>(p, n, &out); break;
+    case ElementType::kF64: convert_to_floats<double>(p, n, &out); break;
+    case ElementType::kU8: convert_to_floats<uint8_t>(p, n, &out); break;
+    case ElementType::kI8: convert_to_floats<int8_t>(p, n, &out); break;
+    case ElementType::kI32: convert_to_floats<int32_t>(p, n, &out); break;
+    case ElementType::kI64: convert_to_floats<int64_t>(p, n, &out); break;
+  }
+  return out;
+}
+
+bool to_runtime_dtype(ElementType t, DType* out) {
+  switch (t) {
+    case ElementType::kF32: *out = DType::kF32; return true;
+    case ElementType::kU8: *out = DType::kU8; return true;
+    case ElementType::kI8: *out = DType::kI8; return true;
+    case ElementType::kI32: *out = DType::kI32; return true;
+    case ElementType::kI64: *out = DType::kI64; return true;
+    case ElementType::kF64: return false;
+  }
+  return false;
+}
+
+bool from_runtime_dtype(DType t, ElementType* out) {
+  switch (t) {
+    case DType::kF32: *out = ElementType::kF32; return true;
+    case DType::kU8: *out = ElementType::kU8; return true;
+    case DType::kI8: *out = ElementType::kI8; return true;
+    case DType::kI32: *out = ElementType::kI32; return true;
+    case DType::kI64: *out = ElementType::kI64; return true;
+    default: return false;
+  }
+}
+
+}  // namespace quanta::npy

@@ -1,0 +1,68 @@
+// Reading and writing NumPy .npy files (format versions 1.0, 2.0 and 3.0).
+//
+// Supported element types (the `descr` of the header):
+//   '<f4' float32   '<f8' float64   '|u1' uint8   '|i1' int8   '<i4' int32   '<i8' int64
+// One-byte types accept any byte-order mark ('|', '<', '>', '='); wider types
+// must be little-endian ('<', or '=' on this little-endian target).
+// Only C order: a file with 'fortran_order': True is refused.
+//
+// Every file is untrusted: a malformed header, an unsupported dtype, a shape
+// whose size overflows, truncated or excess data all return a Status whose
+// message names the file and the problem. Nothing here throws on bad input
+// (std::bad_alloc aside).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "quanta/quanta.hpp"
+
+namespace quanta::npy {
+
+enum class ElementType : uint8_t { kF32, kF64, kU8, kI8, kI32, kI64 };
+
+// Bytes per element.
+size_t element_size(ElementType t);
+// The header `descr` this library writes for `t`, for example "<f4".
+const char* descr(ElementType t);
+// A short human name: "float32", "uint8", ...
+const char* element_name(ElementType t);
+
+struct Array {
+  ElementType type = ElementType::kF32;
+  std::vector<int64_t> shape;   // empty: a 0-d array (one element)
+  std::vector<uint8_t> data;    // C order, little-endian
+
+  int64_t num_elements() const;
+  bool is_float() const { return type == ElementType::kF32 || type == ElementType::kF64; }
+};
+
+// Parses a complete .npy image. `origin` names the source in messages
+// (usually the file path).
+Result<Array> parse(std::span<const uint8_t> bytes, const std::string& origin = "<memory>");
+Result<Array> read_file(const std::string& path);
+
+// The complete .npy image (version 1.0 header unless it needs 2.0).
+// Fails if data.size() does not match the shape.
+Result<std::vector<uint8_t>> serialize(const Array& array);
+Status write_file(const std::string& path, const Array& array);
+
+// Convenience constructors.
+Array from_floats(std::vector<int64_t> shape, std::span<const float> values);
+Array from_bytes(ElementType type, std::vector<int64_t> shape, const void* data, size_t bytes);
+
+// Every element converted to float (float64 is rounded to nearest float;
+// integers convert exactly up to 2^24).
+std::vector<float> to_floats(const Array& array);
+
+// "(1, 16, 16, 3)" in NumPy's notation.
+std::string shape_string(const std::vector<int64_t>& shape);
+
+// Maps between npy element types and runtime dtypes; false if there is none.
+bool to_runtime_dtype(ElementType t, DType* out);
+bool from_runtime_dtype(DType t, ElementType* out);
+
+}  // namespace quanta::npy
