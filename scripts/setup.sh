@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   cmake g++ ninja-build
   libdnnl-dev libflatbuffers-dev flatbuffers-compiler libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
+  zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   python3-numpy clang-14 libclang-rt-14-dev
 )
 

@@ -79,6 +79,7 @@ std::vector<uint8_t> with_buffers(const std::vector<uint8_t>& file,
   const size_t at = static_cast<size_t>(reinterpret_cast<const uint8_t*>(v->Data()) - out.data());
   std::memcpy(out.data() + at, buffers.data(),
               std::min<size_t>(v->size(), buffers.size()) * sizeof(fb::Buffer));
+  ModelWriter::reseal(out);  // the edit is the defect under test, not the checksum
   return out;
 }
 
@@ -618,6 +619,21 @@ TEST(Loader, NewerMajorVersionIsNamedEvenIfTheRestDoesNotVerify) {
   EXPECT_TRUE(Invalid(load_bytes(bytes), {"FlatBuffers verification failed"}));
 }
 
+TEST(Loader, ChecksumCatchesDamageTheValidatorCannotSee) {
+  // A flipped bit inside a weight leaves a structurally perfect file.
+  std::vector<uint8_t> bytes = to_bytes(make_float_fc_writer());
+  const size_t weight_at = static_cast<size_t>(buffers_of(bytes)[1].offset());
+  bytes[weight_at + 5] ^= 0x10;
+  EXPECT_TRUE(Invalid(load_bytes(bytes), {"checksum mismatch", "corrupt"}));
+  // Resealed (an intentional edit), the same bytes load.
+  ModelWriter::reseal(bytes);
+  EXPECT_TRUE(load_bytes(bytes).ok());
+  // No trailer at all.
+  bytes.resize(bytes.size() - ModelWriter::kTrailerSize);
+  bytes.resize(bytes.size() + ModelWriter::kTrailerSize, 0);
+  EXPECT_TRUE(Invalid(load_bytes(bytes), {"integrity trailer is missing"}));
+}
+
 TEST(Loader, TooSmallAndGarbage) {
   EXPECT_TRUE(Invalid(load_bytes(std::vector<uint8_t>(7, 0)), {"too small", "7 bytes"}));
   std::vector<uint8_t> garbage(256, 0xab);
@@ -685,15 +701,20 @@ TEST(Loader, BitFlipSweepNeverCrashes) {
       for (int bit = 0; bit < 8; ++bit) {
         std::vector<uint8_t> copy = bytes;
         copy[i] ^= static_cast<uint8_t>(1u << bit);
+        ModelWriter::reseal(copy);  // exercise the validator behind the checksum
         ASSERT_NO_FATAL_FAILURE(check_loaded_or_error(copy, &ok, &err)) << "byte " << i << " bit " << bit;
       }
     }
+    // Without resealing, the checksum refuses every damaged byte, weights
+    // and the trailer included.
     for (size_t i = 0; i < bytes.size(); ++i) {
       std::vector<uint8_t> copy = bytes;
       copy[i] ^= 0xff;
-      ASSERT_NO_FATAL_FAILURE(check_loaded_or_error(copy, &ok, &err)) << "byte " << i << " ^ 0xff";
+      auto r = load_in_place(copy);
+      ASSERT_FALSE(r.ok()) << "byte " << i << " ^ 0xff was not detected";
     }
-    // Most flips must be detected (identifier, offsets, indices, enums...).
+    // Even behind a valid checksum, most flips must be detected by the
+    // validator (identifier, offsets, indices, enums...).
     EXPECT_GT(err, 8 * fb_end / 4) << "ok " << ok << ", errors " << err;
   }
 }
@@ -757,7 +778,7 @@ TEST(LoaderFile, TruncatedFileOnDisk) {
   bytes.resize(bytes.size() - 5);
   const std::string path = test::temp_path("truncated.quanta");
   write_file(path, bytes);
-  EXPECT_TRUE(Invalid(Model::load_file(path), {path + ": ", "buffer 2", "outside the file"}));
+  EXPECT_TRUE(Invalid(Model::load_file(path), {path + ": ", "trailer is missing", "truncated"}));
   std::remove(path.c_str());
 }
 

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <deque>
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include "model_impl.hpp"
 
@@ -22,7 +23,8 @@ namespace quanta::detail {
 namespace {
 
 constexpr size_t kIdentifierOffset = 4;
-constexpr size_t kMinFileSize = 8;  // root offset + identifier
+constexpr size_t kTrailerSize = 8;   // "QSUM" + CRC-32 of everything before it
+constexpr size_t kMinFileSize = 8 + kTrailerSize;  // root offset + identifier + trailer
 constexpr int kMaxRank = 6;
 // No single tensor may be larger than this (1 TiB): keeps every byte count
 // far from overflow in later arithmetic.
@@ -119,8 +121,34 @@ class Decoder {
  private:
   ModelImpl& m_;
   const fb::Model* fbm_ = nullptr;
+  size_t payload_ = 0;  // bytes before the trailer
   std::vector<int> producer_;       // per tensor: producing node or -1
   std::vector<char> is_graph_input_;
+
+  // The integrity trailer catches what no structural check can: a flipped
+  // bit in a weight, a scale or a name. Checked after the version, so a file
+  // from a newer major version is named as such rather than as corrupt.
+  Status check_trailer() {
+    const uint8_t* t = m_.base + payload_;
+    if (std::memcmp(t, "QSUM", 4) != 0) {
+      return invalid(fmt::format(
+          "the integrity trailer is missing (last 8 bytes are '{}', expected 'QSUM' and a "
+          "CRC-32): the file is truncated or was not written by a Quanta writer",
+          printable_bytes(t, 4)));
+    }
+    const uint32_t stored = static_cast<uint32_t>(t[4]) | (static_cast<uint32_t>(t[5]) << 8) |
+                            (static_cast<uint32_t>(t[6]) << 16) |
+                            (static_cast<uint32_t>(t[7]) << 24);
+    const uint32_t computed =
+        static_cast<uint32_t>(crc32_z(crc32_z(0L, Z_NULL, 0), m_.base, payload_));
+    if (stored != computed) {
+      return invalid(fmt::format(
+          "checksum mismatch (stored CRC-32 {:08x}, computed {:08x}): the file is corrupt "
+          "(bit-flipped, truncated or edited after it was written)",
+          stored, computed));
+    }
+    return Status::Ok();
+  }
 
   Status check_header() {
     if (m_.base == nullptr || m_.size < kMinFileSize) {
@@ -131,10 +159,11 @@ class Decoder {
           "wrong file identifier '{}' (expected '{}'): not a .quanta model",
           printable_bytes(m_.base + kIdentifierOffset, 4), fb::ModelIdentifier()));
     }
+    payload_ = m_.size - kTrailerSize;
     // The FlatBuffer comes first; the data section after it may make the file
     // larger than FlatBuffers can address, so verify at most that much.
     const size_t verify_len =
-        std::min<size_t>(m_.size, static_cast<size_t>(FLATBUFFERS_MAX_BUFFER_SIZE) - 1);
+        std::min<size_t>(payload_, static_cast<size_t>(FLATBUFFERS_MAX_BUFFER_SIZE) - 1);
     flatbuffers::Verifier::Options opts;
     opts.max_depth = kVerifierMaxDepth;
     opts.max_tables = kVerifierMaxTables;
@@ -161,6 +190,7 @@ class Decoder {
       return invalid(fmt::format("format version {}.{} is not valid (major versions start at 1)",
                                  m_.version_major, m_.version_minor));
     }
+    if (Status s = check_trailer(); !s.ok()) return s;
     m_.producer = fbm_->producer() ? fbm_->producer()->str() : std::string();
     m_.description = fbm_->description() ? fbm_->description()->str() : std::string();
     return Status::Ok();
@@ -187,10 +217,10 @@ class Decoder {
       if (__builtin_add_overflow(offset, size, &end)) {
         return invalid(fmt::format("buffer {}: offset {} + size {} overflows", i, offset, size));
       }
-      if (end > m_.size) {
+      if (end > payload_) {
         return invalid(fmt::format(
             "buffer {}: bytes [{}, {}) lie outside the file ({} bytes); the file may be truncated",
-            i, offset, end, m_.size));
+            i, offset, end, payload_));
       }
       if (offset % kBufferAlignment != 0) {
         return invalid(fmt::format("buffer {}: offset {} is not aligned to {} bytes", i, offset,

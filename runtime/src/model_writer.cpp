@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fmt/format.h>
+#include <zlib.h>
 
 namespace quanta {
 namespace {
@@ -101,7 +102,11 @@ std::vector<uint8_t> ModelWriter::finish() const {
   };
   std::vector<fb::Buffer> buffers(blobs_.size() + 1, fb::Buffer(0, 0));
   // A writer used for malformed-file tests may have set buffers by hand.
-  if (!model_.buffers.empty()) return pack(std::vector<fb::Buffer>(model_.buffers));
+  if (!model_.buffers.empty()) {
+    std::vector<uint8_t> out = pack(std::vector<fb::Buffer>(model_.buffers));
+    seal(out);
+    return out;
+  }
   std::vector<uint8_t> head = pack(buffers);
   size_t offset = align64(head.size());
   for (size_t i = 0; i < blobs_.size(); ++i) {
@@ -115,7 +120,21 @@ std::vector<uint8_t> ModelWriter::finish() const {
     out.resize(buffers[i + 1].offset(), 0);
     out.insert(out.end(), blobs_[i].begin(), blobs_[i].end());
   }
+  seal(out);
   return out;
+}
+
+void ModelWriter::seal(std::vector<uint8_t>& bytes) {
+  const uLong crc = crc32_z(crc32_z(0L, Z_NULL, 0), bytes.data(), bytes.size());
+  const uint8_t trailer[kTrailerSize] = {
+      'Q', 'S', 'U', 'M', static_cast<uint8_t>(crc), static_cast<uint8_t>(crc >> 8),
+      static_cast<uint8_t>(crc >> 16), static_cast<uint8_t>(crc >> 24)};
+  bytes.insert(bytes.end(), trailer, trailer + kTrailerSize);
+}
+
+void ModelWriter::reseal(std::vector<uint8_t>& bytes) {
+  if (bytes.size() >= kTrailerSize) bytes.resize(bytes.size() - kTrailerSize);
+  seal(bytes);
 }
 
 Status ModelWriter::write_file(const std::string& path) const {

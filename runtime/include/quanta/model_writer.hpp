@@ -45,8 +45,16 @@ class ModelWriter {
   // Constant blobs, one per buffer index >= 1 (blob i is buffer i + 1).
   std::vector<std::vector<uint8_t>>& blobs() { return blobs_; }
 
-  // The complete file image.
+  // The complete file image, sealed with the integrity trailer.
   std::vector<uint8_t> finish() const;
+
+  // The trailer (docs/format.md): the last 8 bytes of a file are "QSUM" and
+  // the CRC-32 (zlib) of every byte before them, little-endian.
+  static constexpr size_t kTrailerSize = 8;
+  // Appends the trailer to `bytes`.
+  static void seal(std::vector<uint8_t>& bytes);
+  // Recomputes the trailer of an already sealed image (tests edit bytes).
+  static void reseal(std::vector<uint8_t>& bytes);
   Status write_file(const std::string& path) const;
 
  private:

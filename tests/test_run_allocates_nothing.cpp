@@ -1,0 +1,56 @@
+// Session::run() must not allocate (DESIGN §3): every buffer is made in
+// Session::create. This binary replaces the global operator new with a
+// counting one and runs the bundled demo models (which exercise Quantize,
+// Conv2D incl. depthwise, MaxPool, Add, GlobalAveragePool, Flatten,
+// FullyConnected, Softmax and Dequantize).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "quanta/quanta.hpp"
+
+namespace {
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace quanta {
+namespace {
+
+TEST(RunAllocatesNothing, BundledModels) {
+  for (const char* name : {"demo_cnn_fp32.quanta", "demo_cnn_int8.quanta"}) {
+    auto model = Model::load_file(std::string(QUANTA_SOURCE_DIR) + "/models/" + name);
+    ASSERT_TRUE(model.ok()) << model.status().to_string();
+    for (bool profile : {false, true}) {
+      SessionOptions opts;
+      opts.profile = profile;
+      auto s = Session::create(*model, opts);
+      ASSERT_TRUE(s.ok()) << s.status().to_string();
+      std::vector<float> x(16 * 16 * 3, 0.5f), y(10);
+      ASSERT_TRUE((*s)->set_input(0, x).ok());
+      const long before = g_allocations.load();
+      for (int i = 0; i < 10; ++i) ASSERT_TRUE((*s)->run().ok());
+      ASSERT_TRUE((*s)->get_output(0, y).ok());
+      EXPECT_EQ(g_allocations.load() - before, 0) << name << " profile=" << profile;
+      // The counter works: creating a session allocates.
+      const long mark = g_allocations.load();
+      auto other = Session::create(*model);
+      EXPECT_GT(g_allocations.load(), mark);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace quanta
