@@ -2,6 +2,7 @@
 # Installs everything Quanta needs to build and test on Debian 12 (bookworm).
 # Idempotent: packages already installed are left alone, and `apt-get update`
 # only runs when something is missing. Works as root, or through sudo.
+# Extra arguments are more packages to ensure (scripts/train_models.sh uses it).
 set -euo pipefail
 
 PACKAGES=(
@@ -9,6 +10,7 @@ PACKAGES=(
   libdnnl-dev libflatbuffers-dev flatbuffers-compiler libfmt-dev
   zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   python3-numpy clang-14 libclang-rt-14-dev
+  "$@"
 )
 
 missing=()

@@ -13,29 +13,7 @@
 # model against torch; otherwise that check is skipped and says so.
 set -euo pipefail
 
-PACKAGES=(python3-torch python3-onnx python3-numpy dataset-fashion-mnist)
-
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-  status="$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)"
-  if [[ "$status" != "installed" ]]; then
-    missing+=("$pkg")
-  fi
-done
-
-if [[ ${#missing[@]} -gt 0 ]]; then
-  if [[ "$(id -u)" -eq 0 ]]; then
-    SUDO=()
-  elif command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo)
-  else
-    echo "train_models: error: missing packages (${missing[*]}) and not root; sudo is not available" >&2
-    exit 1
-  fi
-  echo "train_models: installing ${missing[*]}"
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
-
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The build's packages plus the training ones, installed only where missing.
+./scripts/setup.sh python3-torch python3-onnx python3-numpy dataset-fashion-mnist
 exec /usr/bin/python3 scripts/train_models.py "$@"
