@@ -7,10 +7,12 @@
 // True/False, tuples of non-negative integers) and refuses anything else.
 #include "npy.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -203,17 +205,17 @@ bool parse_descr(const std::string& d, ElementType* out, std::string* why) {
 }
 
 template <class T>
-void convert_to_floats(const uint8_t* p, size_t n, std::vector<float>* out) {
+void convert_to_floats(const uint8_t* p, size_t n, float* out) {
   for (size_t i = 0; i < n; ++i) {
     T v;
     std::memcpy(&v, p + i * sizeof(T), sizeof(T));
     if constexpr (std::is_same_v<T, double>) {
       // Out-of-range doubles become +-inf instead of an undefined conversion.
       constexpr double kMax = std::numeric_limits<float>::max();
-      if (v > kMax) { (*out)[i] = std::numeric_limits<float>::infinity(); continue; }
-      if (v < -kMax) { (*out)[i] = -std::numeric_limits<float>::infinity(); continue; }
+      if (v > kMax) { out[i] = std::numeric_limits<float>::infinity(); continue; }
+      if (v < -kMax) { out[i] = -std::numeric_limits<float>::infinity(); continue; }
     }
-    (*out)[i] = static_cast<float>(v);
+    out[i] = static_cast<float>(v);
   }
 }
 
@@ -266,32 +268,58 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return fmt::format("({})", fmt::join(shape, ", "));
 }
 
-Result<Array> parse(std::span<const uint8_t> bytes, const std::string& origin) {
-  if (bytes.size() < 10) {
+namespace {
+
+// Magic string, version and header length: the first 10 (version 1.0) or 12
+// (versions 2.0 and 3.0) bytes. `file_size` is the size of the whole image.
+Status parse_preamble(std::span<const uint8_t> bytes, uint64_t file_size, const std::string& origin,
+                      size_t* header_start, size_t* header_len, uint8_t* major) {
+  if (file_size < 10 || bytes.size() < 10) {
     return error(origin, fmt::format("not a .npy file: only {} bytes, too short for the header",
-                                     bytes.size()));
+                                     file_size));
   }
   if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
     return error(origin, "not a .npy file: missing the \\x93NUMPY magic string");
   }
-  const uint8_t major = bytes[6];
+  *major = bytes[6];
   const uint8_t minor = bytes[7];
-  size_t header_len = 0;
-  size_t header_start = 0;
-  if (major == 1) {
-    header_len = static_cast<size_t>(bytes[8]) | (static_cast<size_t>(bytes[9]) << 8);
-    header_start = 10;
-  } else if (major == 2 || major == 3) {
+  if (*major == 1) {
+    *header_len = static_cast<size_t>(bytes[8]) | (static_cast<size_t>(bytes[9]) << 8);
+    *header_start = 10;
+  } else if (*major == 2 || *major == 3) {
     if (bytes.size() < 12) return error(origin, "truncated .npy header");
-    header_len = static_cast<size_t>(bytes[8]) | (static_cast<size_t>(bytes[9]) << 8) |
-                 (static_cast<size_t>(bytes[10]) << 16) | (static_cast<size_t>(bytes[11]) << 24);
-    header_start = 12;
+    *header_len = static_cast<size_t>(bytes[8]) | (static_cast<size_t>(bytes[9]) << 8) |
+                  (static_cast<size_t>(bytes[10]) << 16) | (static_cast<size_t>(bytes[11]) << 24);
+    *header_start = 12;
   } else {
     return error(origin, fmt::format("unsupported .npy format version {}.{} (supported: 1.0, 2.0, 3.0)",
-                                     major, minor));
+                                     *major, minor));
   }
-  if (header_len > kMaxHeaderLen) {
-    return error(origin, fmt::format("header length {} is implausibly large", header_len));
+  if (*header_len > kMaxHeaderLen) {
+    return error(origin, fmt::format("header length {} is implausibly large", *header_len));
+  }
+  return Status::Ok();
+}
+
+// Where the data of a .npy image is and what it holds.
+struct Layout {
+  ElementType type = ElementType::kF32;
+  std::vector<int64_t> shape;
+  uint64_t data_offset = 0;  // bytes from the start of the image
+  uint64_t data_bytes = 0;
+};
+
+// Parses and checks the header. `bytes` is a prefix of the image holding at
+// least the complete header (or all of the image if it is shorter than that);
+// `file_size` is the size of the whole image, which must be exactly the
+// header plus the data the shape declares.
+Result<Layout> parse_layout(std::span<const uint8_t> bytes, uint64_t file_size,
+                            const std::string& origin) {
+  size_t header_start = 0, header_len = 0;
+  uint8_t major = 0;
+  if (Status st = parse_preamble(bytes, file_size, origin, &header_start, &header_len, &major);
+      !st.ok()) {
+    return st;
   }
   if (header_len > bytes.size() - header_start) {
     return error(origin, fmt::format("truncated header: it declares {} bytes but only {} follow",
@@ -312,7 +340,7 @@ Result<Array> parse(std::span<const uint8_t> bytes, const std::string& origin) {
   if (!h.fortran_order) return error(origin, "malformed header: missing key 'fortran_order'");
   if (!h.shape) return error(origin, "malformed header: missing key 'shape'");
 
-  Array a;
+  Layout a;
   std::string why;
   if (!parse_descr(*h.descr, &a.type, &why)) return error(origin, why);
   a.shape = *h.shape;
@@ -323,7 +351,7 @@ Result<Array> parse(std::span<const uint8_t> bytes, const std::string& origin) {
 
   // Element count and byte size with overflow checks.
   const size_t esize = element_size(a.type);
-  const size_t data_avail = bytes.size() - header_start - header_len;
+  const uint64_t data_avail = file_size - header_start - header_len;
   uint64_t count = 1;
   bool zero = false;
   for (int64_t d : a.shape) {
@@ -354,8 +382,21 @@ Result<Array> parse(std::span<const uint8_t> bytes, const std::string& origin) {
                                      data_avail - need, shape_string(a.shape),
                                      element_name(a.type)));
   }
-  const uint8_t* p = bytes.data() + header_start + header_len;
-  a.data.assign(p, p + need);
+  a.data_offset = header_start + header_len;
+  a.data_bytes = need;
+  return a;
+}
+
+}  // namespace
+
+Result<Array> parse(std::span<const uint8_t> bytes, const std::string& origin) {
+  auto layout = parse_layout(bytes, bytes.size(), origin);
+  if (!layout) return layout.status();
+  Array a;
+  a.type = layout->type;
+  a.shape = std::move(layout->shape);
+  const uint8_t* p = bytes.data() + layout->data_offset;
+  a.data.assign(p, p + layout->data_bytes);
   return a;
 }
 
@@ -444,19 +485,109 @@ Array from_bytes(ElementType type, std::vector<int64_t> shape, const void* data,
   return a;
 }
 
+void convert_to_floats(ElementType type, const void* data, size_t n, float* out) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  switch (type) {
+    case ElementType::kF32: convert_to_floats<float>(p, n, out); break;
+    case ElementType::kF64: convert_to_floats<double>(p, n, out); break;
+    case ElementType::kU8: convert_to_floats<uint8_t>(p, n, out); break;
+    case ElementType::kI8: convert_to_floats<int8_t>(p, n, out); break;
+    case ElementType::kI32: convert_to_floats<int32_t>(p, n, out); break;
+    case ElementType::kI64: convert_to_floats<int64_t>(p, n, out); break;
+  }
+}
+
 std::vector<float> to_floats(const Array& array) {
   const size_t n = array.data.size() / element_size(array.type);
   std::vector<float> out(n);
-  const uint8_t* p = array.data.data();
-  switch (array.type) {
-    case ElementType::kF32: convert_to_floats<float>(p, n, &out); break;
-    case ElementType::kF64: convert_to_floats<double>(p, n, &out); break;
-    case ElementType::kU8: convert_to_floats<uint8_t>(p, n, &out); break;
-    case ElementType::kI8: convert_to_floats<int8_t>(p, n, &out); break;
-    case ElementType::kI32: convert_to_floats<int32_t>(p, n, &out); break;
-    case ElementType::kI64: convert_to_floats<int64_t>(p, n, &out); break;
-  }
+  convert_to_floats(array.type, array.data.data(), n, out.data());
   return out;
+}
+
+// ------------------------------------------------------------ Reader
+
+Reader::Reader() = default;
+Reader::~Reader() = default;
+Reader::Reader(Reader&&) noexcept = default;
+Reader& Reader::operator=(Reader&&) noexcept = default;
+
+int64_t Reader::num_elements() const {
+  int64_t n = 1;
+  for (int64_t d : shape_) n *= d;
+  return n;
+}
+
+Result<Reader> Reader::open(const std::string& path) {
+  Reader r;
+  r.path_ = path;
+  r.file_ = std::make_unique<std::ifstream>(path, std::ios::binary | std::ios::ate);
+  std::ifstream& f = *r.file_;
+  if (!f) {
+    const int err = errno;
+    return Status{err == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
+                  fmt::format("{}: cannot open: {}", path, std::strerror(err))};
+  }
+  const std::streamoff size = f.tellg();
+  if (size < 0) return Status{StatusCode::kIoError, fmt::format("{}: cannot determine the size", path)};
+  const auto file_size = static_cast<uint64_t>(size);
+  f.seekg(0);
+
+  // The preamble tells how long the header is; then read exactly the header.
+  std::vector<uint8_t> head(static_cast<size_t>(std::min<uint64_t>(file_size, 12)));
+  if (!f.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()))) {
+    return Status{StatusCode::kIoError, fmt::format("{}: read error", path)};
+  }
+  size_t header_start = 0, header_len = 0;
+  uint8_t major = 0;
+  if (Status st = parse_preamble(head, file_size, path, &header_start, &header_len, &major);
+      !st.ok()) {
+    return st;
+  }
+  const auto want = static_cast<size_t>(
+      std::min<uint64_t>(file_size, static_cast<uint64_t>(header_start) + header_len));
+  const size_t have = head.size();
+  if (want > have) {
+    head.resize(want);
+    if (!f.read(reinterpret_cast<char*>(head.data() + have),
+                static_cast<std::streamsize>(want - have))) {
+      return Status{StatusCode::kIoError, fmt::format("{}: read error", path)};
+    }
+  }
+  auto layout = parse_layout(head, file_size, path);
+  if (!layout) return layout.status();
+  r.type_ = layout->type;
+  r.shape_ = std::move(layout->shape);
+  r.data_offset_ = layout->data_offset;
+  return r;
+}
+
+Status Reader::read_floats(int64_t first, int64_t count, float* out) {
+  if (!file_) return Status{StatusCode::kInvalidArgument, "npy::Reader: no file is open"};
+  const int64_t n = num_elements();
+  if (first < 0 || count < 0 || first > n || count > n - first) {
+    return Status{StatusCode::kInvalidArgument,
+                  fmt::format("{}: elements [{}, {}) are outside the array of {} elements", path_,
+                              first, first + count, n)};
+  }
+  if (count == 0) return Status::Ok();
+  const size_t esize = element_size(type_);
+  const size_t bytes = static_cast<size_t>(count) * esize;
+  void* dst = out;
+  if (type_ != ElementType::kF32) {
+    scratch_.resize(bytes);
+    dst = scratch_.data();
+  }
+  std::ifstream& f = *file_;
+  f.clear();
+  f.seekg(static_cast<std::streamoff>(data_offset_ + static_cast<uint64_t>(first) * esize));
+  if (!f.read(static_cast<char*>(dst), static_cast<std::streamsize>(bytes))) {
+    return Status{StatusCode::kIoError,
+                  fmt::format("{}: read error at elements [{}, {}) (was the file changed?)", path_,
+                              first, first + count)};
+  }
+  // float32 is read in place; convert_to_floats<float> is a plain copy.
+  if (type_ != ElementType::kF32) convert_to_floats(type_, scratch_.data(), static_cast<size_t>(count), out);
+  return Status::Ok();
 }
 
 bool to_runtime_dtype(ElementType t, DType* out) {

@@ -14,6 +14,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -57,6 +59,43 @@ Array from_bytes(ElementType type, std::vector<int64_t> shape, const void* data,
 // Every element converted to float (float64 is rounded to nearest float;
 // integers convert exactly up to 2^24).
 std::vector<float> to_floats(const Array& array);
+
+// `n` elements of type `type` at `data` (little-endian, any alignment)
+// converted to float as to_floats() does.
+void convert_to_floats(ElementType type, const void* data, size_t n, float* out);
+
+// A .npy file read in parts, for arrays too large to hold in memory (for
+// example calibration data): open() reads and checks only the header (with
+// the same checks as parse(), including that the file size matches the
+// shape); read_floats() then reads any range of elements on demand. Memory
+// is O(largest range read), never the whole array.
+class Reader {
+ public:
+  static Result<Reader> open(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  ElementType type() const { return type_; }
+  const std::vector<int64_t>& shape() const { return shape_; }
+  int64_t num_elements() const;
+
+  // Elements [first, first + count) in C order, converted to float, into
+  // out[0 .. count). An error (naming the file) for a range outside the
+  // array or a failed read.
+  Status read_floats(int64_t first, int64_t count, float* out);
+
+  Reader();
+  ~Reader();
+  Reader(Reader&&) noexcept;
+  Reader& operator=(Reader&&) noexcept;
+
+ private:
+  std::string path_;
+  std::unique_ptr<std::ifstream> file_;
+  ElementType type_ = ElementType::kF32;
+  std::vector<int64_t> shape_;
+  uint64_t data_offset_ = 0;
+  std::vector<uint8_t> scratch_;  // raw bytes of non-float32 reads
+};
 
 // "(1, 16, 16, 3)" in NumPy's notation.
 std::string shape_string(const std::vector<int64_t>& shape);
