@@ -1,0 +1,105 @@
+// Calibration: runs the float graph in the runtime with every activation
+// exposed as an output, and feeds each tensor's values to its observer.
+#include <fmt/format.h>
+
+#include "calib_stats.hpp"
+#include "graph.hpp"
+
+namespace quanta::convert {
+
+Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
+                              const CalibrationOptions& options) {
+  ModelWriter w(producer_string());
+  std::vector<int> observed;
+  write_float_model(g, w, /*calibration_outputs=*/true, &observed);
+  const std::vector<uint8_t> bytes = w.finish();
+  auto model = Model::load_buffer(bytes.data(), bytes.size(), /*copy=*/true);
+  if (!model) {
+    return Status{StatusCode::kInternal,
+                  "the calibration model does not load: " + model.status().message()};
+  }
+  auto session = Session::create(*model);
+  if (!session) {
+    return Status{session.status().code(),
+                  "the float model cannot be prepared for calibration: " + session.status().message()};
+  }
+  Session& s = **session;
+  const Model& m = **model;
+
+  // Observed tensors (FloatGraph indices): inputs (from the samples), then
+  // every session output in order.
+  std::vector<int> out_tensor(g.outputs.begin(), g.outputs.end());
+  out_tensor.insert(out_tensor.end(), observed.begin(), observed.end());
+  std::vector<detail::TensorObserver> obs(g.tensors.size());
+
+  std::vector<std::vector<float>> sample;
+  std::vector<std::vector<float>> outs(m.num_outputs());
+  for (size_t o = 0; o < m.num_outputs(); ++o) outs[o].resize(static_cast<size_t>(m.output(o).num_elements));
+
+  const bool two_pass = options.method != CalibrationMethod::kMinMax;
+  const int passes = two_pass ? 2 : 1;
+  const int64_t size = samples.size();
+  int64_t done = 0, count = 0;
+  for (int pass = 0; pass < passes; ++pass) {
+    if (pass == 1) {
+      for (auto& ob : obs) ob.begin_histogram(options.bins);
+    }
+    if (Status st = samples.rewind(); !st.ok()) return st;
+    int64_t index = 0;
+    while (true) {
+      auto more = samples.next(sample);
+      if (!more) return more.status();
+      if (!*more) break;
+      if (sample.size() != g.inputs.size()) {
+        return Status{StatusCode::kInvalidArgument,
+                      fmt::format("calibration sample {} has {} inputs; the model has {}", index,
+                                  sample.size(), g.inputs.size())};
+      }
+      for (size_t i = 0; i < g.inputs.size(); ++i) {
+        if (Status st = s.set_input(i, sample[i]); !st.ok()) {
+          return Status{st.code(), fmt::format("calibration sample {}: input '{}': {}", index,
+                                               g.input_specs[i].name, st.message())};
+        }
+      }
+      if (Status st = s.run(); !st.ok()) {
+        return Status{st.code(), fmt::format("calibration sample {}: {}", index, st.message())};
+      }
+      auto feed = [&](int t, const std::vector<float>& v) {
+        if (pass == 0) {
+          obs[t].observe_minmax(v.data(), v.size());
+        } else {
+          obs[t].observe_histogram(v.data(), v.size());
+        }
+      };
+      for (size_t i = 0; i < g.inputs.size(); ++i) feed(g.inputs[i], sample[i]);
+      for (size_t o = 0; o < m.num_outputs(); ++o) {
+        if (Status st = s.get_output(o, outs[o]); !st.ok()) return st;
+        feed(out_tensor[o], outs[o]);
+      }
+      ++index;
+      ++done;
+      if (options.progress) options.progress(done, size < 0 ? -1 : size * passes);
+    }
+    if (pass == 0) count = index;
+    if (index == 0) {
+      return Status{StatusCode::kInvalidArgument,
+                    "the calibration data holds no samples: int8 activation ranges cannot be chosen"};
+    }
+    if (pass == 1 && index != count) {
+      return Status{StatusCode::kInternal,
+                    fmt::format("the calibration data gave {} samples on the second pass, {} on the "
+                                "first", index, count)};
+    }
+  }
+
+  Calibration c;
+  c.method = options.method;
+  c.samples = count;
+  for (size_t t = 0; t < g.tensors.size(); ++t) {
+    if (g.tensors[t].is_const) continue;
+    c.ranges[g.tensors[t].name] = obs[t].result(options.method, options.percentile);
+  }
+  return c;
+}
+
+}  // namespace quanta::convert
