@@ -75,6 +75,43 @@ struct DemoModelArgs {
   int samples = 64;
 };
 
+// `quanta convert` (tools/cmd_convert.cpp).
+struct ConvertArgs {
+  std::string model;                       // .onnx
+  std::string output;                      // .quanta
+  std::string precision = "int8";          // int8 | fp32
+  std::vector<std::string> calib;          // .npy files (or NAME=file.npy)
+  std::string calib_dir;                   // directory of images
+  int64_t calib_limit = 0;                 // 0: all samples
+  std::string method = "mse";              // minmax | percentile | mse
+  double percentile = 99.99;
+  int bins = 2048;
+  bool per_tensor = false;
+  std::vector<std::string> exclude;        // ONNX node names kept in float
+  std::vector<std::string> input_shapes;   // NAME=1,3,32,32
+  // image preprocessing (--calib-dir)
+  int resize = 0;
+  bool no_crop = false;
+  std::string mean;                        // "0.485,0.456,0.406"
+  std::string std;
+  double scale = 1.0 / 255.0;
+  bool bgr = false;
+  std::string layout = "nchw";
+  bool json = false;
+  bool quiet = false;
+};
+
+// `quanta eval` (tools/cmd_eval.cpp).
+struct EvalArgs {
+  std::vector<std::string> models;         // first: the reference (e.g. float)
+  std::vector<std::string> data;           // .npy per graph input (or NAME=file.npy), batched
+  std::string labels;                      // optional .npy of integer class labels
+  int64_t limit = 0;                       // 0: all samples
+  bool json = false;
+};
+
+int run_convert(const ConvertArgs& args);
+int run_eval(const EvalArgs& args);
 int run_run(const RunArgs& args);
 int run_inspect(const InspectArgs& args);
 int run_bench(const BenchArgs& args);

@@ -117,6 +117,92 @@ Command add_demo_model_command(CLI::App& app) {
   return {sub, [args] { return run_demo_model(*args); }};
 }
 
+Command add_convert_command(CLI::App& app) {
+  auto args = std::make_shared<ConvertArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "convert",
+      "Convert a float ONNX model to a .quanta file (docs/converter.md).\n"
+      "--precision fp32 writes the float model (no calibration needed). --precision int8 (the\n"
+      "default) calibrates activation ranges by running the float model on --calib .npy files or\n"
+      "a --calib-dir of images, then writes int8 weights (per output channel), int32 biases and\n"
+      "uint8 activations. The converted model keeps the ONNX input/output names, shapes and layout.\n"
+      "Prints what the rewrites did and a per-node summary of the quantization chosen.");
+  sub->add_option("model", args->model, "Float ONNX model (.onnx)")->required();
+  sub->add_option("--output,-o", args->output, "Output file (.quanta)")->required();
+  sub->add_option("--precision", args->precision, "int8 or fp32")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"int8", "fp32"}));
+  CLI::Option* calib =
+      sub->add_option("--calib", args->calib,
+                      "Calibration .npy file(s) of samples in the model's input layout, batched on\n"
+                      "the first axis; NAME=file.npy for models with several inputs (repeatable)")
+          ->allow_extra_args(false);
+  sub->add_option("--calib-dir", args->calib_dir,
+                  "Directory of PNG/JPEG/BMP images for calibration (see the preprocessing options)")
+      ->excludes(calib);
+  sub->add_option("--calib-limit", args->calib_limit, "Use at most this many calibration samples (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  sub->add_option("--method", args->method,
+                  "Activation range: minmax (observed range), percentile (--percentile), or mse (the\n"
+                  "clipping range that minimizes the quantization mean squared error)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"minmax", "percentile", "mse"}));
+  sub->add_option("--percentile", args->percentile,
+                  "Percentile kept by --method percentile (the lower bound uses 100 - p)")
+      ->capture_default_str()
+      ->check(CLI::Range(50.0, 100.0));
+  sub->add_option("--bins", args->bins, "Histogram bins for percentile and mse")
+      ->capture_default_str()
+      ->check(CLI::Range(64, 1 << 20));
+  sub->add_flag("--per-tensor", args->per_tensor, "One weight scale per tensor instead of per output channel");
+  sub->add_option("--exclude", args->exclude,
+                  "Keep this ONNX node in float, with quantize/dequantize around it (repeatable)")
+      ->allow_extra_args(false);
+  sub->add_option("--input-shape", args->input_shapes,
+                  "Fix an input's shape, NAME=1,3,32,32 (needed for dynamic dimensions other than\n"
+                  "the batch, which defaults to 1) (repeatable)")
+      ->allow_extra_args(false);
+  sub->add_option("--resize", args->resize,
+                  "Images: resize so the shorter side is this many pixels before cropping (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 16));
+  sub->add_flag("--no-crop", args->no_crop, "Images: resize to the input size instead of center-cropping");
+  sub->add_option("--mean", args->mean, "Images: mean subtracted after scaling, one value or one per channel (default 0)");
+  sub->add_option("--std", args->std, "Images: divisor after the mean, one value or one per channel (default 1)");
+  sub->add_option("--scale", args->scale, "Images: pixel values (0..255) are multiplied by this first")
+      ->capture_default_str();
+  sub->add_flag("--bgr", args->bgr, "Images: BGR channel order instead of RGB");
+  sub->add_option("--layout", args->layout, "Images: layout of the model input")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"nchw", "nhwc"}));
+  sub->add_flag("--json", args->json, "Machine-readable summary on stdout");
+  sub->add_flag("--quiet,-q", args->quiet, "No progress bar and no per-node table");
+  return {sub, [args] { return run_convert(*args); }};
+}
+
+Command add_eval_command(CLI::App& app) {
+  auto args = std::make_shared<EvalArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "eval",
+      "Evaluate one or more models on the same batched .npy data (the first axis indexes\n"
+      "samples). With --labels: top-1 accuracy of each model and the top-1 agreement of each\n"
+      "model with the first. Always: per output, SQNR (dB) and cosine similarity of each model\n"
+      "against the first (typically: the float model first, then its int8 conversion).");
+  sub->add_option("models", args->models, "Model files (.quanta); the first is the reference")
+      ->required();
+  sub->add_option("--data,-d", args->data,
+                  "Samples .npy, one per graph input in order, or NAME=file.npy (repeatable)")
+      ->required()
+      ->allow_extra_args(false);
+  sub->add_option("--labels,-l", args->labels, "Integer class labels .npy, one per sample");
+  sub->add_option("--limit", args->limit, "Evaluate at most this many samples (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
+  return {sub, [args] { return run_eval(*args); }};
+}
+
 }  // namespace
 
 int run_main(int argc, char** argv) {
@@ -134,6 +220,8 @@ int run_main(int argc, char** argv) {
       "Print the quanta, model format and oneDNN versions and exit");
 
   std::vector<Command> commands;
+  commands.push_back(add_convert_command(app));
+  commands.push_back(add_eval_command(app));
   commands.push_back(add_run_command(app));
   commands.push_back(add_inspect_command(app));
   commands.push_back(add_bench_command(app));
