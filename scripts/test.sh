@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Everything CI runs, from a fresh Debian 12 machine (as root):
-#   1. dependencies (scripts/setup.sh) and the Release build (scripts/build.sh);
+#   1. dependencies (scripts/setup.sh; ONNX Runtime from pip into build/pydeps
+#      for the oracle tests, scripts/install_onnxruntime.sh) and the Release
+#      build (scripts/build.sh);
 #   2. the whole test suite with CTest;
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/)
 #      running the tests that feed the runtime and the CLI corrupted input:
@@ -41,6 +43,7 @@ build_asan() {
 }
 
 run_step "setup" ./scripts/setup.sh
+run_step "onnxruntime (pip, oracle tests)" ./scripts/install_onnxruntime.sh build/pydeps
 run_step "build (Release)" ./scripts/build.sh
 if [[ $FAILED -eq 0 ]]; then
   run_step "ctest (Release, all tests)" ctest --test-dir build --output-on-failure -j"$JOBS"
