@@ -53,7 +53,8 @@ constexpr int kMaxTestedOpset = 17;
 const char* const kSupportedOps =
     "Conv, Gemm, MatMul, Add, Sub, Mul, Div, Sum (2 inputs), Concat, MaxPool, AveragePool, "
     "GlobalAveragePool, GlobalMaxPool, ReduceMean (spatial axes), Relu, Clip, Sigmoid, Tanh, HardSwish, LeakyRelu, Softmax, Reshape, Flatten, "
-    "Squeeze, Unsqueeze, Transpose, Pad, BatchNormalization, Dropout, Identity, Constant; "
+    "Squeeze, Unsqueeze, Transpose, Pad, BatchNormalization, Dropout, Identity, Constant, "
+    "If with a constant condition; "
     "folded when their inputs are constants: Shape, Gather, Cast, Slice, ConstantOfShape, Range, "
     "Neg, Sqrt, Reciprocal, Pow, Equal, Less, Greater, Min, Max, Abs, Exp, Floor, Ceil, Not, Size";
 
@@ -114,6 +115,7 @@ class Importer {
   std::map<std::string, int> uses_;  // ONNX consumers (+1 per graph output)
   const onnx::NodeProto* cur_ = nullptr;
   std::string cur_name_;
+  int if_depth_ = 0;
   // Runtime tensors written by a Transpose: (its input, its perm).
   std::map<int, std::pair<int, std::vector<int>>> transposed_from_;
 
@@ -486,6 +488,7 @@ class Importer {
     }
     const std::string& op = n.op_type();
     if (op == "Constant") return lower_constant();
+    if (op == "If") return lower_if();
     // Constant folding: every present input is a constant.
     bool all_const = n.input_size() > 0;
     for (int i = 0; i < n.input_size(); ++i) {
@@ -564,6 +567,68 @@ class Importer {
                                      "value_float, value_floats, value_int, value_ints)", k));
     }
     set_const(out_name(), std::move(h));
+    return Status::Ok();
+  }
+
+  // An If whose condition folds to a constant (torch exports `squeeze(dim)` as
+  // Shape -> Gather -> Equal -> If): the taken branch is inlined.
+  Status lower_if() {
+    QUANTA_CONVERT_TRY_ATTRS({"then_branch", "else_branch"});
+    auto c = need_input(0, "cond");
+    if (!c) return c.status();
+    if (!(*c)->is_const || (*c)->c.size() != 1) {
+      return unsupported("the condition is not a constant: only an If whose condition is known "
+                         "when converting (it is then replaced by the branch it takes) is supported");
+    }
+    const bool taken = (*c)->c.v[0] != 0;
+    const onnx::AttributeProto* a = attr(taken ? "then_branch" : "else_branch");
+    if (a == nullptr || !a->has_g()) {
+      return invalid(fmt::format("attribute '{}' (a graph) is missing", taken ? "then_branch" : "else_branch"));
+    }
+    const onnx::GraphProto& br = a->g();
+    if (br.output_size() != cur_->output_size()) {
+      return invalid(fmt::format("the {} branch has {} outputs; the If has {}", taken ? "then" : "else",
+                                 br.output_size(), cur_->output_size()));
+    }
+    if (++if_depth_ > 16) return unsupported("If branches nested more than 16 deep");
+    for (const auto& t : br.initializer()) {
+      auto h = detail::tensor_from_proto(t, base_dir_, fmt::format("initializer '{}'", t.name()));
+      if (!h) return h.status();
+      set_const(t.name(), std::move(*h));
+    }
+    for (const auto& node : br.node()) {
+      for (const auto& in : node.input()) {
+        if (!in.empty()) ++uses_[in];
+      }
+    }
+    for (const auto& o : br.output()) ++uses_[o.name()];
+    const onnx::NodeProto* outer = cur_;
+    const std::string outer_name = cur_name_;
+    int k = 0;
+    for (const auto& node : br.node()) {
+      cur_ = &node;
+      cur_name_ = node.name().empty() ? fmt::format("{}/{}_{}", outer_name, node.op_type(), k) : node.name();
+      ++k;
+      if (Status s = lower_node(node); !s.ok()) {
+        cur_ = outer;
+        cur_name_ = outer_name;
+        return s;
+      }
+    }
+    cur_ = outer;
+    cur_name_ = outer_name;
+    --if_depth_;
+    for (int i = 0; i < br.output_size(); ++i) {
+      auto it = values_.find(br.output(i).name());
+      if (it == values_.end()) {
+        return invalid(fmt::format("branch output '{}' is not produced", br.output(i).name()));
+      }
+      Value copy = it->second;
+      copy.producer = -1;
+      alias(out_name(static_cast<size_t>(i)), copy);
+    }
+    g_->log.rewrites.push_back(fmt::format("inlined the {} branch of If '{}' (its condition is "
+                                           "constant)", taken ? "then" : "else", cur_name_));
     return Status::Ok();
   }
 
@@ -1541,7 +1606,15 @@ class Importer {
                               "consumed_inputs"});
     if (attr_i("training_mode", 0) != 0) return unsupported("training_mode = 1 is not supported");
     if (attr_i("spatial", 1) != 1) return unsupported("spatial = 0 is not supported");
-    if (Status s = only_first_output(); !s.ok()) return s;
+    for (int i = 1; i < cur_->output_size(); ++i) {
+      if (!cur_->output(i).empty()) {
+        return unsupported(fmt::format(
+            "it has {} outputs (running mean/variance, saved statistics): the model was exported "
+            "in training mode, where BatchNormalization normalizes with the batch's statistics. "
+            "Export it in inference mode (model.eval() before torch.onnx.export)",
+            cur_->output_size()));
+      }
+    }
     auto xr = need_act(0, "X");
     if (!xr) return xr.status();
     Value& x = **xr;
