@@ -15,7 +15,8 @@
 //   activations  uint8 asymmetric per tensor, from the calibrated range
 //   data movement (Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Pad,
 //                MaxPool): output parameters = input parameters
-//   Softmax      output scale 1/256, zero point 0
+//   Softmax      output scale 1/256, zero point 0; a Softmax that writes a
+//                graph output runs in float (its input is dequantized)
 //   constants read as activations (Add/Mul/Concat/MatMul operands): uint8
 //                per tensor over their own range
 #include <algorithm>
@@ -83,6 +84,13 @@ class Quantizer {
                                   "followed by `quanta inspect` lists them)", e)};
       }
     }
+    // Tensors that become a graph output through data movement only.
+    reaches_output_.assign(nt, false);
+    for (int t : g_.outputs) reaches_output_[t] = true;
+    for (size_t j = g_.nodes.size(); j-- > 0;) {
+      const LNode& n = g_.nodes[j];
+      if (keeps_input_quant(n.op) && reaches_output_[n.outputs[0]]) reaches_output_[n.inputs[0]] = true;
+    }
     // Graph inputs: float, quantized on demand.
     for (int t : g_.inputs) fver_[t] = w_.add_tensor(g_.tensors[t].name, g_.tensors[t].shape, DType::kF32);
     for (size_t j = 0; j < g_.nodes.size(); ++j) {
@@ -124,6 +132,7 @@ class Quantizer {
   ModelWriter w_;
   std::vector<int> fver_, qver_;          // writer index of each version, -1: none yet
   std::vector<QuantParams> qparams_;      // parameters of the quantized version
+  std::vector<bool> reaches_output_;
 
   const LTensor& T(int t) const { return g_.tensors[t]; }
 
@@ -287,6 +296,13 @@ class Quantizer {
   Status node(const LNode& n) {
     bool quant = !excluded(n);
     std::string why_float = quant ? "" : "float (excluded)";
+    // A Softmax that produces a graph output (directly or through data
+    // movement such as a Squeeze) stays in float: probabilities
+    // with a 1/256 step would cost ~40 dB of output SQNR for a 10-value op.
+    if (quant && n.op == OpType::kSoftmax && reaches_output_[n.outputs[0]]) {
+      quant = false;
+      why_float = "float (softmax output)";
+    }
     // Data movement follows its input: no Quantize/Dequantize pair just to move bytes.
     if (quant && keeps_input_quant(n.op) && !T(n.inputs[0]).is_const && qver_[n.inputs[0]] < 0 &&
         fver_[n.inputs[0]] >= 0 && !g_.is_graph_input(n.inputs[0])) {
