@@ -19,6 +19,7 @@
 
 #include "demo_model.hpp"
 #include "npy.hpp"
+#include "support/cli_runner.hpp"
 #include "support/model_builders.hpp"
 
 namespace quanta {
@@ -28,47 +29,13 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Outcome {
-  bool exited = false;  // false: killed by a signal (a crash)
-  int code = -1;
-  int signal = 0;
-  std::string output;   // stdout and stderr together
-};
+using Outcome = test::CliOutcome;
+std::string quote(const std::string& s) { return test::shell_quote(s); }
+std::string bin() { return test::quanta_bin(); }
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
-
-std::string bin() {
-  const char* b = std::getenv("QUANTA_BIN");
-  return b ? b : "";
-}
-
+// Runs `quanta <args>`; with `stdout_to`, stdout and stderr go to that file.
 Outcome quanta(const std::string& args, const std::string& stdout_to = "") {
-  const std::string cmd = quote(bin()) + " " + args + (stdout_to.empty() ? "" : " > " + quote(stdout_to)) + " 2>&1";
-  Outcome o;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return o;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) o.output.append(buf, n);
-  const int status = pclose(p);
-  o.exited = WIFEXITED(status);
-  if (o.exited) o.code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) o.signal = WTERMSIG(status);
-  // In the sanitizer build a report is a failure whatever the exit status.
-  if (o.output.find("Sanitizer") != std::string::npos || o.output.find("runtime error:") != std::string::npos) {
-    ADD_FAILURE() << "sanitizer report from: quanta " << args << "\n" << o.output;
-  }
-  return o;
+  return test::run_quanta(args + (stdout_to.empty() ? "" : " > " + quote(stdout_to)));
 }
 
 std::vector<uint8_t> read_bytes(const std::string& path) {
@@ -115,7 +82,7 @@ class CliTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (bin().empty()) GTEST_SKIP() << "QUANTA_BIN is not set (run the tests through ctest)";
+    if (bin().empty()) FAIL() << "QUANTA_BIN is not set (run the tests through ctest)";
   }
 
   static std::string path(const std::string& name) { return dir_ + "/" + name; }

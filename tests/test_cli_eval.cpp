@@ -21,6 +21,7 @@
 #include "npy.hpp"
 #include "quanta/model_writer.hpp"
 #include "quanta/quanta.hpp"
+#include "support/cli_runner.hpp"
 #include "support/model_builders.hpp"
 
 namespace quanta {
@@ -31,42 +32,19 @@ using ::testing::Not;
 
 // ---------------------------------------------------------------- running the binary
 
-struct Outcome {
-  bool exited = false;  // false: killed by a signal
-  int code = -1;
-  std::string out;      // stdout (and stderr unless kept apart)
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string bin() {
-  const char* b = std::getenv("QUANTA_BIN");
-  return b ? b : "";
-}
+using Outcome = test::CliOutcome;
+using test::quanta_bin;
+std::string quote(const std::string& s) { return test::shell_quote(s); }
 
 // Runs `quanta eval <args>`; stderr joins stdout unless `stdout_only`.
 Outcome eval(const std::string& args, bool stdout_only = false) {
-  const std::string cmd = quote(bin()) + " eval " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  Outcome o;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return o;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) o.out.append(buf, n);
-  const int status = pclose(p);
-  o.exited = WIFEXITED(status);
-  if (o.exited) o.code = WEXITSTATUS(status);
-  return o;
+  return test::run_quanta("eval " + args, stdout_only);
 }
 
 #define EXPECT_EXIT_CODE(o, c)                                        \
   do {                                                                \
-    EXPECT_TRUE((o).exited) << "killed by a signal\n" << (o).out;     \
-    EXPECT_EQ((o).code, (c)) << (o).out;                              \
+    EXPECT_TRUE((o).exited) << "killed by a signal\n" << (o).output;     \
+    EXPECT_EQ((o).code, (c)) << (o).output;                              \
   } while (0)
 
 // The line of `text` that starts with `prefix` ("" if none).
@@ -155,7 +133,7 @@ constexpr size_t kSampleElems = 16 * 16 * 3;
 class CliEval : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (bin().empty()) return;
+    if (quanta_bin().empty()) return;
     dir_ = test::temp_path("cli_eval");
     std::filesystem::create_directories(dir_);
     fp32_ = std::string(QUANTA_SOURCE_DIR) + "/models/demo_cnn_fp32.quanta";
@@ -220,7 +198,7 @@ class CliEval : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (bin().empty()) GTEST_SKIP() << "QUANTA_BIN is not set (run the tests through ctest)";
+    if (quanta_bin().empty()) FAIL() << "QUANTA_BIN is not set (run the tests through ctest)";
   }
 
   static std::string p(const std::string& name) { return dir_ + "/" + name; }
@@ -240,23 +218,23 @@ class CliEval : public ::testing::Test {
 TEST_F(CliEval, SelfLabelsGiveFullFloatAccuracyAndAgreementEqualsInt8Accuracy) {
   const Outcome o = eval(quote(fp32_) + " " + quote(int8_) + " --data " + q("x.npy") + " --labels " + q("y_self.npy"));
   EXPECT_EXIT_CODE(o, 0);
-  EXPECT_THAT(o.out, HasSubstr("samples    48\n"));
-  const std::string ref_row = line_starting(o.out, fp32_);
+  EXPECT_THAT(o.output, HasSubstr("samples    48\n"));
+  const std::string ref_row = line_starting(o.output, fp32_);
   EXPECT_THAT(ref_row, HasSubstr("100.00% (48/48)"));
   const int64_t k = count_equal(int8_pred_, fp32_pred_, kSamples);
-  const std::string cand_row = line_starting(o.out, int8_);
+  const std::string cand_row = line_starting(o.output, int8_);
   // The labels are the reference's predictions: accuracy == agreement.
-  EXPECT_EQ(count_of(cand_row, percent_count(k, kSamples)), 2u) << o.out;
+  EXPECT_EQ(count_of(cand_row, percent_count(k, kSamples)), 2u) << o.output;
   EXPECT_THAT(cand_row, HasSubstr(fmt::format("{:+.2f} pp", 100.0 * static_cast<double>(k - kSamples) / kSamples)));
-  EXPECT_THAT(o.out, HasSubstr("SQNR dB"));
-  EXPECT_THAT(o.out, HasSubstr("0 'probs'"));
+  EXPECT_THAT(o.output, HasSubstr("SQNR dB"));
+  EXPECT_THAT(o.output, HasSubstr("0 'probs'"));
 }
 
 TEST_F(CliEval, Top1MatchesTheCppApi) {
   const Outcome o = eval(quote(fp32_) + " " + quote(int8_) + " --data " + q("x.npy") + " --labels " +
                          q("y_rand_u8.npy") + " --json", true);
   EXPECT_EXIT_CODE(o, 0);
-  const auto j = nlohmann::json::parse(o.out);
+  const auto j = nlohmann::json::parse(o.output);
   const int64_t k_fp32 = count_equal(fp32_pred_, rand_labels_, kSamples);
   const int64_t k_int8 = count_equal(int8_pred_, rand_labels_, kSamples);
   EXPECT_EQ(j["models"][0]["top1_correct"].get<int64_t>(), k_fp32);
@@ -268,21 +246,21 @@ TEST_F(CliEval, Top1MatchesTheCppApi) {
   const Outcome t = eval(quote(fp32_) + " " + quote(int8_) + " --data " + q("x.npy") + " --labels " +
                          q("y_rand_u8.npy"));
   EXPECT_EXIT_CODE(t, 0);
-  EXPECT_THAT(line_starting(t.out, fp32_), HasSubstr(percent_count(k_fp32, kSamples)));
-  EXPECT_THAT(line_starting(t.out, int8_), HasSubstr(percent_count(k_int8, kSamples)));
+  EXPECT_THAT(line_starting(t.output, fp32_), HasSubstr(percent_count(k_fp32, kSamples)));
+  EXPECT_THAT(line_starting(t.output, int8_), HasSubstr(percent_count(k_int8, kSamples)));
 }
 
 TEST_F(CliEval, ModelAgainstItself) {
   const Outcome o = eval(quote(fp32_) + " " + quote(fp32_) + " --data " + q("x.npy"));
   EXPECT_EXIT_CODE(o, 0);
-  EXPECT_THAT(o.out, HasSubstr("100.00% (48/48)"));
-  EXPECT_THAT(o.out, HasSubstr(" inf "));
-  EXPECT_THAT(o.out, HasSubstr("1.000000"));
-  EXPECT_THAT(o.out, Not(HasSubstr("accuracy")));
+  EXPECT_THAT(o.output, HasSubstr("100.00% (48/48)"));
+  EXPECT_THAT(o.output, HasSubstr(" inf "));
+  EXPECT_THAT(o.output, HasSubstr("1.000000"));
+  EXPECT_THAT(o.output, Not(HasSubstr("accuracy")));
 
   const Outcome j = eval(quote(fp32_) + " " + quote(fp32_) + " --data " + q("x.npy") + " --json", true);
   EXPECT_EXIT_CODE(j, 0);
-  const auto doc = nlohmann::json::parse(j.out);
+  const auto doc = nlohmann::json::parse(j.output);
   const auto& out0 = doc["models"][1]["outputs"][0];
   EXPECT_TRUE(out0["sqnr_db"].is_null());
   EXPECT_TRUE(out0["identical"].get<bool>());
@@ -293,27 +271,27 @@ TEST_F(CliEval, ModelAgainstItself) {
 TEST_F(CliEval, WithoutLabelsOnlyComparison) {
   const Outcome o = eval(quote(fp32_) + " " + quote(int8_) + " --data " + q("x.npy"));
   EXPECT_EXIT_CODE(o, 0);
-  EXPECT_THAT(o.out, Not(HasSubstr("accuracy")));
-  EXPECT_THAT(o.out, HasSubstr("top-1 agreement"));
-  EXPECT_THAT(o.out, HasSubstr("SQNR dB"));
-  EXPECT_THAT(o.out, HasSubstr("cosine"));
-  EXPECT_THAT(line_starting(o.out, int8_), HasSubstr(percent_count(count_equal(int8_pred_, fp32_pred_, kSamples), kSamples)));
+  EXPECT_THAT(o.output, Not(HasSubstr("accuracy")));
+  EXPECT_THAT(o.output, HasSubstr("top-1 agreement"));
+  EXPECT_THAT(o.output, HasSubstr("SQNR dB"));
+  EXPECT_THAT(o.output, HasSubstr("cosine"));
+  EXPECT_THAT(line_starting(o.output, int8_), HasSubstr(percent_count(count_equal(int8_pred_, fp32_pred_, kSamples), kSamples)));
 }
 
 TEST_F(CliEval, SingleModelWithLabelsShowsItsAccuracy) {
   const Outcome o = eval(quote(fp32_) + " --data " + q("x.npy") + " --labels " + q("y_i32.npy"));
   EXPECT_EXIT_CODE(o, 0);
-  EXPECT_THAT(o.out, HasSubstr("top-1 accuracy"));
-  EXPECT_THAT(line_starting(o.out, fp32_), HasSubstr("100.00% (48/48)"));
-  EXPECT_THAT(o.out, Not(HasSubstr("agreement")));
-  EXPECT_THAT(o.out, Not(HasSubstr("SQNR")));
+  EXPECT_THAT(o.output, HasSubstr("top-1 accuracy"));
+  EXPECT_THAT(line_starting(o.output, fp32_), HasSubstr("100.00% (48/48)"));
+  EXPECT_THAT(o.output, Not(HasSubstr("agreement")));
+  EXPECT_THAT(o.output, Not(HasSubstr("SQNR")));
 }
 
 TEST_F(CliEval, JsonHasTheFields) {
   const Outcome o = eval(quote(fp32_) + " " + quote(int8_) + " --data " + q("x.npy") + " --labels " +
                          q("y_self.npy") + " --json", true);
   EXPECT_EXIT_CODE(o, 0);
-  const auto j = nlohmann::json::parse(o.out);
+  const auto j = nlohmann::json::parse(o.output);
   EXPECT_EQ(j["samples"].get<int64_t>(), kSamples);
   EXPECT_EQ(j["runs"].get<int64_t>(), kSamples);
   EXPECT_EQ(j["batch"].get<int64_t>(), 1);
@@ -350,128 +328,128 @@ TEST_F(CliEval, LimitIsRespected) {
   const Outcome o = eval(quote(fp32_) + " " + quote(int8_) + " --data " + q("x.npy") + " --labels " +
                          q("y_self.npy") + " --limit 10");
   EXPECT_EXIT_CODE(o, 0);
-  EXPECT_THAT(o.out, HasSubstr("samples    10, the first of 48 (--limit 10)"));
-  EXPECT_THAT(line_starting(o.out, fp32_), HasSubstr("100.00% (10/10)"));
+  EXPECT_THAT(o.output, HasSubstr("samples    10, the first of 48 (--limit 10)"));
+  EXPECT_THAT(line_starting(o.output, fp32_), HasSubstr("100.00% (10/10)"));
   const int64_t k = count_equal(int8_pred_, fp32_pred_, 10);
-  EXPECT_THAT(line_starting(o.out, int8_), HasSubstr(percent_count(k, 10)));
+  EXPECT_THAT(line_starting(o.output, int8_), HasSubstr(percent_count(k, 10)));
 
   const Outcome j = eval(quote(fp32_) + " --data " + q("x.npy") + " --limit 7 --json", true);
   EXPECT_EXIT_CODE(j, 0);
-  const auto doc = nlohmann::json::parse(j.out);
+  const auto doc = nlohmann::json::parse(j.output);
   EXPECT_EQ(doc["samples"].get<int64_t>(), 7);
   EXPECT_EQ(doc["samples_in_data"].get<int64_t>(), kSamples);
 
   // A limit above the data size evaluates everything.
   const Outcome all = eval(quote(fp32_) + " --data " + q("x.npy") + " --limit 1000");
   EXPECT_EXIT_CODE(all, 0);
-  EXPECT_THAT(all.out, HasSubstr("samples    48\n"));
+  EXPECT_THAT(all.output, HasSubstr("samples    48\n"));
 }
 
 TEST_F(CliEval, OtherDataTypesAndBindings) {
   // float64 data converts to the same floats: the labels still match 100%.
   Outcome o = eval(quote(fp32_) + " --data " + q("x_f64.npy") + " --labels " + q("y_self.npy"));
   EXPECT_EXIT_CODE(o, 0);
-  EXPECT_THAT(o.out, HasSubstr("100.00% (48/48)"));
+  EXPECT_THAT(o.output, HasSubstr("100.00% (48/48)"));
   // uint8 data is accepted (converted to float).
   o = eval(quote(fp32_) + " " + quote(int8_) + " --data " + q("x_u8.npy"));
   EXPECT_EXIT_CODE(o, 0);
-  EXPECT_THAT(o.out, HasSubstr("samples    48\n"));
+  EXPECT_THAT(o.output, HasSubstr("samples    48\n"));
   // NAME=file binding, and a file of exactly the input shape (one sample).
   o = eval(quote(fp32_) + " --data input=" + q("x_one.npy") + " --labels " + q("y_self.npy") + " --limit 1");
   EXPECT_EXIT_CODE(o, 1);  // 48 labels for 1 sample
-  EXPECT_THAT(o.out, HasSubstr("48 labels"));
+  EXPECT_THAT(o.output, HasSubstr("48 labels"));
   o = eval(quote(fp32_) + " --data input=" + q("x_one.npy"));
   EXPECT_EXIT_CODE(o, 0);
-  EXPECT_THAT(o.out, HasSubstr("samples    1\n"));
+  EXPECT_THAT(o.output, HasSubstr("samples    1\n"));
 }
 
 TEST_F(CliEval, BatchedModel) {
   // [6, 4] for an input [2, 4]: 3 runs, 6 samples, 6 predictions.
   const Outcome o = eval(quote(fc2_) + " " + quote(fc2_) + " --data " + q("fc_x.npy") + " --labels " + q("fc_y.npy"));
   EXPECT_EXIT_CODE(o, 0);
-  EXPECT_THAT(o.out, HasSubstr("samples    6 (3 runs of batch 2)"));
+  EXPECT_THAT(o.output, HasSubstr("samples    6 (3 runs of batch 2)"));
   const int64_t k = count_equal(fc_pred_, fc_labels_, 6);
-  EXPECT_THAT(line_starting(o.out, fc2_), HasSubstr(percent_count(k, 6)));
-  EXPECT_THAT(o.out, HasSubstr("100.00% (6/6)"));  // agreement with itself
+  EXPECT_THAT(line_starting(o.output, fc2_), HasSubstr(percent_count(k, 6)));
+  EXPECT_THAT(o.output, HasSubstr("100.00% (6/6)"));  // agreement with itself
 
   // --limit rounds down to whole batches.
   const Outcome l = eval(quote(fc2_) + " --data " + q("fc_x.npy") + " --limit 3 --json", true);
   EXPECT_EXIT_CODE(l, 0);
-  EXPECT_EQ(nlohmann::json::parse(l.out)["samples"].get<int64_t>(), 2);
+  EXPECT_EQ(nlohmann::json::parse(l.output)["samples"].get<int64_t>(), 2);
 
   // 5 rows are not a whole number of batches.
   const Outcome bad = eval(quote(fc2_) + " --data " + q("fc_x5.npy"));
   EXPECT_EXIT_CODE(bad, 1);
-  EXPECT_THAT(bad.out, HasSubstr("fc_x5.npy"));
-  EXPECT_THAT(bad.out, HasSubstr("multiple of 2"));
+  EXPECT_THAT(bad.output, HasSubstr("fc_x5.npy"));
+  EXPECT_THAT(bad.output, HasSubstr("multiple of 2"));
 }
 
 TEST_F(CliEval, LabelCountMismatch) {
   const Outcome o = eval(quote(fp32_) + " " + quote(int8_) + " --data " + q("x.npy") + " --labels " + q("y_short.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr("quanta: error:"));
-  EXPECT_THAT(o.out, HasSubstr("y_short.npy"));
-  EXPECT_THAT(o.out, HasSubstr("47 labels"));
-  EXPECT_THAT(o.out, HasSubstr("48 predictions"));
+  EXPECT_THAT(o.output, HasSubstr("quanta: error:"));
+  EXPECT_THAT(o.output, HasSubstr("y_short.npy"));
+  EXPECT_THAT(o.output, HasSubstr("47 labels"));
+  EXPECT_THAT(o.output, HasSubstr("48 predictions"));
 }
 
 TEST_F(CliEval, BadLabels) {
   Outcome o = eval(quote(fp32_) + " --data " + q("x.npy") + " --labels " + q("y_float.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr("y_float.npy"));
-  EXPECT_THAT(o.out, HasSubstr("must be integers"));
-  EXPECT_THAT(o.out, HasSubstr("float32"));
+  EXPECT_THAT(o.output, HasSubstr("y_float.npy"));
+  EXPECT_THAT(o.output, HasSubstr("must be integers"));
+  EXPECT_THAT(o.output, HasSubstr("float32"));
   o = eval(quote(fp32_) + " --data " + q("x.npy") + " --labels " + q("y_range.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr("label 10 of sample 3"));
+  EXPECT_THAT(o.output, HasSubstr("label 10 of sample 3"));
 }
 
 TEST_F(CliEval, MissingFiles) {
   Outcome o = eval(q("nope.quanta") + " --data " + q("x.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr("nope.quanta"));
+  EXPECT_THAT(o.output, HasSubstr("nope.quanta"));
   o = eval(quote(fp32_) + " " + q("nope2.quanta") + " --data " + q("x.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr("nope2.quanta"));
+  EXPECT_THAT(o.output, HasSubstr("nope2.quanta"));
   o = eval(quote(fp32_) + " --data " + q("missing.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr("missing.npy"));
+  EXPECT_THAT(o.output, HasSubstr("missing.npy"));
   // A prefix that is not an input name is part of the path.
   o = eval(quote(fp32_) + " --data bogus=" + q("x.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr("bogus="));
+  EXPECT_THAT(o.output, HasSubstr("bogus="));
   o = eval(quote(fp32_) + " --data " + q("x.npy") + " --labels " + q("missing_y.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr("missing_y.npy"));
+  EXPECT_THAT(o.output, HasSubstr("missing_y.npy"));
 }
 
 TEST_F(CliEval, ShapeMismatches) {
   Outcome o = eval(quote(fp32_) + " --data " + q("x_flat.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr("x_flat.npy"));
-  EXPECT_THAT(o.out, HasSubstr("[48, 768]"));
-  EXPECT_THAT(o.out, HasSubstr("[1, 16, 16, 3]"));
+  EXPECT_THAT(o.output, HasSubstr("x_flat.npy"));
+  EXPECT_THAT(o.output, HasSubstr("[48, 768]"));
+  EXPECT_THAT(o.output, HasSubstr("[1, 16, 16, 3]"));
   // Models with different inputs: both files and both shapes are named.
   o = eval(quote(fp32_) + " " + quote(fc2_) + " --data " + q("x.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr(fp32_));
-  EXPECT_THAT(o.out, HasSubstr(fc2_));
-  EXPECT_THAT(o.out, HasSubstr("[1, 16, 16, 3]"));
-  EXPECT_THAT(o.out, HasSubstr("[2, 4]"));
+  EXPECT_THAT(o.output, HasSubstr(fp32_));
+  EXPECT_THAT(o.output, HasSubstr(fc2_));
+  EXPECT_THAT(o.output, HasSubstr("[1, 16, 16, 3]"));
+  EXPECT_THAT(o.output, HasSubstr("[2, 4]"));
 }
 
 TEST_F(CliEval, NaNInDataNamesFileAndSample) {
   const Outcome o = eval(quote(fp32_) + " --data " + q("x_nan.npy"));
   EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.out, HasSubstr("x_nan.npy"));
-  EXPECT_THAT(o.out, HasSubstr("sample 5"));
-  EXPECT_THAT(o.out, HasSubstr("NaN"));
+  EXPECT_THAT(o.output, HasSubstr("x_nan.npy"));
+  EXPECT_THAT(o.output, HasSubstr("sample 5"));
+  EXPECT_THAT(o.output, HasSubstr("NaN"));
 }
 
 TEST_F(CliEval, WrongNumberOfDataFilesIsAUsageError) {
   Outcome o = eval(quote(fp32_) + " --data " + q("x.npy") + " --data " + q("x.npy"));
   EXPECT_EXIT_CODE(o, 2);
-  EXPECT_THAT(o.out, HasSubstr("too many --data"));
+  EXPECT_THAT(o.output, HasSubstr("too many --data"));
   o = eval(quote(fp32_) + " --data input=" + q("x.npy") + " --data input=" + q("x.npy"));
   EXPECT_EXIT_CODE(o, 2);
   o = eval(quote(fp32_));

@@ -1,0 +1,113 @@
+// `quanta convert` through the binary: success output, exit codes and messages.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "quanta/quanta.hpp"
+#include "support/cli_runner.hpp"
+#include "support/onnx_builder.hpp"
+
+namespace quanta {
+namespace {
+
+using ::testing::HasSubstr;
+using test::run_quanta;
+using test::shell_quote;
+
+class CliConvert : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(test::quanta_bin().empty()) << "QUANTA_BIN is not set (run the tests through ctest)";
+    dir_ = std::filesystem::temp_directory_path() /
+           ("quanta_cli_convert_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& f) const { return (dir_ / f).string(); }
+  static std::string models(const std::string& f) { return std::string(QUANTA_SOURCE_DIR) + "/models/" + f; }
+  std::filesystem::path dir_;
+};
+
+TEST_F(CliConvert, Int8ConversionPrintsRewritesSummaryAndWritesALoadableModel) {
+  const std::string out = path("cnn.quanta");
+  auto o = run_quanta("convert " + shell_quote(models("fashion_cnn_bn.onnx")) + " -o " + shell_quote(out) +
+                      " --calib " + shell_quote(models("fashion_calib_x.npy")) + " --calib-limit 32");
+  ASSERT_TRUE(o.exited && o.code == 0) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("ONNX opset 13"));
+  EXPECT_THAT(o.output, HasSubstr("rewrite: folded BatchNormalization '/bn1/BatchNormalization' into Conv"));
+  EXPECT_THAT(o.output, HasSubstr("calibrated"));
+  EXPECT_THAT(o.output, HasSubstr("on 32 samples (mse"));
+  EXPECT_THAT(o.output, HasSubstr("i8 per-channel x16"));
+  EXPECT_THAT(o.output, HasSubstr("wrote " + out));
+  auto m = Model::load_file(out);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ((*m)->input(0).name, "input");
+  EXPECT_EQ((*m)->input(0).shape, (std::vector<int64_t>{1, 1, 28, 28}));
+  EXPECT_EQ((*m)->output(0).name, "logits");
+}
+
+TEST_F(CliConvert, JsonSummaryParses) {
+  auto o = run_quanta("convert " + shell_quote(models("fashion_mlp.onnx")) + " -o " + shell_quote(path("m.quanta")) +
+                          " --calib " + shell_quote(models("fashion_calib_x.npy")) +
+                          " --calib-limit 16 --method percentile --per-tensor --json",
+                      /*discard_stderr=*/true);
+  ASSERT_EQ(o.code, 0) << o.output;
+  const auto j = nlohmann::json::parse(o.output);
+  EXPECT_EQ(j["precision"], "int8");
+  EXPECT_EQ(j["calibration"]["method"], "percentile");
+  EXPECT_EQ(j["calibration"]["samples"], 16);
+  ASSERT_FALSE(j["nodes"].empty());
+  bool per_tensor = false;
+  for (const auto& n : j["nodes"]) per_tensor = per_tensor || n["weights"].get<std::string>().find("per-tensor") != std::string::npos;
+  EXPECT_TRUE(per_tensor);
+}
+
+TEST_F(CliConvert, Int8WithoutCalibrationDataIsAUsageErrorThatSaysWhy) {
+  auto o = run_quanta("convert " + shell_quote(models("fashion_mlp.onnx")) + " -o " + shell_quote(path("m.quanta")));
+  EXPECT_TRUE(o.exited);
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("int8 conversion needs calibration data"));
+  EXPECT_THAT(o.output, HasSubstr("--precision fp32"));
+  EXPECT_FALSE(std::filesystem::exists(path("m.quanta")));
+}
+
+TEST_F(CliConvert, UnsupportedOpIsAnErrorNamingTheNode) {
+  test::OnnxBuilder b;
+  b.input("x", {1, 3, 8, 8}).output("y");
+  b.node("LRN", {"x"}, {"y"}, "lrn1");
+  {
+    std::ofstream f(path("lrn.onnx"), std::ios::binary);
+    f << b.bytes();
+  }
+  auto o = run_quanta("convert " + shell_quote(path("lrn.onnx")) + " -o " + shell_quote(path("o.quanta")) + " --precision fp32");
+  EXPECT_TRUE(o.exited);
+  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("node 'lrn1' (LRN): op type 'LRN' is not supported"));
+}
+
+TEST_F(CliConvert, MissingFileAndWrongCalibrationShapeAreErrors) {
+  auto o = run_quanta("convert " + shell_quote(path("nope.onnx")) + " -o " + shell_quote(path("o.quanta")) + " --precision fp32");
+  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("nope.onnx: no such file"));
+  // Labels are [1000] integers: not samples of a [1, 1, 28, 28] input.
+  auto o2 = run_quanta("convert " + shell_quote(models("fashion_mlp.onnx")) + " -o " + shell_quote(path("o.quanta")) +
+                       " --calib " + shell_quote(models("fashion_eval_y.npy")));
+  EXPECT_EQ(o2.code, 1) << o2.output;
+  EXPECT_THAT(o2.output, HasSubstr("fashion_eval_y.npy"));
+}
+
+TEST_F(CliConvert, ExcludeUnknownNodeIsRefused) {
+  auto o = run_quanta("convert " + shell_quote(models("fashion_mlp.onnx")) + " -o " + shell_quote(path("m.quanta")) +
+                      " --calib " + shell_quote(models("fashion_calib_x.npy")) + " --calib-limit 8 --exclude nosuch -q");
+  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("--exclude 'nosuch'"));
+}
+
+}  // namespace
+}  // namespace quanta
