@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <random>
+
+#include <stb/stb_image_write.h>
 
 #include "graph.hpp"
 #include "npy.hpp"
@@ -501,6 +504,38 @@ TEST(ConverterErrors, MissingAndMalformedFiles) {
   EXPECT_EQ(r2.status().code(), StatusCode::kInvalidModel);
 }
 
+TEST(ConverterErrors, CorruptedOnnxBytesNeverCrash) {
+  // Bit flips and truncations of a real model: every outcome is a Status
+  // (the sanitizer build runs this too).
+  std::ifstream f(std::string(QUANTA_SOURCE_DIR) + "/models/fashion_cnn_bn.onnx", std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_GT(good.size(), 1000u);
+  std::mt19937 rng(7);
+  int imported = 0, refused = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string bad = good;
+    if (trial % 3 == 0) {
+      bad.resize(rng() % bad.size());
+    } else {
+      for (int k = 0; k < 1 + trial % 4; ++k) bad[rng() % bad.size()] ^= static_cast<char>(1u << (rng() % 8));
+    }
+    auto g = qc::import_onnx_bytes(bad.data(), bad.size());
+    if (!g.ok()) {
+      EXPECT_FALSE(g.status().message().empty());
+      ++refused;
+      continue;
+    }
+    ++imported;
+    auto bytes = qc::build_fp32(**g);  // a damaged weight value is still a valid model
+    if (bytes.ok()) {
+      auto m = Model::load_buffer(bytes->data(), bytes->size(), true);
+      EXPECT_TRUE(m.ok()) << m.status().message();
+    }
+  }
+  std::cout << "corrupted ONNX files: " << imported << " imported, " << refused << " refused\n";
+  EXPECT_GT(refused, 0);
+}
+
 // ------------------------------------------------------------------ quantization
 
 // Gemm 4 -> 3 with known weights, calibrated with min-max on inputs spanning [-1, 3].
@@ -803,6 +838,41 @@ TEST_P(FashionModels, Int8TopOneWithinOnePointOfFloatAndFloatMatchesOnnxRuntime)
 
 INSTANTIATE_TEST_SUITE_P(Committed, FashionModels,
                          ::testing::Values("fashion_cnn", "fashion_cnn_bn", "fashion_mlp"));
+
+TEST(FashionImages, PngDirectoryWithMeanStdGivesTheNpySamples) {
+  // The committed eval images written back as 8-bit PNGs, then read by the
+  // image calibration source with the training normalization: the samples
+  // must equal the .npy ones (to float rounding of the 8-bit pixel).
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("quanta_png_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const npy::Array xs = load_npy("fashion_eval_x.npy");
+  const std::vector<float> x = npy::to_floats(xs);
+  const int count = 8, per = 28 * 28;
+  const float mean = 0.2860f, stdv = 0.3530f;
+  for (int i = 0; i < count; ++i) {
+    std::vector<uint8_t> px(per);
+    for (int k = 0; k < per; ++k) {
+      px[k] = static_cast<uint8_t>(std::lrint((x[i * per + k] * stdv + mean) * 255.0f));
+    }
+    const std::string f = (dir / ("img" + std::to_string(i) + ".png")).string();
+    ASSERT_NE(stbi_write_png(f.c_str(), 28, 28, 1, px.data(), 28), 0);
+  }
+  qc::ImagePreprocess pre;
+  pre.mean = {mean};
+  pre.std = {stdv};
+  auto src = qc::open_image_dir(dir.string(), {{"input", {1, 1, 28, 28}}}, pre);
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  EXPECT_EQ((*src)->size(), count);
+  std::vector<std::vector<float>> sample;
+  for (int i = 0; i < count; ++i) {
+    auto more = (*src)->next(sample);
+    ASSERT_TRUE(more.ok() && *more);
+    ASSERT_EQ(sample[0].size(), static_cast<size_t>(per));
+    for (int k = 0; k < per; ++k) ASSERT_NEAR(sample[0][k], x[i * per + k], 1e-4f) << i << "," << k;
+  }
+  fs::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace quanta
