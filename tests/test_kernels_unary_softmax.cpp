@@ -1,5 +1,5 @@
-// Unary ops (float definition, f32 kernel, uint8 LUT) and Softmax (f32 and
-// qu8) against independently written double-precision formulas.
+// Unary ops (float definition, f32 kernel, uint8 LUT), Softmax and LogSoftmax
+// (f32 and qu8) against independently written double-precision formulas.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -39,6 +39,11 @@ double OracleUnary(const qk::UnaryParams& p, double x) {
       const double z = 0.7978845608028654 * (x + 0.044715 * x * x * x);
       return x / (1.0 + std::exp(-2.0 * z));
     }
+    case qk::UnaryOp::kHardSigmoid: {
+      // clamp(t, 0, 1) == (|t| - |t - 1| + 1) / 2
+      const double t = double{p.alpha} * x + double{p.beta};
+      return 0.5 * (std::fabs(t) - std::fabs(t - 1.0) + 1.0);
+    }
   }
   return NAN;
 }
@@ -47,10 +52,12 @@ std::vector<qk::UnaryParams> AllOps() {
   std::vector<qk::UnaryParams> ops;
   for (qk::UnaryOp op : {qk::UnaryOp::kRelu, qk::UnaryOp::kRelu6, qk::UnaryOp::kClip,
                          qk::UnaryOp::kSigmoid, qk::UnaryOp::kTanh, qk::UnaryOp::kHardSwish,
-                         qk::UnaryOp::kLeakyRelu, qk::UnaryOp::kGelu, qk::UnaryOp::kGeluTanh}) {
+                         qk::UnaryOp::kLeakyRelu, qk::UnaryOp::kGelu, qk::UnaryOp::kGeluTanh,
+                         qk::UnaryOp::kHardSigmoid}) {
     qk::UnaryParams p;
     p.op = op;
     p.alpha = 0.1f;
+    p.beta = 0.6f;
     p.lo = -0.5f;
     p.hi = 2.f;
     ops.push_back(p);
@@ -145,6 +152,84 @@ TEST(Unary, LutKernelIndexesTable) {
   const auto y = RunGuarded<uint8_t>(
       3001, [&](uint8_t* o) { qk::u8_lut__ref(3001, x.data(), lut.data(), o); });
   for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], lut[x[i]]);
+}
+
+TEST(HardSigmoid, DefinitionSpotValuesAndEdges) {
+  qk::UnaryParams p;
+  p.op = qk::UnaryOp::kHardSigmoid;
+  p.alpha = 0.2f;  // the ONNX defaults
+  p.beta = 0.5f;
+  EXPECT_EQ(qk::unary_f32(p, 0.f), 0.5f);
+  EXPECT_EQ(qk::unary_f32(p, 1.f), 0.7f);    // 0.2f + 0.5 rounded once to float
+  EXPECT_EQ(qk::unary_f32(p, 2.5f), 1.f);    // the knees: alpha x + beta = 1 and 0
+  EXPECT_EQ(qk::unary_f32(p, -2.5f), 0.f);
+  EXPECT_EQ(qk::unary_f32(p, 100.f), 1.f);
+  EXPECT_EQ(qk::unary_f32(p, -100.f), 0.f);
+  EXPECT_EQ(qk::unary_f32(p, INFINITY), 1.f);
+  EXPECT_EQ(qk::unary_f32(p, -INFINITY), 0.f);
+  EXPECT_TRUE(std::isnan(qk::unary_f32(p, NAN)));
+  EXPECT_FALSE(std::signbit(qk::unary_f32(p, -3.f)));  // +0, not -0
+  // A negative slope flips it; beta outside [0, 1] saturates at x = 0.
+  p.alpha = -0.5f;
+  p.beta = 0.25f;
+  EXPECT_EQ(qk::unary_f32(p, -1.f), 0.75f);
+  EXPECT_EQ(qk::unary_f32(p, 1.f), 0.f);
+  EXPECT_EQ(qk::unary_f32(p, -INFINITY), 1.f);
+  p.beta = 3.f;
+  EXPECT_EQ(qk::unary_f32(p, 0.f), 1.f);
+  // alpha = 0: clamp(beta) everywhere, infinities included (no 0 * inf = NaN).
+  p.alpha = 0.f;
+  p.beta = 0.3f;
+  for (float x : {-INFINITY, -1e30f, 0.f, 7.f, INFINITY}) EXPECT_EQ(qk::unary_f32(p, x), 0.3f);
+  p.beta = -2.f;
+  EXPECT_EQ(qk::unary_f32(p, INFINITY), 0.f);
+}
+
+TEST(HardSigmoid, F32KernelAndLutAgainstFormula) {
+  std::mt19937 rng(57);
+  const auto x = RandomF(2000, rng, -12.f, 12.f);
+  struct AB {
+    float alpha, beta;
+  };
+  int64_t exact = 0, total = 0;
+  for (AB ab : {AB{0.2f, 0.5f}, AB{1.f / 6.f, 0.5f}, AB{0.5f, 0.f}, AB{-0.3f, 0.9f},
+                AB{2.f, -1.f}}) {
+    qk::UnaryParams p;
+    p.op = qk::UnaryOp::kHardSigmoid;
+    p.alpha = ab.alpha;
+    p.beta = ab.beta;
+    const auto y =
+        RunGuarded<float>(2000, [&](float* o) { qk::f32_unary__ref(p, 2000, x.data(), o); });
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double e = OracleUnary(p, double{x[i]});
+      ASSERT_NEAR(y[i], e, 6e-8) << "alpha " << ab.alpha << " x=" << x[i];
+      ASSERT_GE(y[i], 0.f);
+      ASSERT_LE(y[i], 1.f);
+    }
+    // The LUT over all 256 codes: the output is a calibrated [0, 1] range.
+    for (float sx : {0.01f, 0.05f, 0.2f})
+      for (int32_t zx : {0, 128, 255})
+        for (int32_t zy : {0, 3}) {
+          const float sy = 1.f / 255.f;
+          uint8_t lut[256];
+          qk::build_lut_u8(p, sx, zx, sy, zy, lut);
+          for (int q = 0; q < 256; ++q) {
+            const double real = OracleUnary(p, double{sx} * (q - zx));
+            const int expected = QuantizeReal(real, sy, zy, qk::QRange{});
+            ASSERT_LE(std::abs(lut[q] - expected), 1) << "q=" << q;
+            // exact against the definition evaluated here on the dequantized code
+            ASSERT_EQ(lut[q], OracleRound(qk::unary_f32(p, qk::dequantize(q, sx, zx)) / sy, zy,
+                                          qk::QRange{}));
+            exact += lut[q] == expected;
+            ++total;
+          }
+          const auto xq = RandomU8(999, rng);
+          const auto yq = RunGuarded<uint8_t>(
+              999, [&](uint8_t* o) { qk::u8_lut__ref(999, xq.data(), lut, o); });
+          for (size_t i = 0; i < xq.size(); ++i) ASSERT_EQ(yq[i], lut[xq[i]]);
+        }
+  }
+  EXPECT_GT(exact, total * 99 / 100);
 }
 
 namespace {
@@ -257,6 +342,160 @@ TEST(Softmax, Qu8ExactAndWithinOneLsbOfFloat) {
             }
         }
       }
+  }
+  EXPECT_LT(off, total / 50 + 1);
+}
+
+// ---------------------------------------------------------------- LogSoftmax
+
+namespace {
+
+// Double-precision log-softmax of one line of x (shape s, line (o, i)).
+std::vector<double> LogSoftmaxLine(const SoftmaxShape& s, const std::vector<float>& x, int64_t o,
+                                   int64_t i) {
+  double mx = -INFINITY;
+  for (int64_t a = 0; a < s.axis; ++a) mx = std::max(mx, double{x[SmIdx(s, o, a, i)]});
+  double sum = 0.0;
+  for (int64_t a = 0; a < s.axis; ++a) sum += std::exp(double{x[SmIdx(s, o, a, i)]} - mx);
+  std::vector<double> out;
+  for (int64_t a = 0; a < s.axis; ++a) {
+    out.push_back(double{x[SmIdx(s, o, a, i)]} - mx - std::log(sum));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(LogSoftmax, F32MatchesDoubleIncludingLargeMagnitudes) {
+  std::mt19937 rng(55);
+  for (const SoftmaxShape& s : kSoftmaxShapes) {
+    for (float range : {3.f, 100.f, 1e4f, 1e30f, 1e37f}) {
+      const int64_t n = s.outer * s.axis * s.inner;
+      const auto x = RandomF(n, rng, -range, range);
+      const auto y = RunGuarded<float>(
+          n, [&](float* o) { qk::f32_log_softmax__ref(s.outer, s.axis, s.inner, x.data(), o); });
+      for (int64_t o = 0; o < s.outer; ++o)
+        for (int64_t i = 0; i < s.inner; ++i) {
+          const std::vector<double> want = LogSoftmaxLine(s, x, o, i);
+          double prob_sum = 0.0;
+          for (int64_t a = 0; a < s.axis; ++a) {
+            const float got = y[SmIdx(s, o, a, i)];
+            const double e = want[static_cast<size_t>(a)];
+            ASSERT_TRUE(std::isfinite(got)) << "x=" << x[SmIdx(s, o, a, i)];
+            ASSERT_LE(got, 0.f);
+            // x - max is rounded once (relative 2^-24); log(sum) carries the
+            // fp32 sum's error (<= axis * 2^-24 relative, i.e. absolute in log)
+            ASSERT_NEAR(got, e, 1.2e-7 * std::fabs(e) + 1e-6 + 6e-8 * double(s.axis))
+                << "range " << range << " a=" << a;
+            prob_sum += std::exp(double{got});
+          }
+          ASSERT_NEAR(prob_sum, 1.0, 1e-5);
+        }
+    }
+  }
+}
+
+TEST(LogSoftmax, F32NoInfinityWhereSoftmaxUnderflows) {
+  // exp(-2e4) underflows to 0 in any precision, so log(softmax(x)) would be
+  // -inf; log-softmax of finite inputs stays finite and exact here.
+  const std::vector<float> x = {-1e4f, 0.f, 1e4f, 1e4f - 1.f, -3e38f, 3e38f};
+  // Lines of 3 along the last axis: {-1e4, 0, 1e4}, {1e4 - 1, -3e38, 3e38}.
+  const auto y =
+      RunGuarded<float>(6, [&](float* o) { qk::f32_log_softmax__ref(2, 3, 1, x.data(), o); });
+  EXPECT_EQ(y[0], -2e4f);
+  EXPECT_EQ(y[1], -1e4f);
+  EXPECT_EQ(y[2], 0.f);
+  EXPECT_EQ(y[5], 0.f);
+  EXPECT_EQ(y[3], 1e4f - 1.f - 3e38f);  // == -3e38f: finite
+  // -3e38 - 3e38 = -6e38 is beyond FLT_MAX: -inf is the correctly rounded
+  // result of the exact value (the only legitimate infinity for finite input).
+  EXPECT_EQ(y[4], -INFINITY);
+  // Single element: log(1) = 0; a line of equal values: -log(n).
+  const std::vector<float> same(7, 123.25f);
+  const auto ys =
+      RunGuarded<float>(7, [&](float* o) { qk::f32_log_softmax__ref(1, 7, 1, same.data(), o); });
+  for (float v : ys) EXPECT_NEAR(v, -std::log(7.0), 1e-6);
+  float one = -55.f, out = 1.f;
+  qk::f32_log_softmax__ref(1, 1, 1, &one, &out);
+  EXPECT_EQ(out, 0.f);
+}
+
+TEST(LogSoftmax, F32SpecialValuesAndInPlace) {
+  // [outer 3, axis 3]: a -inf element, a NaN line, a finite line.
+  std::vector<float> x = {-INFINITY, 1.f, 2.f, 1.f, NAN, 3.f, 0.5f, -0.5f, 0.25f};
+  const auto y =
+      RunGuarded<float>(9, [&](float* o) { qk::f32_log_softmax__ref(3, 3, 1, x.data(), o); });
+  EXPECT_EQ(y[0], -INFINITY);  // log(0) of an exact zero probability
+  EXPECT_NEAR(y[1], 1.0 - 2.0 - std::log(std::exp(-1.0) + 1.0), 1e-6);
+  EXPECT_NEAR(y[2], -std::log(std::exp(-1.0) + 1.0), 1e-6);
+  for (int a = 3; a < 6; ++a) EXPECT_TRUE(std::isnan(y[a])) << a;  // NaN poisons its line only
+  const SoftmaxShape s{3, 3, 1};
+  const std::vector<double> want = LogSoftmaxLine(s, x, 2, 0);
+  for (int a = 0; a < 3; ++a) EXPECT_NEAR(y[6 + a], want[a], 1e-6);
+  // In place (x == y) gives the same bytes.
+  std::vector<float> inplace = x;
+  qk::f32_log_softmax__ref(3, 3, 1, inplace.data(), inplace.data());
+  for (int a = 0; a < 9; ++a) EXPECT_TRUE(SameBits(inplace[a], y[a])) << a;  // NaNs included
+}
+
+TEST(LogSoftmax, Qu8ExactAndWithinOneLsbOfDequantizeReferenceQuantize) {
+  std::mt19937 rng(56);
+  int64_t off = 0, total = 0;
+  for (const SoftmaxShape& s : kSoftmaxShapes) {
+    const int64_t n = s.outer * s.axis * s.inner;
+    for (int pattern = 0; pattern < 2; ++pattern) {
+      auto x = RandomU8(n, rng);
+      if (pattern == 1) {  // narrow lines: values near each other
+        for (auto& v : x) v = static_cast<uint8_t>(100 + v % 9);
+      }
+      for (float sx : {0.02f, 0.1f, 0.5f})
+        for (int32_t zx : {0, 128, 255}) {  // cancels in x - max: only the reference sees it
+          float table[256];
+          qk::build_softmax_exp_table(1.f, sx, table);
+          struct OutQ {
+            float sy;
+            int32_t zy;
+          };
+          // The calibrated range [min, 0]: zero point 255. Also a range that
+          // clips the tail (saturates at 0) and one with headroom above 0.
+          const float full = (sx * 255.f + std::log(float(s.axis))) / 255.f;
+          for (OutQ oq : {OutQ{full, 255}, OutQ{0.05f, 255}, OutQ{0.1f, 200}}) {
+            const auto y = RunGuarded<uint8_t>(n, [&](uint8_t* o) {
+              qk::qu8_log_softmax__ref(s.outer, s.axis, s.inner, x.data(), table, sx, oq.sy,
+                                       oq.zy, o);
+            });
+            for (int64_t o = 0; o < s.outer; ++o)
+              for (int64_t i = 0; i < s.inner; ++i) {
+                int mx = 0;
+                for (int64_t a = 0; a < s.axis; ++a) mx = std::max<int>(mx, x[SmIdx(s, o, a, i)]);
+                // exact fp32 oracle of the documented arithmetic
+                float fsum = 0.f;
+                for (int64_t a = 0; a < s.axis; ++a)
+                  fsum += std::exp(-sx * static_cast<float>(mx - x[SmIdx(s, o, a, i)]));
+                const float l = static_cast<float>(std::log(double{fsum}));
+                // float path: dequantize (with zx) -> double log-softmax -> quantize
+                double dmx = -INFINITY;
+                for (int64_t a = 0; a < s.axis; ++a)
+                  dmx = std::max(dmx, double{sx} * (x[SmIdx(s, o, a, i)] - zx));
+                double dsum = 0.0;
+                for (int64_t a = 0; a < s.axis; ++a)
+                  dsum += std::exp(double{sx} * (x[SmIdx(s, o, a, i)] - zx) - dmx);
+                for (int64_t a = 0; a < s.axis; ++a) {
+                  const uint8_t got = y[SmIdx(s, o, a, i)];
+                  const float shifted = -(sx * static_cast<float>(mx - x[SmIdx(s, o, a, i)]));
+                  ASSERT_EQ(got, OracleRound((shifted - l) / oq.sy, oq.zy, qk::QRange{}));
+                  const double real =
+                      double{sx} * (x[SmIdx(s, o, a, i)] - zx) - dmx - std::log(dsum);
+                  const int fq = QuantizeReal(real, oq.sy, oq.zy, qk::QRange{});
+                  ASSERT_LE(std::abs(got - fq), 1) << "real " << real;
+                  off += got != fq;
+                  ++total;
+                  ASSERT_LE(got, oq.zy) << "log-probabilities are <= 0";
+                }
+              }
+          }
+        }
+    }
   }
   EXPECT_LT(off, total / 50 + 1);
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "model_impl.hpp"
+#include "ops/op.hpp"
 #include "support/model_builders.hpp"
 
 namespace quanta {
@@ -183,6 +184,8 @@ TEST(Loader, NamesOfEnumsAndStatus) {
   EXPECT_STREQ(op_type_name(OpType::kConv2D), "Conv2D");
   EXPECT_STREQ(op_type_name(OpType::kFullyConnected), "FullyConnected");
   EXPECT_STREQ(op_type_name(OpType::kDequantize), "Dequantize");
+  EXPECT_STREQ(op_type_name(OpType::kLogSoftmax), "LogSoftmax");
+  EXPECT_STREQ(op_type_name(OpType::kHardSigmoid), "HardSigmoid");
   EXPECT_STREQ(dtype_name(DType::kU8), "u8");
   EXPECT_STREQ(dtype_name(DType::kBF16), "bf16");
   EXPECT_EQ(dtype_size(DType::kF32), 4u);
@@ -571,6 +574,58 @@ TEST(Loader, InvalidOpType) {
   ModelWriter w = make_u8_relu_writer();
   w.raw().nodes[0]->op = static_cast<fb::OpType>(200);
   EXPECT_TRUE(Invalid(load_writer(w), {"node 0 ('relu'", "op type 200"}));
+}
+
+// Ops appended to the format keep their values (files written with them must
+// read the same forever) and their options survive the round trip.
+TEST(Loader, AppendedOpsKeepValuesAndOptions) {
+  EXPECT_EQ(static_cast<int>(OpType::kDequantize), 25);
+  EXPECT_EQ(static_cast<int>(OpType::kLogSoftmax), 26);
+  EXPECT_EQ(static_cast<int>(OpType::kHardSigmoid), 27);
+  EXPECT_EQ(static_cast<int>(fb::OpType::LOG_SOFTMAX), 26);
+  EXPECT_EQ(static_cast<int>(fb::OpType::HARD_SIGMOID), 27);
+  EXPECT_EQ(static_cast<int>(fb::Options::PadOptions), 15);
+  EXPECT_EQ(static_cast<int>(fb::Options::HardSigmoidOptions), 16);
+  // Neither op may write over its input: only the reshape family aliases.
+  EXPECT_FALSE(detail::op_output_may_alias_input(OpType::kLogSoftmax));
+  EXPECT_FALSE(detail::op_output_may_alias_input(OpType::kHardSigmoid));
+  EXPECT_FALSE(detail::op_output_may_alias_input(OpType::kSoftmax));
+
+  ModelWriter w("test");
+  const int x = w.add_tensor("x", {2, 5}, DType::kF32);
+  const int t = w.add_tensor("t", {2, 5}, DType::kF32);
+  const int y = w.add_tensor("y", {2, 5}, DType::kF32);
+  fb::OptionsUnion hs;
+  fb::HardSigmoidOptionsT hso;
+  hso.alpha = 0.3f;
+  hso.beta = 0.4f;
+  hs.Set(hso);
+  w.add_node(OpType::kHardSigmoid, {x}, {t}, std::move(hs), "hsig", {"HardSigmoid_0"});
+  fb::OptionsUnion sm;
+  fb::SoftmaxOptionsT smo;
+  smo.axis = 0;
+  sm.Set(smo);
+  w.add_node(OpType::kLogSoftmax, {t}, {y}, std::move(sm), "logsm", {"LogSoftmax_1"});
+  w.set_inputs({x});
+  w.set_outputs({y});
+  auto r = load_writer(w);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ((*r)->nodes()[0].op, OpType::kHardSigmoid);
+  EXPECT_EQ((*r)->nodes()[1].op, OpType::kLogSoftmax);
+  const detail::ModelImpl& impl = (*r)->impl();
+  const auto* o0 = impl.fb_nodes[0]->options_as_HardSigmoidOptions();
+  ASSERT_NE(o0, nullptr);
+  EXPECT_EQ(o0->alpha(), 0.3f);
+  EXPECT_EQ(o0->beta(), 0.4f);
+  const auto* o1 = impl.fb_nodes[1]->options_as_SoftmaxOptions();
+  ASSERT_NE(o1, nullptr);
+  EXPECT_EQ(o1->axis(), 0);
+  EXPECT_EQ(o1->beta(), 1.f);
+
+  // The first value past the last op is refused by name.
+  w.raw().nodes[1]->op = static_cast<fb::OpType>(28);
+  EXPECT_TRUE(Invalid(load_writer(w), {"node 1 ('logsm', from ONNX 'LogSoftmax_1')",
+                                       "op type 28 is not a valid OpType"}));
 }
 
 // ---------------------------------------------------------------- file header

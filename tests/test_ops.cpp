@@ -838,6 +838,9 @@ double ref_gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))
 double ref_gelu_tanh(double x) {
   return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
 }
+double ref_hsigmoid(double x) { return std::min(1.0, std::max(0.0, 0.25 * x + 0.375)); }
+// The schema defaults (alpha 0.2, beta 0.5) when the node has no options.
+double ref_hsigmoid_default(double x) { return std::min(1.0, std::max(0.0, 0.2 * x + 0.5)); }
 
 Opt no_options() { return {}; }
 Opt clip_options() {
@@ -860,6 +863,14 @@ Opt gelu_options() {
   u.Set(fb::GeluOptionsT{});
   return u;
 }
+Opt hard_sigmoid_options() {
+  fb::HardSigmoidOptionsT o;
+  o.alpha = 0.25f;
+  o.beta = 0.375f;
+  Opt u;
+  u.Set(o);
+  return u;
+}
 Opt gelu_tanh_options() {
   fb::GeluOptionsT o;
   o.approximate = true;
@@ -878,6 +889,8 @@ const UnaryCase kUnaryCases[] = {
     {OpType::kLeakyRelu, leaky_options, ref_leaky},
     {OpType::kGelu, gelu_options, ref_gelu},
     {OpType::kGelu, gelu_tanh_options, ref_gelu_tanh},
+    {OpType::kHardSigmoid, hard_sigmoid_options, ref_hsigmoid},
+    {OpType::kHardSigmoid, no_options, ref_hsigmoid_default},
 };
 
 TEST(OpsUnary, FloatMatchesDefinitions) {
@@ -969,6 +982,110 @@ TEST(OpsSoftmax, QuantizedLastAxisWithinOneLsb) {
     for (int a = 0; a < 10; ++a) want.push_back(quant(std::exp(dequant(x[r * 10 + a], sx, zx)) / sum, sy, zy));
   }
   expect_u8_within1(*out, want);
+}
+
+// ========================================================== LogSoftmax
+
+// Double-precision log-softmax of x viewed as [outer, len, inner] along the middle axis.
+std::vector<double> ref_log_softmax(const std::vector<double>& x, int outer, int len, int inner) {
+  std::vector<double> y(x.size());
+  for (int o = 0; o < outer; ++o)
+    for (int i = 0; i < inner; ++i) {
+      auto at = [&](int a) { return static_cast<size_t>((o * len + a) * inner + i); };
+      double mx = -INFINITY;
+      for (int a = 0; a < len; ++a) mx = std::max(mx, x[at(a)]);
+      double sum = 0;
+      for (int a = 0; a < len; ++a) sum += std::exp(x[at(a)] - mx);
+      for (int a = 0; a < len; ++a) y[at(a)] = x[at(a)] - mx - std::log(sum);
+    }
+  return y;
+}
+
+TEST(OpsLogSoftmax, FloatMiddleAndNegativeAxis) {
+  for (int axis : {1, -2, -1}) {
+    SCOPED_TRACE(axis);
+    auto x = rand_f(2 * 3 * 4, 230, -30, 30);
+    x[5] = 2e4f;  // a line where softmax underflows: log-softmax stays finite
+    ModelWriter w("test");
+    const int tx = w.add_tensor("x", {2, 3, 4}, DType::kF32);
+    const int ty = w.add_tensor("y", {2, 3, 4}, DType::kF32);
+    fb::SoftmaxOptionsT o;
+    o.axis = axis;
+    Opt u;
+    u.Set(o);
+    w.add_node(OpType::kLogSoftmax, {tx}, {ty}, std::move(u), "log_softmax");
+    w.set_inputs({tx});
+    w.set_outputs({ty});
+    auto out = run_raw(w, {bytes_of(x)});
+    ASSERT_TRUE(out);
+    const std::vector<double> xd(x.begin(), x.end());
+    const std::vector<double> want = axis == -1 ? ref_log_softmax(xd, 6, 4, 1)
+                                                : ref_log_softmax(xd, 2, 3, 4);
+    const std::vector<float> got = floats_of(*out);
+    expect_near(got, want, 1e-6);
+    for (float v : got) EXPECT_TRUE(std::isfinite(v));
+  }
+}
+
+TEST(OpsLogSoftmax, AbsentOptionsMeanLastAxisAndNoMacs) {
+  const auto x = rand_f(3 * 5, 231, -4, 4);
+  ModelWriter w("test");
+  const int tx = w.add_tensor("x", {3, 5}, DType::kF32);
+  const int ty = w.add_tensor("y", {3, 5}, DType::kF32);
+  w.add_node(OpType::kLogSoftmax, {tx}, {ty}, {}, "log_softmax", {"LogSoftmax_0"});
+  w.set_inputs({tx});
+  w.set_outputs({ty});
+  auto m = load_status(w);
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ((*m)->nodes()[0].macs, 0);
+  EXPECT_STREQ(op_type_name((*m)->nodes()[0].op), "LogSoftmax");
+  auto out = run_raw(w, {bytes_of(x)});
+  ASSERT_TRUE(out);
+  expect_near(floats_of(*out), ref_log_softmax({x.begin(), x.end()}, 3, 5, 1), 1e-6);
+}
+
+// The quantized op is log-softmax of the dequantized input, quantized with the
+// output's own scale and zero point (a calibrated range [min, 0]: zero point 255).
+TEST(OpsLogSoftmax, QuantizedWithinOneLsbOfDequantizeReferenceQuantize) {
+  struct Case {
+    float sx;
+    int zx;
+    float sy;
+    int zy;
+    int outer, len, inner;
+  };
+  const float full10 = (0.1f * 255.f + std::log(10.f)) / 255.f;
+  for (const Case& c : {Case{0.1f, 128, full10, 255, 4, 10, 1}, Case{0.05f, 3, 0.04f, 255, 2, 7, 3},
+                        Case{0.2f, 250, 0.1f, 230, 1, 1, 5}}) {
+    SCOPED_TRACE(c.sx);
+    const int n = c.outer * c.len * c.inner;
+    const auto x = rand_u8(n, 232);
+    ModelWriter w("test");
+    const int tx = w.add_tensor("x", {c.outer, c.len, c.inner}, DType::kU8, qp(c.sx, c.zx));
+    const int ty = w.add_tensor("y", {c.outer, c.len, c.inner}, DType::kU8, qp(c.sy, c.zy));
+    fb::SoftmaxOptionsT o;
+    o.axis = 1;
+    Opt u;
+    u.Set(o);
+    w.add_node(OpType::kLogSoftmax, {tx}, {ty}, std::move(u), "log_softmax");
+    w.set_inputs({tx});
+    w.set_outputs({ty});
+    auto out = run_raw(w, {x});
+    ASSERT_TRUE(out);
+    std::vector<double> xd;
+    for (uint8_t q : x) xd.push_back(dequant(q, c.sx, c.zx));
+    std::vector<int> want;
+    for (double v : ref_log_softmax(xd, c.outer, c.len, c.inner)) {
+      want.push_back(quant(v, c.sy, c.zy));
+    }
+    expect_u8_within1(*out, want);
+    int exact = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      exact += (*out)[i] == want[i];
+      EXPECT_LE((*out)[i], c.zy) << "log-probabilities are <= 0";
+    }
+    EXPECT_GE(exact, int(want.size()) * 9 / 10);
+  }
 }
 
 // ===================================================== Reshape family
@@ -1539,6 +1656,204 @@ TEST(OpsConv2D, AbsentOptionsMeanDefaults) {
   for (int p = 0; p < 9; ++p)
     for (int c = 0; c < 3; ++c) want.push_back(double(x[p * 2]) * wt[c * 2] + double(x[p * 2 + 1]) * wt[c * 2 + 1]);
   expect_near(floats_of(*out), want, 1e-6);
+}
+
+TEST(OpsErrors, LogSoftmaxAndHardSigmoidOptions) {
+  const std::string node = "node 0 ('n', from ONNX 'Src_0')";
+  // Controls: valid options load, and neither op counts MACs.
+  fb::SoftmaxOptionsT sm;
+  sm.axis = -2;
+  {
+    auto r = load_status(single(OpType::kLogSoftmax, {2, 3}, {2, 3}, opt(sm)));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ((*r)->nodes()[0].macs, 0);
+  }
+  fb::HardSigmoidOptionsT hs;
+  hs.alpha = -1e30f;  // any finite slope and offset
+  hs.beta = 7.f;
+  {
+    auto r = load_status(single(OpType::kHardSigmoid, {2, 3}, {2, 3}, opt(hs)));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ((*r)->nodes()[0].macs, 0);
+  }
+  // LogSoftmax: axis out of range on either side.
+  sm.axis = 2;
+  EXPECT_TRUE(fails_with(single(OpType::kLogSoftmax, {2, 3}, {2, 3}, opt(sm)),
+                         StatusCode::kInvalidModel, {node, "LogSoftmax axis 2", "[2,3]"}));
+  sm.axis = -3;
+  EXPECT_TRUE(fails_with(single(OpType::kLogSoftmax, {2, 3}, {2, 3}, opt(sm)),
+                         StatusCode::kInvalidModel, {node, "LogSoftmax axis -3"}));
+  EXPECT_TRUE(fails_with(single(OpType::kLogSoftmax, {}, {}, {}), StatusCode::kInvalidModel,
+                         {node, "LogSoftmax axis -1", "shape []"}));
+  // LogSoftmax: beta other than 1 (shared SoftmaxOptions) is unsupported.
+  sm.axis = -1;
+  for (float beta : {2.f, 0.5f, NAN, INFINITY}) {
+    sm.beta = beta;
+    EXPECT_TRUE(fails_with(single(OpType::kLogSoftmax, {2, 3}, {2, 3}, opt(sm)),
+                           StatusCode::kUnsupported, {node, "LogSoftmax beta", "beta = 1 only"}))
+        << beta;
+  }
+  // Options of the wrong type, both ways.
+  EXPECT_TRUE(fails_with(single(OpType::kLogSoftmax, {4}, {4}, opt(hs)), StatusCode::kInvalidModel,
+                         {node, "LogSoftmax needs SoftmaxOptions", "HardSigmoidOptions"}));
+  EXPECT_TRUE(fails_with(single(OpType::kHardSigmoid, {4}, {4}, opt(fb::LeakyReluOptionsT{})),
+                         StatusCode::kInvalidModel,
+                         {node, "HardSigmoid needs HardSigmoidOptions", "LeakyReluOptions"}));
+  EXPECT_TRUE(fails_with(single(OpType::kSigmoid, {4}, {4}, opt(fb::HardSigmoidOptionsT{})),
+                         StatusCode::kInvalidModel,
+                         {node, "takes no options", "HardSigmoidOptions"}));
+  // HardSigmoid: alpha and beta must be finite.
+  hs.alpha = NAN;
+  hs.beta = 0.5f;
+  EXPECT_TRUE(fails_with(single(OpType::kHardSigmoid, {4}, {4}, opt(hs)), StatusCode::kInvalidModel,
+                         {node, "HardSigmoid alpha = nan", "finite"}));
+  hs.alpha = 0.2f;
+  hs.beta = -INFINITY;
+  EXPECT_TRUE(fails_with(single(OpType::kHardSigmoid, {4}, {4}, opt(hs)), StatusCode::kInvalidModel,
+                         {node, "beta = -inf", "finite"}));
+  // Shapes and output quantization (each writes its own: a calibrated activation).
+  EXPECT_TRUE(fails_with(single(OpType::kLogSoftmax, {2, 3}, {3, 2}, {}), StatusCode::kInvalidModel,
+                         {node, "output shape [3,2] stored, inferred [2,3]"}));
+  EXPECT_TRUE(fails_with(single(OpType::kHardSigmoid, {4}, {4}, {}, DType::kU8, qp(0.1f, 3), {}),
+                         StatusCode::kInvalidModel, {node, "without quantization parameters"}));
+  EXPECT_TRUE(fails_with(single(OpType::kLogSoftmax, {4}, {4}, {}, DType::kU8, qp(0.1f, 3),
+                                {{0.1f, 0.2f, 0.3f, 0.4f}, {0, 0, 0, 0}, 0, 0}),
+                         StatusCode::kUnsupported, {node, "output", "per tensor"}));
+  {
+    ModelWriter w("test");
+    const int tx = w.add_tensor("x", {4}, DType::kU8, qp(0.1f, 3));
+    const int ty = w.add_tensor("y", {4}, DType::kF32);
+    w.add_node(OpType::kLogSoftmax, {tx}, {ty}, {}, "n", {"Src_0"});
+    w.set_inputs({tx});
+    w.set_outputs({ty});
+    EXPECT_TRUE(fails_with(w, StatusCode::kUnsupported, {node, "output", "f32", "expected u8"}));
+  }
+  // Output parameters differ from the input's: fine for both (not data movement).
+  EXPECT_TRUE(load_status(single(OpType::kHardSigmoid, {4}, {4}, {}, DType::kU8, qp(0.1f, 3),
+                                 qp(1.f / 255.f, 0)))
+                  .ok());
+  EXPECT_TRUE(load_status(single(OpType::kLogSoftmax, {4}, {4}, {}, DType::kU8, qp(0.1f, 3),
+                                 qp(0.05f, 255)))
+                  .ok());
+}
+
+// ===================================================== small end-to-end models
+
+// The tail of a classifier (PyTorch's MNIST example ends in log_softmax):
+// f32 x -> Quantize -> FullyConnected (u8 x i8) -> LogSoftmax (u8) -> Dequantize.
+TEST(OpsEndToEnd, QuantizedClassifierWithLogSoftmax) {
+  const int m = 3, k = 16, n = 10;
+  const float sx = 0.03f, sl = 0.08f;
+  const int zx = 120, zl = 128;
+  const auto x = rand_f(m * k, 240, -3.5f, 3.5f);
+  const auto wt = rand_i8(n * k, 241);
+  const auto b = rand_i32(n, 242, -3000, 3000);
+  std::vector<float> sw(n), sb(n);
+  for (int c = 0; c < n; ++c) {
+    sw[c] = 0.004f + 0.0005f * c;
+    sb[c] = sx * sw[c];
+  }
+  // Output range [-(255 * sl + log n), 0], zero point 255.
+  const float sy = (255.f * sl + std::log(float(n))) / 255.f;
+  const int zy = 255;
+  ModelWriter w("test");
+  const int tx = w.add_tensor("x", {m, k}, DType::kF32);
+  const int txq = w.add_tensor("x_q", {m, k}, DType::kU8, qp(sx, zx));
+  const int tw = w.add_constant_i8("w", {n, k}, wt, qaxis(sw, 0));
+  const int tb = w.add_constant_i32("b", {n}, b, qaxis(sb, 0));
+  const int tl = w.add_tensor("logits", {m, n}, DType::kU8, qp(sl, zl));
+  const int tyq = w.add_tensor("log_probs_q", {m, n}, DType::kU8, qp(sy, zy));
+  const int ty = w.add_tensor("log_probs", {m, n}, DType::kF32);
+  w.add_node(OpType::kQuantize, {tx}, {txq}, {}, "quantize");
+  w.add_node(OpType::kFullyConnected, {txq, tw, tb}, {tl}, {}, "fc", {"Gemm_0"});
+  Opt u;
+  u.Set(fb::SoftmaxOptionsT{});
+  w.add_node(OpType::kLogSoftmax, {tl}, {tyq}, std::move(u), "log_softmax", {"LogSoftmax_1"});
+  w.add_node(OpType::kDequantize, {tyq}, {ty}, {}, "dequantize");
+  w.set_inputs({tx});
+  w.set_outputs({ty});
+
+  // Expected: exact integer stages, then log-softmax within one output LSB.
+  std::vector<double> logits;
+  for (int r = 0; r < m; ++r)
+    for (int c = 0; c < n; ++c) {
+      int64_t acc = b[c];
+      for (int i = 0; i < k; ++i) acc += int64_t(quant(x[r * k + i], sx, zx) - zx) * wt[c * k + i];
+      logits.push_back(dequant(requant(acc, (sx * sw[c]) / sl, zl), sl, zl));
+    }
+  const std::vector<double> want = ref_log_softmax(logits, m, n, 1);
+
+  auto model = load_status(w);
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  auto session = Session::create(*model);
+  ASSERT_TRUE(session.ok()) << session.status().to_string();
+  ASSERT_TRUE((*session)->set_input(0, x).ok());
+  ASSERT_TRUE((*session)->run().ok());
+  std::vector<float> got(m * n);
+  ASSERT_TRUE((*session)->get_output(0, got).ok());
+  for (int r = 0; r < m; ++r) {
+    double prob_sum = 0;
+    for (int c = 0; c < n; ++c) {
+      const size_t i = static_cast<size_t>(r * n + c);
+      EXPECT_NEAR(got[i], want[i], 1.0001 * sy) << "row " << r << " class " << c;
+      EXPECT_LE(got[i], 0.f);
+      prob_sum += std::exp(double(got[i]));
+    }
+    EXPECT_NEAR(prob_sum, 1.0, 0.1) << "row " << r;
+    // The predicted class is the logits' argmax.
+    const auto row = got.begin() + r * n;
+    const auto lrow = logits.begin() + r * n;
+    EXPECT_EQ(*std::max_element(lrow, lrow + n), lrow[std::max_element(row, row + n) - row]);
+  }
+}
+
+// A squeeze-excitation style gate (MobileNetV3): y = x * HardSigmoid(x), in
+// float and quantized (HardSigmoid output calibrated to [0, 1]).
+TEST(OpsEndToEnd, HardSigmoidGateFloatAndQuantized) {
+  const std::vector<int64_t> shape = {1, 4, 4, 8};
+  const int n = 4 * 4 * 8;
+  const auto x = rand_f(n, 250, -6.f, 6.f);
+  auto gate = [](double v) { return std::min(1.0, std::max(0.0, v / 6.0 + 0.5)); };
+  auto build = [&](DType dt, QuantParams qx, QuantParams qg, QuantParams qy) {
+    ModelWriter w("test");
+    const int tx = w.add_tensor("x", shape, dt, qx);
+    const int tg = w.add_tensor("gate", shape, dt, qg);
+    const int ty = w.add_tensor("y", shape, dt, qy);
+    fb::HardSigmoidOptionsT o;
+    o.alpha = 1.f / 6.f;
+    o.beta = 0.5f;
+    Opt u;
+    u.Set(o);
+    w.add_node(OpType::kHardSigmoid, {tx}, {tg}, std::move(u), "hsigmoid", {"HardSigmoid_0"});
+    w.add_node(OpType::kMul, {tx, tg}, {ty}, {}, "gate_mul", {"Mul_1"});
+    w.set_inputs({tx});
+    w.set_outputs({ty});
+    return w;
+  };
+  {
+    auto out = run_raw(build(DType::kF32, {}, {}, {}), {bytes_of(x)});
+    ASSERT_TRUE(out);
+    std::vector<double> want;
+    for (float v : x) want.push_back(v * gate(v));
+    expect_near(floats_of(*out), want, 1e-6);
+  }
+  {
+    const float sx = 0.05f, sg = 1.f / 255.f, sy = 0.03f;
+    const int zx = 120, zg = 0, zy = 13;
+    ModelWriter w = build(DType::kU8, qp(sx, zx), qp(sg, zg), qp(sy, zy));
+    std::vector<uint8_t> xq;
+    for (float v : x) xq.push_back(static_cast<uint8_t>(quant(v, sx, zx)));
+    auto out = run_raw(w, {xq});
+    ASSERT_TRUE(out);
+    for (int i = 0; i < n; ++i) {
+      const double xv = dequant(xq[i], sx, zx);
+      // The gate is within one LSB (1/255), then Mul rounds once more.
+      const double tol = std::fabs(xv) * sg + 0.5001 * sy;
+      const double want =
+          std::min(dequant(255, sy, zy), std::max(dequant(0, sy, zy), xv * gate(xv)));
+      EXPECT_NEAR(dequant((*out)[i], sy, zy), want, tol) << "x=" << xv;
+    }
+  }
 }
 
 }  // namespace

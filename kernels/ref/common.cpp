@@ -103,6 +103,14 @@ float unary_f32(const UnaryParams& p, float x) {
     case UnaryOp::kGelu:
       // exact: 0.5 x (1 + erf(x / sqrt 2))
       return static_cast<float>(0.5 * xd * (1.0 + std::erf(xd / std::sqrt(2.0))));
+    case UnaryOp::kHardSigmoid: {
+      // ONNX HardSigmoid: max(0, min(1, alpha * x + beta)), in double (the
+      // product of two floats is exact there, so there is one rounding to
+      // float). alpha = 0 gives clamp(beta) for every x, infinities included.
+      if (std::isnan(x)) return x;
+      const double t = p.alpha == 0.f ? double{p.beta} : double{p.alpha} * xd + double{p.beta};
+      return static_cast<float>(std::min(std::max(t, 0.0), 1.0));
+    }
     case UnaryOp::kGeluTanh: {
       // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
       const double k = std::sqrt(2.0 / 3.14159265358979323846);

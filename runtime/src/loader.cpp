@@ -33,6 +33,14 @@ constexpr uint64_t kBufferAlignment = 64;
 constexpr flatbuffers::uoffset_t kVerifierMaxDepth = 32;
 constexpr flatbuffers::uoffset_t kVerifierMaxTables = 4'000'000;
 
+// The public OpType is the file's OpType cast by value: both enums must end
+// at the same value (and the appended ones keep theirs).
+static_assert(static_cast<int>(fb::OpType::MAX) == static_cast<int>(OpType::kHardSigmoid));
+static_assert(static_cast<int>(fb::OpType::DEQUANTIZE) == static_cast<int>(OpType::kDequantize));
+static_assert(static_cast<int>(fb::OpType::LOG_SOFTMAX) == static_cast<int>(OpType::kLogSoftmax));
+static_assert(static_cast<int>(fb::OpType::HARD_SIGMOID) ==
+              static_cast<int>(OpType::kHardSigmoid));
+
 Status invalid(std::string message) { return {StatusCode::kInvalidModel, std::move(message)}; }
 Status unsupported(std::string message) { return {StatusCode::kUnsupported, std::move(message)}; }
 

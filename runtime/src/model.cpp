@@ -103,6 +103,8 @@ const char* op_type_name(OpType op) {
     case OpType::kPad: return "Pad";
     case OpType::kQuantize: return "Quantize";
     case OpType::kDequantize: return "Dequantize";
+    case OpType::kLogSoftmax: return "LogSoftmax";
+    case OpType::kHardSigmoid: return "HardSigmoid";
   }
   return "Unknown";
 }

@@ -124,6 +124,8 @@ enum class OpType : uint8_t {
   kAveragePool, kGlobalAveragePool, kRelu, kRelu6, kClip, kSigmoid, kTanh,
   kHardSwish, kLeakyRelu, kGelu, kSoftmax, kReshape, kFlatten, kSqueeze,
   kUnsqueeze, kTranspose, kPad, kQuantize, kDequantize,
+  // Appended (the values are the file's OpType values and never change).
+  kLogSoftmax = 26, kHardSigmoid = 27,
 };
 const char* op_type_name(OpType op);
 

@@ -48,7 +48,9 @@ inline fb::Options expected_options(OpType op) {
     case OpType::kClip: return fb::Options::ClipOptions;
     case OpType::kLeakyRelu: return fb::Options::LeakyReluOptions;
     case OpType::kGelu: return fb::Options::GeluOptions;
-    case OpType::kSoftmax: return fb::Options::SoftmaxOptions;
+    case OpType::kSoftmax:
+    case OpType::kLogSoftmax: return fb::Options::SoftmaxOptions;
+    case OpType::kHardSigmoid: return fb::Options::HardSigmoidOptions;
     case OpType::kReshape: return fb::Options::ReshapeOptions;
     case OpType::kFlatten: return fb::Options::FlattenOptions;
     case OpType::kSqueeze:
@@ -80,7 +82,7 @@ inline std::vector<int> effective_perm(const std::vector<int32_t>& perm, size_t 
   return out;
 }
 
-// The unary op of a unary node (Relu ... Gelu) with its options.
+// The unary op of a unary node (Relu ... Gelu, HardSigmoid) with its options.
 inline kernels::UnaryParams unary_params(OpType op, const fb::Node* node) {
   kernels::UnaryParams p;
   switch (op) {
@@ -100,6 +102,13 @@ inline kernels::UnaryParams unary_params(OpType op, const fb::Node* node) {
       p.op = kernels::UnaryOp::kLeakyRelu;
       p.alpha = read_options<fb::LeakyReluOptionsT>(node).alpha;
       break;
+    case OpType::kHardSigmoid: {
+      const auto o = read_options<fb::HardSigmoidOptionsT>(node);
+      p.op = kernels::UnaryOp::kHardSigmoid;
+      p.alpha = o.alpha;
+      p.beta = o.beta;
+      break;
+    }
     case OpType::kGelu:
       p.op = read_options<fb::GeluOptionsT>(node).approximate ? kernels::UnaryOp::kGeluTanh
                                                               : kernels::UnaryOp::kGelu;
@@ -118,7 +127,8 @@ inline bool is_unary_op(OpType op) {
     case OpType::kTanh:
     case OpType::kHardSwish:
     case OpType::kLeakyRelu:
-    case OpType::kGelu: return true;
+    case OpType::kGelu:
+    case OpType::kHardSigmoid: return true;
     default: return false;
   }
 }

@@ -172,6 +172,7 @@ class Preparer {
   Result<PreparedOp> global_avgpool();
   Result<PreparedOp> unary();
   Result<PreparedOp> softmax();
+  Result<PreparedOp> log_softmax();
   Result<PreparedOp> reshape();
   Result<PreparedOp> transpose();
   Result<PreparedOp> pad();
@@ -729,6 +730,57 @@ Result<PreparedOp> Preparer::softmax() {
   return make_prepared<SoftmaxQU8, run_softmax_qu8>(std::move(s));
 }
 
+// -------------------------------------------------------------- LogSoftmax
+struct LogSoftmaxF32 {
+  int64_t outer, axis_len, inner;
+  const float* x;
+  float* y;
+};
+void run_log_softmax_f32(const LogSoftmaxF32& s) {
+  k::f32_log_softmax__ref(s.outer, s.axis_len, s.inner, s.x, s.y);
+}
+
+struct LogSoftmaxQU8 {
+  int64_t outer, axis_len, inner;
+  float table[256];  // exp(-sx * d), d = max_q - x_q
+  float sx;
+  float sy;
+  int32_t zy;
+  const uint8_t* x;
+  uint8_t* y;
+};
+void run_log_softmax_qu8(const LogSoftmaxQU8& s) {
+  k::qu8_log_softmax__ref(s.outer, s.axis_len, s.inner, s.x, s.table, s.sx, s.sy, s.zy, s.y);
+}
+
+// beta is 1 (shape_check refuses anything else).
+Result<PreparedOp> Preparer::log_softmax() {
+  const int x = in(0), y = out();
+  const auto o = read_options<fb::SoftmaxOptionsT>(fbn_);
+  const auto& xs = info(x).shape;
+  const int rank = static_cast<int>(xs.size());
+  const size_t axis = static_cast<size_t>(o.axis < 0 ? o.axis + rank : o.axis);
+  const int64_t outer = product(xs, 0, axis);
+  const int64_t len = xs[axis];
+  const int64_t inner = product(xs, axis + 1, xs.size());
+  if (!quantized()) {
+    auto s = std::make_shared<LogSoftmaxF32>(
+        LogSoftmaxF32{outer, len, inner, data<const float>(x), data<float>(y)});
+    return make_prepared<LogSoftmaxF32, run_log_softmax_f32>(std::move(s));
+  }
+  auto s = std::make_shared<LogSoftmaxQU8>();
+  s->outer = outer;
+  s->axis_len = len;
+  s->inner = inner;
+  k::build_softmax_exp_table(1.f, scale(x), s->table);
+  s->sx = scale(x);
+  s->sy = scale(y);
+  s->zy = zero(y);
+  s->x = data<const uint8_t>(x);
+  s->y = data<uint8_t>(y);
+  return make_prepared<LogSoftmaxQU8, run_log_softmax_qu8>(std::move(s));
+}
+
 // ------------------------------------------------------- Reshape family
 struct Copy {
   const void* x;
@@ -863,6 +915,7 @@ Result<PreparedOp> Preparer::prepare() {
     case OpType::kAveragePool: return pool();
     case OpType::kGlobalAveragePool: return global_avgpool();
     case OpType::kSoftmax: return softmax();
+    case OpType::kLogSoftmax: return log_softmax();
     case OpType::kReshape:
     case OpType::kFlatten:
     case OpType::kSqueeze:

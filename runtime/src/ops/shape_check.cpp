@@ -38,10 +38,15 @@
 //     column vector whose axis is dropped from the result);
 //   - ops without an options table (Relu, Relu6, Sigmoid, Tanh, HardSwish,
 //     GlobalAveragePool, Quantize, Dequantize) refuse a node with options;
-//   - Softmax needs a finite beta > 0; Pad takes its pads from PadOptions only
-//     (one input), refuses negative pads, and in reflect mode needs every
-//     non-zero pad smaller than its dimension; a constant Pad value must not
-//     be NaN;
+//   - Softmax needs a finite beta > 0; LogSoftmax shares SoftmaxOptions but
+//     runs only beta = 1 (ONNX, PyTorch and TFLite have no temperature; any
+//     other value is kUnsupported); both need -rank <= axis < rank and write
+//     their own output quantization (a calibrated activation);
+//   - Clip bounds must not be NaN; LeakyRelu alpha and HardSigmoid alpha and
+//     beta must be finite (a NaN would poison the whole quantized LUT);
+//   - Pad takes its pads from PadOptions only (one input), refuses negative
+//     pads, and in reflect mode needs every non-zero pad smaller than its
+//     dimension; a constant Pad value must not be NaN;
 //   - pooling: pads smaller than the kernel extent, and no window may cover
 //     only padding (possible with dilation even when pads < extent);
 //   - Reshape-family ops, Transpose, Pad and quantized MaxPool keep the
@@ -111,7 +116,8 @@ class NodeChecker {
       case OpType::kMaxPool:
       case OpType::kAveragePool: QUANTA_OPS_TRY(pool(inferred)); break;
       case OpType::kGlobalAveragePool: QUANTA_OPS_TRY(global_avgpool(inferred)); break;
-      case OpType::kSoftmax: QUANTA_OPS_TRY(softmax(inferred)); break;
+      case OpType::kSoftmax:
+      case OpType::kLogSoftmax: QUANTA_OPS_TRY(softmax(inferred)); break;
       case OpType::kReshape:
       case OpType::kFlatten:
       case OpType::kSqueeze:
@@ -758,6 +764,12 @@ class NodeChecker {
       if (!std::isfinite(o.alpha)) {
         return invalid(fmt::format("LeakyRelu alpha = {} is not finite", o.alpha));
       }
+    } else if (op_ == OpType::kHardSigmoid) {
+      const auto o = read_options<fb::HardSigmoidOptionsT>(fbn_);
+      if (!std::isfinite(o.alpha) || !std::isfinite(o.beta)) {
+        return invalid(fmt::format("HardSigmoid alpha = {}, beta = {}: both must be finite",
+                                   o.alpha, o.beta));
+      }
     }
     y_shape = info(x).shape;
     return Status::Ok();
@@ -771,10 +783,15 @@ class NodeChecker {
     const auto o = read_options<fb::SoftmaxOptionsT>(fbn_);
     const int rank = static_cast<int>(info(x).shape.size());
     if (rank < 1 || o.axis < -rank || o.axis >= rank) {
-      return invalid(fmt::format("Softmax axis {} is out of range for input {} of shape {}",
+      return invalid(fmt::format("{} axis {} is out of range for input {} of shape {}", opname_,
                                  o.axis, tdesc(x), shape_str(info(x).shape)));
     }
-    if (!std::isfinite(o.beta) || !(o.beta > 0.f)) {
+    if (op_ == OpType::kLogSoftmax) {
+      if (o.beta != 1.f) {
+        return unsupported(fmt::format("LogSoftmax beta = {}; this runtime supports beta = 1 only",
+                                       o.beta));
+      }
+    } else if (!std::isfinite(o.beta) || !(o.beta > 0.f)) {
       return unsupported(fmt::format("Softmax beta = {} must be finite and > 0", o.beta));
     }
     y_shape = info(x).shape;

@@ -149,10 +149,12 @@ void qu8_global_avgpool_minmax_fp32__ref(int n, int64_t hw, int c, const uint8_t
 // ------------------------------------------------------ Unary (float and LUT)
 enum class UnaryOp : uint8_t {
   kRelu, kRelu6, kClip, kSigmoid, kTanh, kHardSwish, kLeakyRelu, kGelu, kGeluTanh,
+  kHardSigmoid,
 };
 struct UnaryParams {
   UnaryOp op = UnaryOp::kRelu;
-  float alpha = 0.01f;         // LeakyRelu
+  float alpha = 0.01f;         // LeakyRelu slope; HardSigmoid slope
+  float beta = 0.5f;           // HardSigmoid offset
   float lo = 0.f, hi = 6.f;    // Clip
 };
 // The float definition of each unary op (the specification).
@@ -173,6 +175,23 @@ void build_softmax_exp_table(float beta, float sx, float table[256]);
 // e_i = table[max - x_i]; sum in fp32 in index order; y_i = quantize_u8(e_i / sum, sy, zy).
 void qu8_softmax__ref(int64_t outer, int64_t axis_len, int64_t inner, const uint8_t* x,
                       const float* table, float sy, int32_t zy, uint8_t* y);
+
+// ------------------------------------------------------------- LogSoftmax
+// x viewed as [outer, axis_len, inner]; log-softmax over the middle axis:
+//   y = (x - max) - log(sum exp(x - max))
+// exp in fp32, the sum in fp32 in index order, its log evaluated in double and
+// rounded once to float. Never log(0): the max term contributes exp(0) = 1, so
+// a finite input gives a finite output unless x - max itself overflows fp32.
+// NaN anywhere on a line makes the whole line NaN; so does +inf.
+void f32_log_softmax__ref(int64_t outer, int64_t axis_len, int64_t inner, const float* x,
+                          float* y);
+// Quantized: d_a = max_q - x_a (exact integers); table = build_softmax_exp_table(1, sx)
+// (table[d] = exp(-sx * d)); sum = table[d_a] summed in fp32 in index order (>= 1);
+// l = float(log(double(sum))); y_a = quantize_u8(-(sx * float(d_a)) - l, sy, zy).
+// This is log-softmax of the dequantized line, quantized with the output's own
+// scale and zero point (the input zero point cancels in x - max).
+void qu8_log_softmax__ref(int64_t outer, int64_t axis_len, int64_t inner, const uint8_t* x,
+                          const float* table, float sx, float sy, int32_t zy, uint8_t* y);
 
 // ----------------------------------------------------------- Data movement
 // y = transpose(x, perm): y.shape[i] = x.shape[perm[i]]. rank <= kMaxRank.
