@@ -366,6 +366,44 @@ TEST(ConverterRewrites, ShapeArithmeticFoldsToOneReshape) {
   EXPECT_EQ(g->tensors[g->outputs[0]].shape, (std::vector<int64_t>{1, 24}));
 }
 
+TEST(ConverterImport, HardSigmoidLogSoftmaxSumAndGemmVariantsMatchTheirDefinitions) {
+  // y = LogSoftmax(Sum(h, h, g)) with h = x * HardSigmoid(x) (the pre-opset-14
+  // HardSwish), g = Gemm(transA=1, alpha=0.5) of x^T with an activation B.
+  OnnxBuilder b(13);
+  b.input("x", {1, 6}).input("xt", {6, 1}).input("bm", {6, 6}).output("y");
+  auto& hs = b.node("HardSigmoid", {"x"}, {"hs"}, "hsig");
+  attr_float(hs, "alpha", 0.25f);
+  attr_float(hs, "beta", 0.4f);
+  b.node("Mul", {"x", "hs"}, {"h"}, "mul");
+  auto& gm = b.node("Gemm", {"xt", "bm"}, {"g"}, "gemm");
+  attr_int(gm, "transA", 1);
+  attr_float(gm, "alpha", 0.5f);
+  b.node("Sum", {"h", "h", "g"}, {"s"}, "sum3");
+  b.node("LogSoftmax", {"s"}, {"y"}, "lsm");
+  auto g = import_ok(b);
+  ASSERT_TRUE(g);
+  const std::vector<float> x = test_values(6, 41, -4.0f, 4.0f), bm = test_values(36, 42);
+  auto bytes = qc::build_fp32(*g);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  const auto got = run_bytes(*bytes, {x, x, bm})[0];
+  std::vector<double> sv(6);
+  for (int j = 0; j < 6; ++j) {
+    const double hsig = std::clamp(0.25 * x[j] + 0.4, 0.0, 1.0);
+    double gj = 0;
+    for (int k = 0; k < 6; ++k) gj += static_cast<double>(x[k]) * bm[k * 6 + j];
+    sv[j] = 2 * x[j] * hsig + 0.5 * gj;
+  }
+  const double mx = *std::max_element(sv.begin(), sv.end());
+  double sum = 0;
+  for (double v : sv) sum += std::exp(v - mx);
+  std::vector<float> want(6);
+  for (int j = 0; j < 6; ++j) want[j] = static_cast<float>(sv[j] - mx - std::log(sum));
+  expect_close(got, want, 1e-5f);
+  EXPECT_EQ(count_op(*g, OpType::kHardSigmoid), 1);
+  EXPECT_EQ(count_op(*g, OpType::kLogSoftmax), 1);
+  EXPECT_EQ(count_op(*g, OpType::kAdd), 2);  // Sum of three
+}
+
 TEST(ConverterImport, InitializersListedAsGraphInputsAreConstants) {
   OnnxBuilder b(9);
   b.input("x", {1, 3}).input("w", {2, 3}).output("y");

@@ -51,8 +51,9 @@ constexpr int kMaxTestedOpset = 17;
 // ONNX ops the importer lowers to runtime ops (activations), and the ones it
 // only folds when every input is a constant.
 const char* const kSupportedOps =
-    "Conv, Gemm, MatMul, Add, Sub, Mul, Div, Sum (2 inputs), Concat, MaxPool, AveragePool, "
-    "GlobalAveragePool, GlobalMaxPool, ReduceMean (spatial axes), Relu, Clip, Sigmoid, Tanh, HardSwish, LeakyRelu, Softmax, Reshape, Flatten, "
+    "Conv, Gemm, MatMul, Add, Sub, Mul, Div, Sum, Concat, MaxPool, AveragePool, "
+    "GlobalAveragePool, GlobalMaxPool, ReduceMean (spatial axes), Relu, Clip, Sigmoid, Tanh, "
+    "HardSwish, HardSigmoid, LeakyRelu, Softmax, LogSoftmax, Reshape, Flatten, "
     "Squeeze, Unsqueeze, Transpose, Pad, BatchNormalization, Dropout, Identity, Constant, "
     "If with a constant condition; "
     "folded when their inputs are constants: Shape, Gather, Cast, Slice, ConstantOfShape, Range, "
@@ -518,16 +519,16 @@ class Importer {
     if (op == "Gemm") return lower_gemm();
     if (op == "MatMul") return lower_matmul();
     if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return lower_binary();
-    if (op == "Sum" && n.input_size() == 2) return lower_binary();
+    if (op == "Sum") return lower_sum();
     if (op == "ReduceMean") return lower_reduce_mean();
     if (op == "Concat") return lower_concat();
     if (op == "MaxPool" || op == "AveragePool") return lower_pool();
     if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return lower_global_pool();
     if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish" ||
-        op == "LeakyRelu" || op == "Clip") {
+        op == "LeakyRelu" || op == "Clip" || op == "HardSigmoid") {
       return lower_unary();
     }
-    if (op == "Softmax") return lower_softmax();
+    if (op == "Softmax" || op == "LogSoftmax") return lower_softmax();
     if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") {
       return lower_reshape();
     }
@@ -860,21 +861,27 @@ class Importer {
     if (a.shape.size() != 2) {
       return invalid(fmt::format("input A has shape {}; Gemm needs a 2-D A", shp(a.shape)));
     }
-    if (ta) return unsupported("transA = 1 with an activation A is not supported");
-    auto br = need_const(1, "B");
-    if (!br) {
-      return unsupported("input B is not a constant: Gemm is supported with constant weights "
-                         "(use MatMul for two activations)");
+    Value a_t;
+    Value* ap = &a;
+    if (ta) {  // A^T as an activation: one Transpose
+      a_t.shape = {a.shape[1], a.shape[0]};
+      a_t.plain = emit_transpose(get_plain(a, in_name(0)), a.shape, {1, 0}, in_name(0) + "_t");
+      ap = &a_t;
     }
+    auto bv = need_input(1, "B");
+    if (!bv) return bv.status();
+    if (!(*bv)->is_const) return lower_gemm_activation_b(*ap, **bv, alpha, beta, tb);
+    auto br = need_const(1, "B");
+    if (!br) return br.status();
     const HostTensor& b = **br;
     if (b.shape.size() != 2) return invalid(fmt::format("B has shape {}; expected 2-D", shp(b.shape)));
-    const int64_t k = a.shape[1];
+    const int64_t k = ap->shape[1];
     HostTensor w = tb ? b : detail::transpose(b, {1, 0});  // [N, K]
     if (w.shape[1] != k) {
-      return invalid(fmt::format("A {} and B {} (transB {}) do not multiply", shp(a.shape),
+      return invalid(fmt::format("A {} and B {} (transB {}) do not multiply", shp(ap->shape),
                                  shp(b.shape), tb ? 1 : 0));
     }
-    const int64_t m = a.shape[0], n = w.shape[0];
+    const int64_t m = ap->shape[0], n = w.shape[0];
     for (double& v : w.v) v = static_cast<float>(static_cast<float>(v) * alpha);
     HostTensor bias;
     const HostTensor* biasp = nullptr;
@@ -900,10 +907,10 @@ class Importer {
         bias_as_add = true;
       }
     }
-    if (!bias_as_add) return emit_fc(a, std::move(w), biasp, out_name(), {m, n});
+    if (!bias_as_add) return emit_fc(*ap, std::move(w), biasp, out_name(), {m, n});
     // A bias that differs per row: FullyConnected, then Add of the [M, N] constant.
     const std::string mid = out_name() + "_mm";
-    if (Status s = emit_fc(a, std::move(w), nullptr, mid, {m, n}); !s.ok()) return s;
+    if (Status s = emit_fc(*ap, std::move(w), nullptr, mid, {m, n}); !s.ok()) return s;
     HostTensor full = detail::broadcast_to(values_.at(in_name(2)).c, {m, n});
     for (double& v : full.v) v = static_cast<float>(static_cast<float>(v) * beta);
     const int ct = g_->add_const(g_->unique_tensor_name(in_name(2)), {m, n}, full.floats());
@@ -911,6 +918,55 @@ class Importer {
     const int mt = values_.at(mid).plain;
     define_act(out_name(), {m, n}, false, &yt);
     emit(OpType::kAdd, {mt, ct}, {yt}, opts(fb::ElementwiseOptionsT{}), "/bias");
+    return Status::Ok();
+  }
+
+  // Gemm whose B is an activation: MatMul, then alpha (Mul) and C (Add).
+  Status lower_gemm_activation_b(Value& a, Value& b, float alpha, float beta, bool tb) {
+    if (b.shape.size() != 2) return invalid(fmt::format("B has shape {}; expected 2-D", shp(b.shape)));
+    int bt = get_plain(b, in_name(1));
+    std::vector<int64_t> bs = b.shape;
+    if (tb) {
+      bt = emit_transpose(bt, bs, {1, 0}, in_name(1) + "_t");
+      bs = {bs[1], bs[0]};
+    }
+    if (bs[0] != a.shape[1]) {
+      return invalid(fmt::format("A {} and B {} do not multiply", shp(a.shape), shp(b.shape)));
+    }
+    const std::vector<int64_t> out = {a.shape[0], bs[1]};
+    const int at = get_plain(a, in_name(0));
+    const bool more = alpha != 1.0f || has_input(2);
+    int yt = more ? g_->add_tensor(g_->unique_tensor_name(out_name() + "_mm"), out) : 0;
+    if (!more) define_act(out_name(), out, false, &yt);
+    emit(OpType::kMatMul, {at, bt}, {yt}, opts(fb::MatMulOptionsT{}));
+    if (alpha != 1.0f) {
+      const int c = g_->add_const(g_->unique_tensor_name(cur_name_ + ".alpha"), {1}, {alpha});
+      int z = 0;
+      if (has_input(2)) {
+        z = g_->add_tensor(g_->unique_tensor_name(out_name() + "_scaled"), out);
+      } else {
+        define_act(out_name(), out, false, &z);
+      }
+      emit(OpType::kMul, {yt, c}, {z}, opts(fb::ElementwiseOptionsT{}), "/alpha");
+      yt = z;
+    }
+    if (has_input(2)) {
+      auto cv = need_input(2, "C");
+      if (!cv) return cv.status();
+      int ct = 0;
+      if ((*cv)->is_const) {
+        HostTensor c = (*cv)->c;
+        for (double& v : c.v) v = static_cast<float>(static_cast<float>(v) * beta);
+        ct = g_->add_const(g_->unique_tensor_name(in_name(2)), c.shape, c.floats());
+      } else if (beta == 1.0f) {
+        ct = get_plain(**cv, in_name(2));
+      } else {
+        return unsupported("beta != 1 with an activation C is not supported");
+      }
+      int z = 0;
+      define_act(out_name(), out, false, &z);
+      emit(OpType::kAdd, {yt, ct}, {z}, opts(fb::ElementwiseOptionsT{}), "/bias");
+    }
     return Status::Ok();
   }
 
@@ -1227,6 +1283,42 @@ class Importer {
     return Status::Ok();
   }
 
+  // Sum of N inputs: a chain of Adds (one input: an identity).
+  Status lower_sum() {
+    QUANTA_CONVERT_TRY_ATTRS({});
+    const int n = cur_->input_size();
+    if (n < 1) return invalid("Sum has no inputs");
+    if (n == 2) return lower_binary();
+    auto first = need_input(0, "data_0");
+    if (!first) return first.status();
+    if (n == 1) {
+      Value copy = **first;
+      copy.producer = -1;
+      alias(out_name(), copy);
+      return Status::Ok();
+    }
+    const onnx::NodeProto* outer = cur_;
+    const std::string outer_name = cur_name_;
+    std::string acc = outer->input(0);
+    Status st = Status::Ok();
+    for (int i = 1; i < n && st.ok(); ++i) {
+      onnx::NodeProto add;
+      add.set_op_type("Add");
+      add.add_input(acc);
+      add.add_input(outer->input(i));
+      const std::string out = i == n - 1 ? outer->output(0) : fmt::format("{}/partial_{}", outer_name, i);
+      add.add_output(out);
+      if (i < n - 1) uses_[out] = 1;
+      cur_ = &add;
+      cur_name_ = fmt::format("{}/add_{}", outer_name, i);
+      st = lower_binary();
+      acc = out;
+    }
+    cur_ = outer;
+    cur_name_ = outer_name;
+    return st;
+  }
+
   // ReduceMean over the spatial axes of a 4-D NCHW tensor is a global average pool.
   Status lower_reduce_mean() {
     QUANTA_CONVERT_TRY_ATTRS({"axes", "keepdims", "noop_with_empty_axes"});
@@ -1280,6 +1372,13 @@ class Importer {
     } else if (op == "HardSwish") {
       QUANTA_CONVERT_TRY_ATTRS({});
       rt = OpType::kHardSwish;
+    } else if (op == "HardSigmoid") {
+      QUANTA_CONVERT_TRY_ATTRS({"alpha", "beta"});
+      rt = OpType::kHardSigmoid;
+      fb::HardSigmoidOptionsT h;
+      h.alpha = attr_f("alpha", 0.2f);
+      h.beta = attr_f("beta", 0.5f);
+      o = opts(std::move(h));
     } else if (op == "LeakyRelu") {
       QUANTA_CONVERT_TRY_ATTRS({"alpha"});
       rt = OpType::kLeakyRelu;
@@ -1322,6 +1421,7 @@ class Importer {
 
   Status lower_softmax() {
     QUANTA_CONVERT_TRY_ATTRS({"axis"});
+    const OpType sm_op = cur_->op_type() == "LogSoftmax" ? OpType::kLogSoftmax : OpType::kSoftmax;
     auto xr = need_act(0, "input");
     if (!xr) return xr.status();
     Value& x = **xr;
@@ -1341,7 +1441,7 @@ class Importer {
       const int sm = g_->add_tensor(g_->unique_tensor_name(out_name() + "_2d"), g_->tensors[flat].shape);
       fb::SoftmaxOptionsT o;
       o.axis = -1;
-      emit(OpType::kSoftmax, {flat}, {sm}, opts(std::move(o)));
+      emit(sm_op, {flat}, {sm}, opts(std::move(o)));
       Value v;
       v.shape = x.shape;
       v.plain = emit_reshape(sm, x.shape, out_name());
@@ -1355,7 +1455,7 @@ class Importer {
     o.axis = nhwc ? kNhwcAxis[axis] : static_cast<int>(axis);
     int yt = 0;
     define_act(out_name(), x.shape, nhwc, &yt);
-    emit(OpType::kSoftmax, {xt}, {yt}, opts(std::move(o)));
+    emit(sm_op, {xt}, {yt}, opts(std::move(o)));
     return Status::Ok();
   }
 

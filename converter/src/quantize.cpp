@@ -299,7 +299,8 @@ class Quantizer {
     // A Softmax that produces a graph output (directly or through data
     // movement such as a Squeeze) stays in float: probabilities
     // with a 1/256 step would cost ~40 dB of output SQNR for a 10-value op.
-    if (quant && n.op == OpType::kSoftmax && reaches_output_[n.outputs[0]]) {
+    if (quant && (n.op == OpType::kSoftmax || n.op == OpType::kLogSoftmax) &&
+        reaches_output_[n.outputs[0]]) {
       quant = false;
       why_float = "float (softmax output)";
     }
