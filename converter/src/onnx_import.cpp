@@ -886,9 +886,26 @@ class Importer {
     HostTensor bias;
     const HostTensor* biasp = nullptr;
     bool bias_as_add = false;
+    if (has_input(2) && input(2) != nullptr && !input(2)->is_const) {
+      // C is an activation (addmm): FullyConnected, then Add.
+      Value& c = *input(2);
+      if (beta != 1.0f) return unsupported("beta != 1 with an activation C is not supported");
+      std::vector<int64_t> cs;
+      if (!detail::broadcast_shapes(c.shape, {m, n}, &cs) || cs != std::vector<int64_t>{m, n}) {
+        return invalid(fmt::format("C {} does not broadcast to [{}, {}]", shp(c.shape), m, n));
+      }
+      const std::string mid = out_name() + "_mm";
+      if (Status st = emit_fc(*ap, std::move(w), nullptr, mid, {m, n}); !st.ok()) return st;
+      const int mt = values_.at(mid).plain;
+      const int ct = get_plain(c, in_name(2));
+      int yt = 0;
+      define_act(out_name(), {m, n}, false, &yt);
+      emit(OpType::kAdd, {mt, ct}, {yt}, opts(fb::ElementwiseOptionsT{}), "/bias");
+      return Status::Ok();
+    }
     if (has_input(2)) {
       auto cr = need_const(2, "C");
-      if (!cr) return unsupported("input C must be a constant");
+      if (!cr) return cr.status();
       std::vector<int64_t> bs;
       if (!detail::broadcast_shapes((*cr)->shape, {m, n}, &bs) || bs != std::vector<int64_t>{m, n}) {
         return invalid(fmt::format("C {} does not broadcast to [{}, {}]", shp((*cr)->shape), m, n));
