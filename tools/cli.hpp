@@ -171,6 +171,22 @@ std::string group_digits(int64_t v);
 // 1536 -> "1.5 KiB"
 std::string human_bytes(double bytes);
 
+// Error of a candidate output against a reference output, accumulated over
+// samples (quanta compare, quanta eval). Non-finite pairs are skipped and
+// flagged.
+struct ErrorStats {
+  double ref2 = 0, cand2 = 0, err2 = 0, dot = 0, abs_err = 0, max_abs_err = 0;
+  int64_t count = 0;
+  bool nonfinite = false;
+
+  void add(const std::vector<float>& ref, const std::vector<float>& cand);
+  bool identical() const { return err2 == 0 && !nonfinite; }
+  // 10 log10(sum ref^2 / sum err^2); +inf when identical.
+  double sqnr_db() const;
+  double cosine() const;
+  double mean_abs_err() const { return count > 0 ? abs_err / static_cast<double>(count) : 0.0; }
+};
+
 // Percentile (p in [0, 100]) of sorted values, linear interpolation.
 double percentile_sorted(const std::vector<double>& sorted, double p);
 

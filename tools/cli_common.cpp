@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "cli.hpp"
 
 #ifndef QUANTA_VERSION_STRING
@@ -170,6 +172,35 @@ double percentile_sorted(const std::vector<double>& sorted, double p) {
   const size_t hi = std::min(lo + 1, sorted.size() - 1);
   const double frac = pos - static_cast<double>(lo);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
+}
+
+void ErrorStats::add(const std::vector<float>& ref, const std::vector<float>& cand) {
+  for (size_t k = 0; k < ref.size() && k < cand.size(); ++k) {
+    const double x = ref[k], y = cand[k];
+    if (!std::isfinite(x) || !std::isfinite(y)) {
+      nonfinite = true;
+      continue;
+    }
+    const double e = y - x;
+    ref2 += x * x;
+    cand2 += y * y;
+    err2 += e * e;
+    dot += x * y;
+    abs_err += std::fabs(e);
+    max_abs_err = std::max(max_abs_err, std::fabs(e));
+    ++count;
+  }
+}
+
+double ErrorStats::sqnr_db() const {
+  if (err2 == 0) return std::numeric_limits<double>::infinity();
+  if (ref2 == 0) return -std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(ref2 / err2);
+}
+
+double ErrorStats::cosine() const {
+  if (ref2 == 0 || cand2 == 0) return ref2 == cand2 ? 1.0 : 0.0;
+  return dot / std::sqrt(ref2 * cand2);
 }
 
 }  // namespace quanta::cli

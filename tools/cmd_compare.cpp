@@ -19,40 +19,14 @@ using json = nlohmann::ordered_json;
 
 constexpr uint32_t kCompareSeed = 2024;
 
-struct Accum {
-  double ref2 = 0, cand2 = 0, err2 = 0, dot = 0, abs_err = 0, max_abs_err = 0;
-  int64_t count = 0, rows = 0, top1 = 0;
-  bool nonfinite = false;
-
+struct Accum : ErrorStats {
+  int64_t rows = 0, top1 = 0;
   void add(const std::vector<float>& r, const std::vector<float>& c, size_t row) {
-    for (size_t k = 0; k < r.size(); ++k) {
-      const double x = r[k], y = c[k];
-      if (!std::isfinite(x) || !std::isfinite(y)) {
-        nonfinite = true;
-        continue;
-      }
-      const double e = y - x;
-      ref2 += x * x;
-      cand2 += y * y;
-      err2 += e * e;
-      dot += x * y;
-      abs_err += std::fabs(e);
-      max_abs_err = std::max(max_abs_err, std::fabs(e));
-      ++count;
-    }
+    ErrorStats::add(r, c);
     for (size_t base = 0; base + row <= r.size(); base += row) {
       ++rows;
       if (argmax(r.data() + base, row) == argmax(c.data() + base, row)) ++top1;
     }
-  }
-  double sqnr_db() const {
-    if (err2 == 0) return std::numeric_limits<double>::infinity();
-    if (ref2 == 0) return -std::numeric_limits<double>::infinity();
-    return 10.0 * std::log10(ref2 / err2);
-  }
-  double cosine() const {
-    if (ref2 == 0 || cand2 == 0) return ref2 == cand2 ? 1.0 : 0.0;
-    return dot / std::sqrt(ref2 * cand2);
   }
 };
 

@@ -32,42 +32,7 @@ using Clock = std::chrono::steady_clock;
 
 // ---------------------------------------------------------------- statistics
 
-// Error statistics of one output of a candidate against the reference.
-struct OutputStats {
-  double ref2 = 0, cand2 = 0, err2 = 0, dot = 0, abs_err = 0, max_abs_err = 0;
-  int64_t count = 0;
-  bool nonfinite = false;
-
-  void add(const std::vector<float>& ref, const std::vector<float>& cand) {
-    for (size_t k = 0; k < ref.size(); ++k) {
-      const double x = ref[k];
-      const double y = cand[k];
-      if (!std::isfinite(x) || !std::isfinite(y)) {
-        nonfinite = true;
-        continue;
-      }
-      const double e = y - x;
-      ref2 += x * x;
-      cand2 += y * y;
-      err2 += e * e;
-      dot += x * y;
-      abs_err += std::fabs(e);
-      max_abs_err = std::max(max_abs_err, std::fabs(e));
-      ++count;
-    }
-  }
-  bool identical() const { return err2 == 0 && !nonfinite; }
-  double sqnr_db() const {
-    if (err2 == 0) return std::numeric_limits<double>::infinity();
-    if (ref2 == 0) return -std::numeric_limits<double>::infinity();
-    return 10.0 * std::log10(ref2 / err2);
-  }
-  double cosine() const {
-    if (ref2 == 0 || cand2 == 0) return ref2 == cand2 ? 1.0 : 0.0;
-    return dot / std::sqrt(ref2 * cand2);
-  }
-  double mean_abs_err() const { return count > 0 ? abs_err / static_cast<double>(count) : 0.0; }
-};
+using OutputStats = ErrorStats;
 
 struct ModelState {
   std::string path;
