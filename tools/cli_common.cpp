@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "cli.hpp"
+#include "quanta/kernels/isa.h"
 
 #ifndef QUANTA_VERSION_STRING
 #define QUANTA_VERSION_STRING "0.1.0"
@@ -21,9 +22,11 @@ namespace quanta::cli {
 std::string version_text() {
   const dnnl_version_t* v = dnnl_version();
   const std::string hash = v->hash ? v->hash : "";
-  return fmt::format("quanta {}\nmodel format {}.{}\noneDNN {}.{}.{}{}\n", QUANTA_VERSION_STRING,
-                     kFormatVersionMajor, kFormatVersionMinor, v->major, v->minor, v->patch,
-                     hash.empty() || hash == "N/A" ? "" : " (" + hash + ")");
+  return fmt::format("quanta {}\nmodel format {}.{}\noneDNN {}.{}.{}{}\nkernels {} (best on this CPU: {})\n",
+                     QUANTA_VERSION_STRING, kFormatVersionMajor, kFormatVersionMinor, v->major,
+                     v->minor, v->patch, hash.empty() || hash == "N/A" ? "" : " (" + hash + ")",
+                     kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa())) +
+         (*kernels::isa_override_error() ? fmt::format("warning: {}\n", kernels::isa_override_error()) : "");
 }
 
 // ------------------------------------------------------------ helpers
