@@ -1699,6 +1699,14 @@ class Importer {
     for (int64_t p : pads) {
       if (p < 0) return unsupported(fmt::format("negative pads {} (cropping) are not supported", shp(pads)));
     }
+    if (std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; })) {
+      // torch exports AvgPool2d as an all-zero Pad + AveragePool: nothing to copy.
+      Value copy = x;
+      copy.producer = -1;
+      alias(out_name(), copy);
+      g_->log.rewrites.push_back(fmt::format("removed Pad '{}' (all pads are 0)", cur_name_));
+      return Status::Ok();
+    }
     std::vector<int64_t> out = x.shape;
     for (size_t d = 0; d < rank; ++d) out[d] += pads[d] + pads[d + rank];
     const bool nhwc = x.nhwc >= 0 && rank == 4;
