@@ -1,0 +1,157 @@
+// qu8 GEMM, AVX2, tiles of 3 rows x 16 output channels, K consumed in pairs
+// ("3x16c2"), 8 at a time. Bit-exact with qu8_fully_connected_minmax_fp32__ref.
+//
+// Exactness: as qu8_gemm_minmax_fp32__avx2_2x8c8 (see there): no vpmaddubsw
+// (its int16 pair sums saturate: 255*127*2 > 32767); weights pre-widened to
+// int16 by qu8_gemm_16c2_pack, activations zero-extended u8 -> i16
+// (vpmovzxbw), products summed in pairs by vpmaddwd into exact int32, int32
+// accumulation wrapping like the reference's modulo-2^32 conversion.
+//
+// Layout difference with 8c8: here each accumulator lane is one output channel
+// (a "vertical" sum), so the epilogue needs no horizontal reduction. The price
+// is one vpshufd per K pair and row to broadcast the pair (x[k], x[k+1]); the
+// shuffles run beside vpmaddwd. This suits small K (1x1 convolutions with
+// few input channels), where 8c8's reduction epilogue dominates.
+//
+// Requantization: identical sequence to 2x8c8 (vmulps, max/min in NaN-faithful
+// operand order, cvtps2dq, + zy, low byte).
+// Loads x[i][0..k) only (K tail through a small zeroed buffer); stores
+// y[i][0..n) only.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "quanta/kernels/x86.h"
+
+namespace quanta::kernels {
+
+namespace {
+
+constexpr int kMR = 3;
+
+// 8 bytes of x -> 16 words: x0..x7 in both 128-bit lanes.
+inline __m256i LoadX8(const uint8_t* p) {
+  const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return _mm256_cvtepu8_epi16(_mm_unpacklo_epi64(v, v));
+}
+
+struct Epilogue {
+  __m256 lo, hi;
+  __m256i zy, mask;
+};
+
+inline __m128i Requant8(__m256i sum, const int32_t* bias, const float* mul, const Epilogue& e) {
+  const __m256i acc =
+      _mm256_add_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias)));
+  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(mul));
+  f = _mm256_max_ps(e.lo, f);  // = std::max(f, lo): NaN stays f
+  f = _mm256_min_ps(e.hi, f);  // = std::min(f, hi): NaN stays f
+  __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), e.zy);
+  q = _mm256_and_si256(q,
+                       e.mask);  // low byte, so the packs below never saturate
+  return _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+}
+
+// 16 sums (channels 0..7 in s0, 8..15 in s1) -> nr <= 16 bytes.
+inline void Store16(__m256i s0, __m256i s1, const int32_t* bias, const float* mul,
+                    const Epilogue& e, int nr, uint8_t* y) {
+  const __m128i w0 = Requant8(s0, bias, mul, e);
+  const __m128i w1 = Requant8(s1, bias + 8, mul + 8, e);
+  const __m128i b = _mm_packus_epi16(w0, w1);
+  if (nr == 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y), b);
+  } else {
+    alignas(16) uint8_t tmp[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), b);
+    std::memcpy(y, tmp, static_cast<size_t>(nr));
+  }
+}
+
+// One 8-deep K chunk for one row: 4 pairs, each broadcast and multiplied with
+// the 2 weight vectors of that pair.
+inline void Chunk(__m256i xw, const __m256i* wp, __m256i& a0, __m256i& a1) {
+  __m256i b = _mm256_shuffle_epi32(xw, 0x00);
+  a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(b, _mm256_loadu_si256(wp + 0)));
+  a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(b, _mm256_loadu_si256(wp + 1)));
+  b = _mm256_shuffle_epi32(xw, 0x55);
+  a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(b, _mm256_loadu_si256(wp + 2)));
+  a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(b, _mm256_loadu_si256(wp + 3)));
+  b = _mm256_shuffle_epi32(xw, 0xAA);
+  a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(b, _mm256_loadu_si256(wp + 4)));
+  a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(b, _mm256_loadu_si256(wp + 5)));
+  b = _mm256_shuffle_epi32(xw, 0xFF);
+  a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(b, _mm256_loadu_si256(wp + 6)));
+  a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(b, _mm256_loadu_si256(wp + 7)));
+}
+
+template <int R>
+inline void Tile(int k, const uint8_t* x, size_t x_stride, const unsigned char* block, int nr,
+                 const Epilogue& e, uint8_t* y, size_t y_stride) {
+  const auto* bias = reinterpret_cast<const int32_t*>(block);
+  const auto* mul = reinterpret_cast<const float*>(block + 64);
+  const auto* wp = reinterpret_cast<const __m256i*>(block + 128);
+  const uint8_t* x0 = x;
+  const uint8_t* x1 = R > 1 ? x + x_stride : x;
+  const uint8_t* x2 = R > 2 ? x + 2 * x_stride : x;
+  __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+
+  const int k8 = k & ~7;
+  for (int kk = 0; kk < k8; kk += 8) {
+    Chunk(LoadX8(x0 + kk), wp, a00, a01);
+    if constexpr (R > 1) Chunk(LoadX8(x1 + kk), wp, a10, a11);
+    if constexpr (R > 2) Chunk(LoadX8(x2 + kk), wp, a20, a21);
+    wp += 8;
+  }
+  if (k8 != k) {  // K tail: packed weights past k are zero; x is read only to k
+    const size_t kr = static_cast<size_t>(k - k8);
+    alignas(8) uint8_t buf[3][8] = {};
+    std::memcpy(buf[0], x0 + k8, kr);
+    if constexpr (R > 1) std::memcpy(buf[1], x1 + k8, kr);
+    if constexpr (R > 2) std::memcpy(buf[2], x2 + k8, kr);
+    Chunk(LoadX8(buf[0]), wp, a00, a01);
+    if constexpr (R > 1) Chunk(LoadX8(buf[1]), wp, a10, a11);
+    if constexpr (R > 2) Chunk(LoadX8(buf[2]), wp, a20, a21);
+  }
+  Store16(a00, a01, bias, mul, e, nr, y);
+  if constexpr (R > 1) Store16(a10, a11, bias, mul, e, nr, y + y_stride);
+  if constexpr (R > 2) Store16(a20, a21, bias, mul, e, nr, y + 2 * y_stride);
+}
+
+}  // namespace
+
+void qu8_gemm_minmax_fp32__avx2_3x16c2(int m, int n, int k, const uint8_t* x, size_t x_stride,
+                                       const void* packed, int32_t zy, QRange r, uint8_t* y,
+                                       size_t y_stride) {
+  if (m <= 0 || n <= 0) return;
+  if (k < 0) k = 0;
+  Epilogue e;
+  e.lo = _mm256_set1_ps(static_cast<float>(r.qmin - zy));
+  e.hi = _mm256_set1_ps(static_cast<float>(r.qmax - zy));
+  e.zy = _mm256_set1_epi32(zy);
+  e.mask = _mm256_set1_epi32(0xFF);
+  const size_t kp = (static_cast<size_t>(k) + 7) / 8 * 8;
+  const size_t block_bytes = 128 + 32 * kp;
+  const auto* blocks = static_cast<const unsigned char*>(packed);
+
+  // Blocks of 16 channels outside (their packed weights stay in L1), rows
+  // inside, kMR at a time.
+  for (int nb = 0; nb < n; nb += 16) {
+    const int nr = n - nb < 16 ? n - nb : 16;
+    const unsigned char* block = blocks + static_cast<size_t>(nb / 16) * block_bytes;
+    uint8_t* yb = y + nb;
+    int i = 0;
+    for (; i + kMR <= m; i += kMR) {
+      Tile<kMR>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
+                yb + static_cast<size_t>(i) * y_stride, y_stride);
+    }
+    if (m - i == 2) {
+      Tile<2>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
+              yb + static_cast<size_t>(i) * y_stride, y_stride);
+    } else if (m - i == 1) {
+      Tile<1>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
+              yb + static_cast<size_t>(i) * y_stride, y_stride);
+    }
+  }
+}
+
+}  // namespace quanta::kernels
