@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 
 #include "ops/op.hpp"
+#include "quanta/kernels/isa.h"
+#include "quanta/kernels/x86.h"
 #include "ops/op_common.hpp"
 
 namespace quanta::detail {
@@ -207,6 +209,64 @@ void run_conv_qu8(const ConvQU8& s) {
                                  s.r, s.y);
 }
 
+// The quantized GEMM of the optimized tiers (FullyConnected, 1x1 Conv2D):
+// weights, folded bias and multipliers packed once here.
+struct GemmQU8Avx2 {
+  int m, n, k;
+  const uint8_t* x;
+  std::vector<uint8_t> packed;
+  int32_t zy;
+  k::QRange r;
+  uint8_t* y;
+};
+void run_gemm_qu8_avx2_2x8c8(const GemmQU8Avx2& s) {
+  k::qu8_gemm_minmax_fp32__avx2_2x8c8(s.m, s.n, s.k, s.x, static_cast<size_t>(s.k),
+                                      s.packed.data(), s.zy, s.r, s.y, static_cast<size_t>(s.n));
+}
+void run_gemm_qu8_avx2_3x16c2(const GemmQU8Avx2& s) {
+  k::qu8_gemm_minmax_fp32__avx2_3x16c2(s.m, s.n, s.k, s.x, static_cast<size_t>(s.k),
+                                       s.packed.data(), s.zy, s.r, s.y, static_cast<size_t>(s.n));
+}
+
+bool use_avx2() { return static_cast<int>(k::active_isa()) >= static_cast<int>(k::Isa::kAvx2); }
+
+// `s` has the model's weights, the folded bias and the multipliers.
+template <class S>
+PreparedOp prepare_gemm_avx2(int m, int n, int kk, const S& s) {
+  auto g = std::make_shared<GemmQU8Avx2>();
+  g->m = m;
+  g->n = n;
+  g->k = kk;
+  g->x = s.x;
+  g->zy = s.zy;
+  g->r = s.r;
+  g->y = s.y;
+  // Measured (bench/bench_x86_gemm.cpp): 16-channel blocks win unless the
+  // last block would be mostly padding on a narrow layer.
+  if (n % 16 != 0 && n % 16 <= 8 && n < 64) {
+    g->packed.resize(k::qu8_gemm_8c8_packed_size(n, kk));
+    k::qu8_gemm_8c8_pack(n, kk, s.w, s.bias.data(), s.multiplier.data(), g->packed.data());
+    return make_prepared<GemmQU8Avx2, run_gemm_qu8_avx2_2x8c8>(std::move(g));
+  }
+  g->packed.resize(k::qu8_gemm_16c2_packed_size(n, kk));
+  k::qu8_gemm_16c2_pack(n, kk, s.w, s.bias.data(), s.multiplier.data(), g->packed.data());
+  return make_prepared<GemmQU8Avx2, run_gemm_qu8_avx2_3x16c2>(std::move(g));
+}
+
+// Depthwise Conv2D (groups == channels) on the optimized tiers.
+struct DwConvQU8Avx2 {
+  k::Conv2DParams p;
+  const uint8_t* x;
+  int32_t zx;
+  std::vector<uint8_t> packed;
+  int32_t zy;
+  k::QRange r;
+  uint8_t* y;
+};
+void run_dwconv_qu8_avx2(const DwConvQU8Avx2& s) {
+  k::qu8_dwconv_minmax_fp32__avx2_c16(s.p, s.x, s.zx, s.packed.data(), s.zy, s.r, s.y);
+}
+
 Result<PreparedOp> Preparer::conv2d() {
   const int x = in(0), w = in(1), b = in(2), y = out();
   const auto o = read_options<fb::Conv2DOptionsT>(fbn_);
@@ -234,6 +294,25 @@ Result<PreparedOp> Preparer::conv2d() {
   s->zx = zero(x);
   s->w = data<const int8_t>(w);
   QUANTA_OPS_TRY(set_qu8_weighted(x, w, b, y, ws[0], ws[1] * ws[2] * ws[3], o, s.get()));
+  const bool pointwise = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                         p.pad_top == 0 && p.pad_left == 0 && p.groups == 1 && p.oh == p.h &&
+                         p.ow == p.w;
+  if (pointwise && use_avx2()) {
+    return prepare_gemm_avx2(p.n * p.h * p.w, p.cout, p.cin, *s);
+  }
+  if (p.groups == p.cin && p.cin == p.cout && p.groups > 1 && use_avx2()) {
+    auto d = std::make_shared<DwConvQU8Avx2>();
+    d->p = p;
+    d->x = s->x;
+    d->zx = s->zx;
+    d->packed.resize(k::qu8_dwconv_c16_packed_size(p.cout, p.kh, p.kw));
+    k::qu8_dwconv_c16_pack(p.cout, p.kh, p.kw, s->w, s->bias.data(), s->multiplier.data(),
+                           d->packed.data());
+    d->zy = s->zy;
+    d->r = s->r;
+    d->y = s->y;
+    return make_prepared<DwConvQU8Avx2, run_dwconv_qu8_avx2>(std::move(d));
+  }
   return make_prepared<ConvQU8, run_conv_qu8>(std::move(s));
 }
 
@@ -289,6 +368,7 @@ Result<PreparedOp> Preparer::fully_connected() {
   s->x = data<const uint8_t>(x);
   s->w = data<const int8_t>(w);
   QUANTA_OPS_TRY(set_qu8_weighted(x, w, b, y, n, kk, o, s.get()));
+  if (use_avx2()) return prepare_gemm_avx2(m, n, kk, *s);
   return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
 }
 
