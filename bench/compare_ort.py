@@ -332,7 +332,11 @@ def main():
                          "calibration samples (8; 0: off)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--work", metavar="DIR", help="keep the converted models here (default: a temp dir)")
+    ap.add_argument("--models", metavar="DIR",
+                    help="where make_tiny_models.py wrote the models (default: models/tiny, build/tiny)")
     args = ap.parse_args()
+    if args.models:
+        MODEL_DIRS[:] = [args.models]
     if args.runs < 1 or args.warmup < 0:
         ap.error("--runs must be >= 1 and --warmup >= 0")
 
