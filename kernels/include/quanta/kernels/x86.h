@@ -76,4 +76,125 @@ void qu8_dwconv_c16_pack(int channels, int kh, int kw, const int8_t* w,
 void qu8_dwconv_minmax_fp32__avx2_c16(const Conv2DParams& p, const uint8_t* x, int32_t zx,
                                       const void* packed, int32_t zy, QRange r, uint8_t* y);
 
+// ------------------------------------------------------------ f32 GEMM (16)
+// y[i, j] = min(max(sum_k x[i, k] * w[j, k] + bias[j], act.lo), act.hi) for
+// i < m, j < n: f32_fully_connected__ref, and f32_conv2d__ref for a 1x1,
+// stride-1, unpadded, ungrouped conv in NHWC (m = N*H*W pixels, k = Cin,
+// n = Cout, w = the OHWI filter as [Cout, Cin]). NOT bit-exact with the
+// reference: fused multiply-adds and a different summation order (K split over
+// several accumulators for 1- and 2-row tiles); the tests bound the difference
+// by 1e-5 * (sum_k |x*w| + |bias|) + 1e-6. NaN propagates as in the reference.
+//
+// Packing (once, at prepare; scalar code, runs on any CPU): w [n, k] float row
+// major, bias [n] (nullptr means 0). Layout: per block of 16 channels, float
+// bias[16] then w[k][16] (K-major), tail channels zero. `packed` must hold
+// f32_gemm_16_packed_size(n, k) bytes (= ceil(n/16) * 64 * (k+1)); 32-byte
+// alignment recommended (not required).
+size_t f32_gemm_16_packed_size(int n, int k);
+void f32_gemm_16_pack(int n, int k, const float* w, const float* bias, void* packed);
+
+// AVX2+FMA kernel: 6 rows x 16 channels per tile (12 ymm accumulators); 1- and
+// 2-row tiles split K to keep 8 FMA chains. x rows are x_stride FLOATS apart
+// (x_stride >= k), y rows y_stride FLOATS apart (y_stride >= n). Reads exactly
+// x[i][0..k) and the packed buffer; writes exactly y[i][0..n) (masked stores
+// for n % 16). `n` and `k` must be the values given to the packing. No
+// allocation, no state; m == 0 or n == 0 does nothing.
+void f32_gemm_minmax__avx2_6x16(int m, int n, int k, const float* x, size_t x_stride,
+                                const void* packed, FRange act, float* y, size_t y_stride);
+
+// ------------------------------------------------- f32 depthwise conv (c16)
+// Depthwise Conv2D (groups == cin == cout = C, channel multiplier 1), NHWC:
+// f32_conv2d__ref for such a Conv2DParams, any kh x kw, stride, dilation and
+// padding (padded taps read 0). Taps summed in the reference's (ky, kx) order
+// with FMA, bias added after, then the clamp: same tolerance as the f32 GEMM.
+//
+// Packing (once, at prepare; scalar code, runs on any CPU): w is the filter
+// [C, kh, kw, 1] float, bias [C] (nullptr means 0). Layout, Cp = C rounded up
+// to 16: float bias[Cp], then float w[kh*kw][Cp] (tap-major, zero-padded).
+// `packed` must hold f32_dwconv_c16_packed_size(C, kh, kw) bytes
+// (= 4 * Cp * (1 + kh*kw)); 32-byte alignment recommended (not required).
+size_t f32_dwconv_c16_packed_size(int channels, int kh, int kw);
+void f32_dwconv_c16_pack(int channels, int kh, int kw, const float* w, const float* bias,
+                         void* packed);
+
+// AVX2+FMA kernel: interior output pixels in pairs x 32 channels (8
+// accumulators, shared weight loads), border pixels up to 64 channels per
+// step, masked channel tail.
+// Preconditions: p.groups == p.cin == p.cout, p.cout/p.kh/p.kw equal the values
+// given to the packing, p.oh/p.ow as window_out_dim, strides and dilations
+// >= 1. Reads only x[0 .. n*h*w*C) (only valid taps) and the packed buffer;
+// writes exactly y[0 .. n*oh*ow*C). No allocation.
+void f32_dwconv_minmax__avx2_c16(const Conv2DParams& p, const float* x, const void* packed,
+                                 FRange act, float* y);
+
+// ------------------------------------------- qu8 conv by indirect GEMM (16c2)
+// General Conv2D (groups == 1), NHWC input [n, h, w, cin], OHWI filter
+// [cout, kh, kw, cin]: the bytes of qu8_conv2d_minmax_fp32__ref for any kh, kw,
+// stride, dilation and padding (padded taps read x_q = zx). No im2col copy:
+// taps are found through an indirection table built once at prepare.
+//
+// Indirection (once, at prepare; scalar, any CPU; depends only on the geometry,
+// not on where the input lives): table[(oy*ow + ox)*kh*kw + ky*kw + kx] = the
+// byte offset of input pixel (iy, ix) from the start of its image, (iy*w + ix)
+// * cin, or -1 for a padded tap. One table serves every image of the batch.
+// qu8_conv_indirection_size returns the number of int32 entries (oh*ow*kh*kw;
+// 0 for an empty output). qu8_conv_indirection_build fills them and returns
+// false (writing nothing) when h*w*cin > INT32_MAX or the geometry is empty.
+// Needs p.oh/p.ow as window_out_dim.
+size_t qu8_conv_indirection_size(const Conv2DParams& p);
+bool qu8_conv_indirection_build(const Conv2DParams& p, int32_t* table);
+
+// Packing (once, at prepare; scalar, any CPU): w the OHWI filter [cout, kh, kw,
+// cin] int8 (values in [-127, 127]), bias_folded [cout] from fold_bias_qs8 over
+// kh*kw*cin (nullptr means 0), multiplier [cout], zx the input zero point (the
+// blob holds the padding buffer of cin bytes equal to zx, so it depends on zx as
+// the folded bias does). Header + blocks of 16 channels with int16 weights
+// (layout: kernels/x86/qu8_igemm_16c2_layout.h). cin >= 8: per tap, chunks of
+// 8 channels read in place; cin < 8: (tap, ci) pairs form one K axis gathered
+// per tile. `packed` must hold qu8_igemm_16c2_packed_size(cout, kh, kw, cin)
+// bytes (0 if a dimension is <= 0); 32-byte alignment recommended (not required).
+size_t qu8_igemm_16c2_packed_size(int cout, int kh, int kw, int cin);
+void qu8_igemm_16c2_pack(int cout, int kh, int kw, int cin, const int8_t* w,
+                         const int32_t* bias_folded, const float* multiplier, int32_t zx,
+                         void* packed);
+
+// AVX2 kernel: tiles of 4 output pixels x 16 output channels, exact int32
+// accumulation (u8 -> i16, vpmaddwd; never vpmaddubsw), fused requantization.
+// Preconditions: p.groups == 1; p.cout, p.kh, p.kw, p.cin equal the values
+// given to the packing; p.oh/p.ow as window_out_dim; `indirection` built by
+// qu8_conv_indirection_build for the same p; 0 <= qmin <= qmax <= 255 and zy in
+// [0, 255]. Reads only the input bytes named by the table (each tap reads
+// exactly the cin bytes of its pixel) in x[0 .. n*h*w*cin), the table, and the
+// blob; writes only y[0 .. n*oh*ow*cout) (y[pixel][0 .. cout), every byte).
+// No allocation (at most ~2.1 KB of stack).
+void qu8_igemm_minmax_fp32__avx2_4x16c2(const Conv2DParams& p, const uint8_t* x,
+                                        const int32_t* indirection, const void* packed,
+                                        int32_t zy, QRange r, uint8_t* y);
+
+// ------------------------------------------- f32 implicit-GEMM conv (6x16)
+// General ungrouped Conv2D, NHWC (p.groups == 1; any kh x kw, stride,
+// dilation, padding): f32_conv2d__ref up to the f32 GEMM tolerance, without
+// im2col. Prepare builds (scalar, any CPU):
+//  * the indirection table: f32_igemm_indirection_count(p) int64 entries,
+//    filled by f32_igemm_indirection_build(p, table): entry
+//    [((n*oh + oy)*ow + ox) * kh*kw + ky*kw + kx] = offset in floats from x of
+//    input pixel (n, iy, ix) channel 0, or -1 for a padded tap;
+//  * the weights: f32_gemm_16_pack(p.cout, p.kh*p.kw*p.cin, w, bias, packed)
+//    with w the OHWI filter viewed as [Cout, kh*kw*Cin] (no reordering);
+//  * a zero row of at least p.cin floats (read for padded taps).
+size_t f32_igemm_indirection_count(const Conv2DParams& p);
+void f32_igemm_indirection_build(const Conv2DParams& p, int64_t* table);
+
+// AVX2+FMA kernel: 6 output pixels x 16 channels per tile. m = n*oh*ow output
+// pixels (or a contiguous sub-range, with `indirection` advanced by
+// first_pixel*taps and y by first_pixel*y_stride), n = Cout, taps = kh*kw,
+// cin = Cin (the values given to the packing: k = taps*cin). y rows are
+// y_stride FLOATS apart (y_stride >= n). Reads x only at [off, off + cin) for
+// the table's offsets, zero[0 .. cin); writes exactly y[i][0..n). Padded taps
+// add 0 * w (the reference skips them): equal unless a weight is inf/NaN.
+// No allocation.
+void f32_igemm_minmax__avx2_6x16(int m, int n, int taps, int cin, const float* x,
+                                 const int64_t* indirection, const float* zero,
+                                 const void* packed, FRange act, float* y, size_t y_stride);
+
 }  // namespace quanta::kernels
