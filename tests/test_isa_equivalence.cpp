@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,24 @@ TEST_P(IsaEquivalence, EveryTierGivesTheReferenceBytes) {
     ASSERT_EQ(got.size(), want.size());
     EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
         << c.onnx << ": tier " << k::isa_name(isa) << " differs from the reference kernels";
+  }
+}
+
+TEST(SessionKernelTier, AnUnsupportedTierIsRefusedAndReferenceAlwaysWorks) {
+  const std::string bytes_path = src("models/demo_cnn_int8.quanta");
+  auto m = Model::load_file(bytes_path);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  for (auto [tier, isa] : {std::pair{KernelTier::kReference, k::Isa::kRef},
+                           std::pair{KernelTier::kAvx2, k::Isa::kAvx2},
+                           std::pair{KernelTier::kAvx512Vnni, k::Isa::kAvx512Vnni}}) {
+    SessionOptions o;
+    o.kernels = tier;
+    auto s = Session::create(*m, o);
+    EXPECT_EQ(s.ok(), k::cpu_supports(isa)) << kernel_tier_name(tier);
+    if (!s.ok()) {
+      EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
+      EXPECT_NE(s.status().message().find("not supported by this CPU"), std::string::npos);
+    }
   }
 }
 

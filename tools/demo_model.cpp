@@ -276,7 +276,11 @@ Result<Ranges> calibrate(const DemoOptions& options) {
     return Status{model.status().code(),
                   "demo calibration model does not load: " + model.status().message()};
   }
-  auto session = Session::create(*model);
+  // Reference kernels: the demo files must be the same bytes on every CPU
+  // (the float fast kernels round differently).
+  SessionOptions so;
+  so.kernels = KernelTier::kReference;
+  auto session = Session::create(*model, so);
   if (!session) {
     return Status{session.status().code(),
                   "demo calibration model cannot run: " + session.status().message()};

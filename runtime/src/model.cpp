@@ -75,6 +75,16 @@ size_t dtype_size(DType t) {
   return 0;
 }
 
+const char* kernel_tier_name(KernelTier tier) {
+  switch (tier) {
+    case KernelTier::kAuto: return "auto";
+    case KernelTier::kReference: return "ref";
+    case KernelTier::kAvx2: return "avx2";
+    case KernelTier::kAvx512Vnni: return "avx512vnni";
+  }
+  return "?";
+}
+
 const char* op_type_name(OpType op) {
   switch (op) {
     case OpType::kConv2D: return "Conv2D";

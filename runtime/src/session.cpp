@@ -89,9 +89,21 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     }
   }
 
+  kernels::Isa isa = kernels::active_isa();
+  switch (options.kernels) {
+    case KernelTier::kAuto: break;
+    case KernelTier::kReference: isa = kernels::Isa::kRef; break;
+    case KernelTier::kAvx2: isa = kernels::Isa::kAvx2; break;
+    case KernelTier::kAvx512Vnni: isa = kernels::Isa::kAvx512Vnni; break;
+  }
+  if (!kernels::cpu_supports(isa)) {
+    return Status{StatusCode::kUnsupported,
+                  fmt::format("kernel tier {} is not supported by this CPU (best: {})",
+                              kernels::isa_name(isa), kernels::isa_name(kernels::best_isa()))};
+  }
   impl->prepared.reserve(m.nodes.size());
   for (size_t i = 0; i < m.nodes.size(); ++i) {
-    detail::OpContext ctx{m, static_cast<int>(i), impl->tensor_data.data()};
+    detail::OpContext ctx{m, static_cast<int>(i), impl->tensor_data.data(), isa};
     Result<detail::PreparedOp> op = detail::prepare_op(ctx);
     if (!op) return op.status();
     if (op->run) impl->steps.push_back({op->run, op->state.get(), static_cast<int>(i)});

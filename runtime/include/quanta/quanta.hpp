@@ -181,9 +181,22 @@ class Model {
 
 // ---------------------------------------------------------------- Session
 
+// Which kernels a Session uses (docs/runtime.md, "Kernel tiers").
+enum class KernelTier : uint8_t {
+  kAuto = 0,     // the process's tier: the best the CPU supports, or QUANTA_ISA
+  kReference,    // the scalar reference kernels (the specification)
+  kAvx2,
+  kAvx512Vnni,
+};
+const char* kernel_tier_name(KernelTier tier);
+
 struct SessionOptions {
   // Record per-node wall time on every run (small cost per node).
   bool profile = false;
+  // A tier the CPU does not support makes Session::create fail (kUnsupported).
+  // Quantized kernels give the same bytes on every tier; float kernels differ
+  // from the reference by rounding (FMA, summation order).
+  KernelTier kernels = KernelTier::kAuto;
 };
 
 struct NodeTiming {

@@ -8,6 +8,8 @@
 // no failure path (every check happened at load or prepare).
 #pragma once
 
+#include "quanta/kernels/isa.h"
+
 #include <memory>
 
 #include "model_impl.hpp"
@@ -21,6 +23,8 @@ struct OpContext {
   // into the model bytes; activations into the session arena. Reshape-family
   // outputs may share their input's memory (same pointer).
   void* const* tensor_data = nullptr;
+  // The kernel tier of this session (never above what the CPU supports).
+  kernels::Isa isa = kernels::Isa::kRef;
 
   const NodeInfo& node() const { return model.nodes[node_index]; }
   const fb::Node* fb_node() const { return model.fb_nodes[node_index]; }

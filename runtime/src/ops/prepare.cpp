@@ -58,6 +58,7 @@ class Preparer {
     return static_cast<T*>(ctx_.data(t));
   }
   bool quantized() const { return info(in(0)).dtype == DType::kU8; }
+  bool use_avx2() const { return static_cast<int>(ctx_.isa) >= static_cast<int>(k::Isa::kAvx2); }
   float scale(int t) const { return info(t).quant.scale[0]; }
   int32_t zero(int t) const { return info(t).quant.zero_point[0]; }
 
@@ -228,8 +229,6 @@ void run_gemm_qu8_avx2_3x16c2(const GemmQU8Avx2& s) {
                                        s.packed.data(), s.zy, s.r, s.y, static_cast<size_t>(s.n));
 }
 
-bool use_avx2() { return static_cast<int>(k::active_isa()) >= static_cast<int>(k::Isa::kAvx2); }
-
 // `s` has the model's weights, the folded bias and the multipliers.
 template <class S>
 PreparedOp prepare_gemm_avx2(int m, int n, int kk, const S& s) {
@@ -251,6 +250,60 @@ PreparedOp prepare_gemm_avx2(int m, int n, int kk, const S& s) {
   g->packed.resize(k::qu8_gemm_16c2_packed_size(n, kk));
   k::qu8_gemm_16c2_pack(n, kk, s.w, s.bias.data(), s.multiplier.data(), g->packed.data());
   return make_prepared<GemmQU8Avx2, run_gemm_qu8_avx2_3x16c2>(std::move(g));
+}
+
+// Float FullyConnected / 1x1 Conv2D on the optimized tiers.
+struct GemmF32Avx2 {
+  int m, n, k;
+  const float* x;
+  std::vector<uint8_t> packed;
+  k::FRange act;
+  float* y;
+};
+void run_gemm_f32_avx2(const GemmF32Avx2& s) {
+  k::f32_gemm_minmax__avx2_6x16(s.m, s.n, s.k, s.x, static_cast<size_t>(s.k), s.packed.data(),
+                                s.act, s.y, static_cast<size_t>(s.n));
+}
+PreparedOp prepare_gemm_f32_avx2(int m, int n, int kk, const float* x, const float* w,
+                                 const float* bias, k::FRange act, float* y) {
+  auto g = std::make_shared<GemmF32Avx2>();
+  g->m = m;
+  g->n = n;
+  g->k = kk;
+  g->x = x;
+  g->packed.resize(k::f32_gemm_16_packed_size(n, kk));
+  k::f32_gemm_16_pack(n, kk, w, bias, g->packed.data());
+  g->act = act;
+  g->y = y;
+  return make_prepared<GemmF32Avx2, run_gemm_f32_avx2>(std::move(g));
+}
+
+// Float depthwise Conv2D.
+struct DwConvF32Avx2 {
+  k::Conv2DParams p;
+  const float* x;
+  std::vector<uint8_t> packed;
+  k::FRange act;
+  float* y;
+};
+void run_dwconv_f32_avx2(const DwConvF32Avx2& s) {
+  k::f32_dwconv_minmax__avx2_c16(s.p, s.x, s.packed.data(), s.act, s.y);
+}
+
+// Float Conv2D (groups 1) as an implicit GEMM over an offset table.
+struct IgemmF32Avx2 {
+  k::Conv2DParams p;
+  const float* x;
+  std::vector<int64_t> table;
+  std::vector<float> zero;
+  std::vector<uint8_t> packed;
+  k::FRange act;
+  float* y;
+};
+void run_igemm_f32_avx2(const IgemmF32Avx2& s) {
+  k::f32_igemm_minmax__avx2_6x16(s.p.n * s.p.oh * s.p.ow, s.p.cout, s.p.kh * s.p.kw, s.p.cin, s.x,
+                                 s.table.data(), s.zero.data(), s.packed.data(), s.act, s.y,
+                                 static_cast<size_t>(s.p.cout));
 }
 
 // Depthwise Conv2D (groups == channels) on the optimized tiers.
@@ -281,11 +334,42 @@ Result<PreparedOp> Preparer::conv2d() {
   p.kw = static_cast<int>(ws[2]);
   p.groups = o.groups;
   const k::Act act = to_act(o.activation);
+  const bool pointwise = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                         p.pad_top == 0 && p.pad_left == 0 && p.groups == 1 && p.oh == p.h &&
+                         p.ow == p.w;
+  const bool depthwise = p.groups == p.cin && p.cin == p.cout && p.groups > 1;
   if (!quantized()) {
-    auto s = std::make_shared<ConvF32>(ConvF32{p, data<const float>(x), data<const float>(w),
-                                               b >= 0 ? data<const float>(b) : nullptr,
-                                               k::activation_range_f32(act, o.clip_min, o.clip_max),
-                                               data<float>(y)});
+    const k::FRange fr = k::activation_range_f32(act, o.clip_min, o.clip_max);
+    const float* wf = data<const float>(w);
+    const float* bf = b >= 0 ? data<const float>(b) : nullptr;
+    if (use_avx2() && pointwise) {
+      return prepare_gemm_f32_avx2(p.n * p.h * p.w, p.cout, p.cin, data<const float>(x), wf, bf,
+                                   fr, data<float>(y));
+    }
+    if (use_avx2() && depthwise) {
+      auto d = std::make_shared<DwConvF32Avx2>();
+      d->p = p;
+      d->x = data<const float>(x);
+      d->packed.resize(k::f32_dwconv_c16_packed_size(p.cout, p.kh, p.kw));
+      k::f32_dwconv_c16_pack(p.cout, p.kh, p.kw, wf, bf, d->packed.data());
+      d->act = fr;
+      d->y = data<float>(y);
+      return make_prepared<DwConvF32Avx2, run_dwconv_f32_avx2>(std::move(d));
+    }
+    if (use_avx2() && p.groups == 1) {
+      auto g = std::make_shared<IgemmF32Avx2>();
+      g->p = p;
+      g->x = data<const float>(x);
+      g->table.resize(k::f32_igemm_indirection_count(p));
+      k::f32_igemm_indirection_build(p, g->table.data());
+      g->zero.assign(static_cast<size_t>(p.cin), 0.0f);
+      g->packed.resize(k::f32_gemm_16_packed_size(p.cout, p.kh * p.kw * p.cin));
+      k::f32_gemm_16_pack(p.cout, p.kh * p.kw * p.cin, wf, bf, g->packed.data());
+      g->act = fr;
+      g->y = data<float>(y);
+      return make_prepared<IgemmF32Avx2, run_igemm_f32_avx2>(std::move(g));
+    }
+    auto s = std::make_shared<ConvF32>(ConvF32{p, data<const float>(x), wf, bf, fr, data<float>(y)});
     return make_prepared<ConvF32, run_conv_f32>(std::move(s));
   }
   auto s = std::make_shared<ConvQU8>();
@@ -294,13 +378,10 @@ Result<PreparedOp> Preparer::conv2d() {
   s->zx = zero(x);
   s->w = data<const int8_t>(w);
   QUANTA_OPS_TRY(set_qu8_weighted(x, w, b, y, ws[0], ws[1] * ws[2] * ws[3], o, s.get()));
-  const bool pointwise = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
-                         p.pad_top == 0 && p.pad_left == 0 && p.groups == 1 && p.oh == p.h &&
-                         p.ow == p.w;
   if (pointwise && use_avx2()) {
     return prepare_gemm_avx2(p.n * p.h * p.w, p.cout, p.cin, *s);
   }
-  if (p.groups == p.cin && p.cin == p.cout && p.groups > 1 && use_avx2()) {
+  if (depthwise && use_avx2()) {
     auto d = std::make_shared<DwConvQU8Avx2>();
     d->p = p;
     d->x = s->x;
@@ -354,6 +435,12 @@ Result<PreparedOp> Preparer::fully_connected() {
   const int n = static_cast<int>(ws[0]);
   const int m = static_cast<int>(product(xs, 0, xs.size() - 1));
   const k::Act act = to_act(o.activation);
+  if (!quantized() && use_avx2()) {
+    return prepare_gemm_f32_avx2(m, n, kk, data<const float>(x), data<const float>(w),
+                                 b >= 0 ? data<const float>(b) : nullptr,
+                                 k::activation_range_f32(act, o.clip_min, o.clip_max),
+                                 data<float>(y));
+  }
   if (!quantized()) {
     auto s = std::make_shared<FcF32>(FcF32{m, kk, n, data<const float>(x), data<const float>(w),
                                            b >= 0 ? data<const float>(b) : nullptr,
