@@ -1,0 +1,458 @@
+// qu8_igemm_minmax_fp32__avx2_4x16c2 (+ qu8_igemm_16c2_pack and
+// qu8_conv_indirection_build) against qu8_conv2d_minmax_fp32__ref with
+// groups == 1: the same bytes over sweeps of input/output channels (both
+// packing modes: gather for cin < 8, tap for cin >= 8), kernel sizes, strides,
+// dilations, asymmetric paddings, input sizes, batches, zero points, clamps and
+// extreme values; outputs pre-filled with two sentinels with guard zones
+// checked; the input placed against an unreadable page.
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernel_test_util.hpp"
+#include "quanta/kernels/isa.h"
+#include "quanta/kernels/ref.h"
+#include "quanta/kernels/x86.h"
+
+namespace qk = quanta::kernels;
+namespace kt = quanta::kernel_test;
+
+namespace {
+
+#define SKIP_WITHOUT_AVX2()                                                                  \
+  do {                                                                                       \
+    if (!qk::cpu_supports(qk::Isa::kAvx2))                                                   \
+      GTEST_SKIP() << "CPU lacks AVX2 (+FMA): the avx2 igemm conv kernel cannot run here";   \
+  } while (0)
+
+struct Case {
+  int cin = 8, cout = 16;
+  int n = 1, h = 5, w = 5;
+  int kh = 3, kw = 3;
+  int sh = 1, sw = 1, dh = 1, dw = 1;
+  int pt = 1, pl = 1, pb = 1, pr = 1;
+  int32_t zx = 128, zy = 128;
+  qk::QRange r;
+  enum class Fill { kRandom, kMin, kMax } x_fill = Fill::kRandom, w_fill = Fill::kRandom;
+  bool w_negative_extreme = false;
+  bool null_bias = false;
+  float mul_scale = 1.f;
+  uint32_t seed = 1;
+
+  std::string Name() const {
+    return "cin=" + std::to_string(cin) + " cout=" + std::to_string(cout) +
+           " n=" + std::to_string(n) + " in=" + std::to_string(h) + "x" + std::to_string(w) +
+           " k=" + std::to_string(kh) + "x" + std::to_string(kw) + " s=" + std::to_string(sh) +
+           "," + std::to_string(sw) + " d=" + std::to_string(dh) + "," + std::to_string(dw) +
+           " pad(t,l,b,r)=" + std::to_string(pt) + "," + std::to_string(pl) + "," +
+           std::to_string(pb) + "," + std::to_string(pr) + " zx=" + std::to_string(zx) +
+           " zy=" + std::to_string(zy) + " q=[" + std::to_string(r.qmin) + "," +
+           std::to_string(r.qmax) + "]";
+  }
+};
+
+struct Problem {
+  qk::Conv2DParams p;
+  std::vector<uint8_t> x;
+  std::vector<int8_t> w;
+  std::vector<int32_t> bias;  // folded
+  std::vector<float> mul;
+};
+
+bool MakeProblem(const Case& cs, Problem* pr) {
+  kt::SetWindow(cs, &pr->p);
+  if (pr->p.oh <= 0 || pr->p.ow <= 0) return false;
+  pr->p.cin = cs.cin;
+  pr->p.cout = cs.cout;
+  pr->p.groups = 1;
+  std::mt19937 rng(cs.seed * 7919u + static_cast<uint32_t>(cs.cin * 131 + cs.cout));
+  const int64_t row = int64_t{cs.kh} * cs.kw * cs.cin;
+  const int64_t nx = int64_t{cs.n} * cs.h * cs.w * cs.cin;
+  switch (cs.x_fill) {
+    case Case::Fill::kRandom: pr->x = kt::RandomU8(nx, rng); break;
+    case Case::Fill::kMin: pr->x.assign(static_cast<size_t>(nx), 0); break;
+    case Case::Fill::kMax: pr->x.assign(static_cast<size_t>(nx), 255); break;
+  }
+  const int64_t nw = cs.cout * row;
+  switch (cs.w_fill) {
+    case Case::Fill::kRandom:
+      pr->w = kt::RandomI8(nw, rng);
+      for (size_t i = 0; i < pr->w.size(); i += 5) pr->w[i] = (i / 5) % 2 ? 127 : -127;
+      break;
+    case Case::Fill::kMin: pr->w.assign(static_cast<size_t>(nw), 0); break;
+    case Case::Fill::kMax:
+      pr->w.assign(static_cast<size_t>(nw),
+                   static_cast<int8_t>(cs.w_negative_extreme ? -127 : 127));
+      break;
+  }
+  std::uniform_int_distribution<int32_t> bd(-20000, 20000);
+  std::vector<int32_t> raw(static_cast<size_t>(cs.cout));
+  for (auto& b : raw) b = bd(rng);
+  std::vector<int64_t> folded(static_cast<size_t>(cs.cout));
+  qk::fold_bias_qs8(cs.cout, row, pr->w.data(), cs.null_bias ? nullptr : raw.data(), cs.zx,
+                    folded.data());
+  pr->bias.resize(folded.size());
+  for (size_t i = 0; i < folded.size(); ++i) {
+    EXPECT_LE(std::llabs(folded[i]), int64_t{std::numeric_limits<int32_t>::max()});
+    pr->bias[i] = static_cast<int32_t>(folded[i]);
+  }
+  const float base = 100.f / (std::sqrt(static_cast<float>(row)) * 73.f * 73.f);
+  std::uniform_real_distribution<float> md(0.25f, 4.f);
+  pr->mul.resize(static_cast<size_t>(cs.cout));
+  for (auto& m : pr->mul) m = base * md(rng) * cs.mul_scale;
+  return true;
+}
+
+struct Prepared {
+  std::vector<uint8_t> packed;
+  std::vector<int32_t> ind;
+};
+
+Prepared Prepare(const Problem& pr, int32_t zx, bool null_bias) {
+  Prepared out;
+  const size_t bytes = qk::qu8_igemm_16c2_packed_size(pr.p.cout, pr.p.kh, pr.p.kw, pr.p.cin);
+  out.packed.assign(bytes + 64, 0xCD);
+  qk::qu8_igemm_16c2_pack(pr.p.cout, pr.p.kh, pr.p.kw, pr.p.cin, pr.w.data(),
+                          null_bias ? nullptr : pr.bias.data(), pr.mul.data(), zx,
+                          out.packed.data());
+  for (size_t i = bytes; i < out.packed.size(); ++i) EXPECT_EQ(out.packed[i], 0xCD);
+  out.ind.assign(qk::qu8_conv_indirection_size(pr.p), 0x7EADBEEF);
+  EXPECT_TRUE(qk::qu8_conv_indirection_build(pr.p, out.ind.data()));
+  return out;
+}
+
+int64_t Compare(const Case& cs, const std::vector<uint8_t>& want,
+                const std::vector<uint8_t>& got) {
+  int64_t bad = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (want[i] != got[i]) {
+      if (bad == 0) {
+        ADD_FAILURE() << cs.Name() << ": first difference at " << i << " (channel "
+                      << static_cast<int64_t>(i) % cs.cout << "): ref " << int{want[i]}
+                      << " avx2 " << int{got[i]};
+      }
+      ++bad;
+    }
+  }
+  return bad;
+}
+
+// Runs ref and avx2; returns the number of differing bytes (and reports the first).
+int64_t Check(const Case& cs) {
+  Problem pr;
+  if (!MakeProblem(cs, &pr)) return 0;
+  const bool null_bias = cs.null_bias && cs.zx == 0;  // folded bias is 0 only then
+  const int64_t ny = int64_t{pr.p.n} * pr.p.oh * pr.p.ow * pr.p.cout;
+  const auto want = kt::RunGuarded<uint8_t>(ny, [&](uint8_t* y) {
+    qk::qu8_conv2d_minmax_fp32__ref(pr.p, pr.x.data(), cs.zx, pr.w.data(),
+                                    null_bias ? nullptr : pr.bias.data(), pr.mul.data(), cs.zy,
+                                    cs.r, y);
+  });
+  const Prepared prep = Prepare(pr, cs.zx, null_bias);
+  const auto got = kt::RunGuarded<uint8_t>(ny, [&](uint8_t* y) {
+    qk::qu8_igemm_minmax_fp32__avx2_4x16c2(pr.p, pr.x.data(), prep.ind.data(),
+                                           prep.packed.data(), cs.zy, cs.r, y);
+  });
+  return Compare(cs, want, got);
+}
+
+constexpr int32_t kZeroPoints[] = {0, 128, 255};
+
+struct Kernel {
+  int kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+};
+
+TEST(X86Conv, IndirectionTable) {
+  qk::Conv2DParams p;
+  p.h = 3; p.w = 4; p.cin = 5; p.kh = 2; p.kw = 3;
+  p.stride_h = 2; p.dil_w = 2; p.pad_top = 1; p.pad_left = 2;
+  p.oh = static_cast<int>(qk::window_out_dim(3, 2, 2, 1, 1, 0));
+  p.ow = static_cast<int>(qk::window_out_dim(4, 3, 1, 2, 2, 1));
+  ASSERT_EQ(qk::qu8_conv_indirection_size(p), static_cast<size_t>(p.oh * p.ow * 6));
+  std::vector<int32_t> t(qk::qu8_conv_indirection_size(p));
+  ASSERT_TRUE(qk::qu8_conv_indirection_build(p, t.data()));
+  size_t i = 0;
+  for (int oy = 0; oy < p.oh; ++oy)
+    for (int ox = 0; ox < p.ow; ++ox)
+      for (int ky = 0; ky < 2; ++ky)
+        for (int kx = 0; kx < 3; ++kx) {
+          const int iy = oy * 2 - 1 + ky, ix = ox - 2 + kx * 2;
+          const int32_t want = iy >= 0 && iy < 3 && ix >= 0 && ix < 4 ? (iy * 4 + ix) * 5 : -1;
+          EXPECT_EQ(t[i++], want) << oy << "," << ox << "," << ky << "," << kx;
+        }
+  p.oh = 0;
+  EXPECT_EQ(qk::qu8_conv_indirection_size(p), size_t{0});
+  EXPECT_FALSE(qk::qu8_conv_indirection_build(p, t.data()));
+}
+
+TEST(X86Conv, PackedSize) {
+  EXPECT_EQ(qk::qu8_igemm_16c2_packed_size(0, 3, 3, 8), size_t{0});
+  // tap mode: 9 taps x 1 chunk; header 64, block 128 + 256*9, zbuf 32.
+  EXPECT_EQ(qk::qu8_igemm_16c2_packed_size(16, 3, 3, 8), size_t{64 + 128 + 256 * 9 + 32});
+  EXPECT_EQ(qk::qu8_igemm_16c2_packed_size(17, 3, 3, 17),
+            size_t{64 + 2 * (128 + 256 * 27) + 32});
+  // gather mode: 40 (tap, ci) positions -> 5 chunks.
+  EXPECT_EQ(qk::qu8_igemm_16c2_packed_size(64, 10, 4, 1), size_t{64 + 4 * (128 + 256 * 5) + 32});
+}
+
+TEST(X86Conv, ChannelSweep) {
+  SKIP_WITHOUT_AVX2();
+  const Kernel kernels[] = {
+      {3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  // 3x3 same
+      {3, 3, 2, 2, 1, 1, 0, 1, 1, 0},  // 3x3 stride 2, asymmetric pad
+      {1, 1, 2, 2, 1, 1, 0, 0, 0, 0},  // 1x1 stride 2
+      {1, 1, 1, 1, 1, 1, 1, 0, 0, 1},  // 1x1 padded
+      {3, 1, 1, 2, 2, 1, 2, 0, 1, 0},  // 3x1, dilation 2 in h, stride 2 in w
+  };
+  const int cins[] = {1, 2, 3, 4, 8, 15, 16, 17, 32};
+  std::vector<int> couts;
+  for (int c = 1; c <= 17; ++c) couts.push_back(c);
+  for (int c : {31, 32, 33, 64}) couts.push_back(c);
+  int64_t bad = 0, cases = 0;
+  uint32_t seed = 1;
+  for (int ci : cins)
+    for (int co : couts)
+      for (const Kernel& k : kernels) {
+        Case cs;
+        cs.cin = ci;
+        cs.cout = co;
+        cs.n = 1 + static_cast<int>(seed % 2);
+        cs.h = 7;
+        cs.w = 9;
+        cs.kh = k.kh; cs.kw = k.kw; cs.sh = k.sh; cs.sw = k.sw; cs.dh = k.dh; cs.dw = k.dw;
+        cs.pt = k.pt; cs.pl = k.pl; cs.pb = k.pb; cs.pr = k.pr;
+        cs.zx = kZeroPoints[seed % 3];
+        cs.zy = kZeroPoints[(seed / 3) % 3];
+        cs.seed = seed++;
+        bad += Check(cs);
+        ++cases;
+      }
+  EXPECT_EQ(bad, 0) << "over " << cases << " cases";
+}
+
+TEST(X86Conv, GeometrySweep) {
+  SKIP_WITHOUT_AVX2();
+  const int kernel_sizes[][2] = {{3, 3}, {5, 5}, {1, 1}, {3, 1}, {10, 4}};
+  const int strides[][2] = {{1, 1}, {2, 2}, {1, 2}};
+  const int dilations[][2] = {{1, 1}, {2, 2}, {2, 1}};
+  const int pads[][4] = {{0, 0, 0, 0}, {1, 1, 1, 1}, {2, 1, 0, 2}, {0, 2, 1, 0}};
+  const int sizes[][2] = {{1, 1}, {5, 5}, {7, 9}};
+  const int channels[][2] = {{3, 5}, {16, 16}, {17, 24}, {4, 33}};
+  int64_t bad = 0, cases = 0;
+  uint32_t seed = 100;
+  for (const auto& ch : channels)
+    for (const auto& ks : kernel_sizes)
+      for (const auto& st : strides)
+        for (const auto& dl : dilations)
+          for (const auto& pd : pads)
+            for (const auto& sz : sizes) {
+              Case cs;
+              cs.cin = ch[0];
+              cs.cout = ch[1];
+              cs.n = 1 + static_cast<int>(seed % 2);
+              cs.h = sz[0]; cs.w = sz[1];
+              cs.kh = ks[0]; cs.kw = ks[1];
+              cs.sh = st[0]; cs.sw = st[1];
+              cs.dh = dl[0]; cs.dw = dl[1];
+              cs.pt = pd[0]; cs.pl = pd[1]; cs.pb = pd[2]; cs.pr = pd[3];
+              cs.zx = kZeroPoints[seed % 3];
+              cs.zy = kZeroPoints[(seed / 3) % 3];
+              cs.seed = seed++;
+              Problem probe;
+              kt::SetWindow(cs, &probe.p);
+              if (probe.p.oh <= 0 || probe.p.ow <= 0) continue;
+              bad += Check(cs);
+              ++cases;
+            }
+  EXPECT_GT(cases, 500);
+  EXPECT_EQ(bad, 0) << "over " << cases << " cases";
+}
+
+TEST(X86Conv, ZeroPointsAndClamps) {
+  SKIP_WITHOUT_AVX2();
+  int64_t bad = 0;
+  uint32_t seed = 5000;
+  for (int32_t zx : kZeroPoints)
+    for (int32_t zy : kZeroPoints)
+      for (int clamp = 0; clamp < 3; ++clamp)
+        for (int ci : {2, 8, 19})
+          for (int co : {7, 17, 40}) {
+            Case cs;
+            cs.cin = ci;
+            cs.cout = co;
+            cs.h = 6; cs.w = 5;
+            cs.pt = 1; cs.pl = 0; cs.pb = 2; cs.pr = 1;
+            cs.zx = zx;
+            cs.zy = zy;
+            if (clamp == 1) cs.r = {zy, 255};                                // relu
+            if (clamp == 2) cs.r = {std::min(zy, 40), std::max(zy, 200)};    // narrow
+            cs.seed = seed++;
+            bad += Check(cs);
+          }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST(X86Conv, ExtremeValues) {
+  SKIP_WITHOUT_AVX2();
+  int64_t bad = 0;
+  uint32_t seed = 7000;
+  using F = Case::Fill;
+  for (F xf : {F::kMin, F::kMax, F::kRandom})
+    for (int wsign = 0; wsign < 2; ++wsign)
+      for (int32_t zx : kZeroPoints)
+        for (float ms : {1.f, 1e-3f, 1e3f})
+          for (int ci : {3, 24}) {
+            Case cs;
+            cs.cin = ci;
+            cs.cout = 19;
+            cs.n = 2;
+            cs.h = 7; cs.w = 7;
+            cs.kh = 5; cs.kw = 5;
+            cs.pt = 2; cs.pl = 1; cs.pb = 0; cs.pr = 2;
+            cs.x_fill = xf;
+            cs.w_fill = F::kMax;
+            cs.w_negative_extreme = wsign == 1;
+            cs.zx = zx;
+            cs.zy = 128;
+            cs.mul_scale = ms;
+            cs.seed = seed++;
+            bad += Check(cs);
+          }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST(X86Conv, NullBiasAndZeroWeights) {
+  SKIP_WITHOUT_AVX2();
+  int64_t bad = 0;
+  for (int ci : {1, 9, 16})
+    for (int co : {3, 16, 21}) {
+      Case cs;
+      cs.cin = ci;
+      cs.cout = co;
+      cs.zx = 0;
+      cs.null_bias = true;
+      bad += Check(cs);
+      cs.w_fill = Case::Fill::kMin;
+      cs.zx = 77;
+      cs.null_bias = false;
+      bad += Check(cs);
+    }
+  EXPECT_EQ(bad, 0);
+}
+
+// Small cin with many taps: several gather passes (more than 512 K bytes).
+TEST(X86Conv, GatherSeveralPasses) {
+  SKIP_WITHOUT_AVX2();
+  int64_t bad = 0;
+  for (int ci : {1, 3, 7})
+    for (int co : {5, 33}) {
+      Case cs;
+      cs.cin = ci;
+      cs.cout = co;
+      cs.h = 15; cs.w = 14;
+      cs.kh = 13; cs.kw = 13;  // 169 taps: 1 pass for cin 1..3, 3 for cin 7
+      cs.pt = 6; cs.pl = 5; cs.pb = 6; cs.pr = 7;
+      cs.sh = 2;
+      cs.zx = 255;
+      cs.zy = 0;
+      cs.seed = static_cast<uint32_t>(ci * 31 + co);
+      bad += Check(cs);
+      cs.kh = 31; cs.kw = 23;  // 713 taps: 2 passes even for cin 1
+      cs.pt = 15; cs.pl = 11; cs.pb = 15; cs.pr = 11;
+      cs.h = 9; cs.w = 8;
+      bad += Check(cs);
+    }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST(X86Conv, ResNet8Layer32x32) {
+  SKIP_WITHOUT_AVX2();
+  for (int n : {1, 2}) {
+    Case cs;
+    cs.cin = cs.cout = 16;
+    cs.n = n;
+    cs.h = cs.w = 32;
+    cs.zx = 0;
+    cs.zy = 0;
+    cs.r = {0, 255};
+    cs.seed = 11 + static_cast<uint32_t>(n);
+    EXPECT_EQ(Check(cs), 0);
+    cs.r = {0, 200};
+    cs.zx = 128;
+    EXPECT_EQ(Check(cs), 0);
+  }
+}
+
+TEST(X86Conv, DsCnnFirstLayer49x10) {
+  SKIP_WITHOUT_AVX2();
+  for (int n : {1, 2}) {
+    Case cs;
+    cs.cin = 1;
+    cs.cout = 64;
+    cs.n = n;
+    cs.h = 49; cs.w = 10;
+    cs.kh = 10; cs.kw = 4;
+    cs.sh = cs.sw = 2;
+    cs.pt = 4; cs.pl = 1; cs.pb = 5; cs.pr = 1;  // TF "SAME": 25x5 output
+    cs.zx = 255;
+    cs.zy = 0;
+    cs.r = {0, 255};
+    cs.seed = 21 + static_cast<uint32_t>(n);
+    Problem probe;
+    kt::SetWindow(cs, &probe.p);
+    EXPECT_EQ(probe.p.oh, 25);
+    EXPECT_EQ(probe.p.ow, 5);
+    EXPECT_EQ(Check(cs), 0);
+  }
+}
+
+// The input ends right before a PROT_NONE page: a read of any byte past the
+// input faults. Channel counts with a tail (not a multiple of 8) and tiny cin
+// exercise the tail-chunk and gather paths at the last pixel.
+TEST(X86Conv, ReadsNothingPastTheInput) {
+  SKIP_WITHOUT_AVX2();
+  const long page = sysconf(_SC_PAGESIZE);
+  for (int ci : {1, 2, 3, 7, 8, 9, 15, 17, 31})
+    for (int n : {1, 2}) {
+      Case cs;
+      cs.cin = ci;
+      cs.cout = 20;
+      cs.n = n;
+      cs.h = 4; cs.w = 3;
+      cs.pt = 0; cs.pl = 0; cs.pb = 2; cs.pr = 2;
+      Problem pr;
+      ASSERT_TRUE(MakeProblem(cs, &pr));
+      const size_t nx = pr.x.size();
+      const size_t pg = static_cast<size_t>(page);
+      const size_t span = (nx + pg - 1) / pg * pg + pg;
+      void* mem = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      ASSERT_NE(mem, MAP_FAILED);
+      auto* base = static_cast<uint8_t*>(mem);
+      uint8_t* guard = base + span - pg;
+      ASSERT_EQ(mprotect(guard, pg, PROT_NONE), 0);
+      uint8_t* x = guard - nx;
+      std::memcpy(x, pr.x.data(), nx);
+      const int64_t ny = int64_t{n} * pr.p.oh * pr.p.ow * cs.cout;
+      std::vector<uint8_t> want(static_cast<size_t>(ny)), got(static_cast<size_t>(ny));
+      qk::qu8_conv2d_minmax_fp32__ref(pr.p, pr.x.data(), cs.zx, pr.w.data(), pr.bias.data(),
+                                      pr.mul.data(), cs.zy, cs.r, want.data());
+      const Prepared prep = Prepare(pr, cs.zx, false);
+      qk::qu8_igemm_minmax_fp32__avx2_4x16c2(pr.p, x, prep.ind.data(), prep.packed.data(),
+                                             cs.zy, cs.r, got.data());
+      EXPECT_EQ(Compare(cs, want, got), 0) << "cin=" << ci << " n=" << n;
+      munmap(mem, span);
+    }
+}
+
+}  // namespace
