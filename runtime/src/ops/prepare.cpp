@@ -320,6 +320,20 @@ void run_dwconv_qu8_avx2(const DwConvQU8Avx2& s) {
   k::qu8_dwconv_minmax_fp32__avx2_c16(s.p, s.x, s.zx, s.packed.data(), s.zy, s.r, s.y);
 }
 
+// Quantized Conv2D (groups 1) as an implicit GEMM over an offset table.
+struct IgemmQU8Avx2 {
+  k::Conv2DParams p;
+  const uint8_t* x;
+  std::vector<int32_t> table;
+  std::vector<uint8_t> packed;
+  int32_t zy;
+  k::QRange r;
+  uint8_t* y;
+};
+void run_igemm_qu8_avx2(const IgemmQU8Avx2& s) {
+  k::qu8_igemm_minmax_fp32__avx2_4x16c2(s.p, s.x, s.table.data(), s.packed.data(), s.zy, s.r, s.y);
+}
+
 Result<PreparedOp> Preparer::conv2d() {
   const int x = in(0), w = in(1), b = in(2), y = out();
   const auto o = read_options<fb::Conv2DOptionsT>(fbn_);
@@ -393,6 +407,21 @@ Result<PreparedOp> Preparer::conv2d() {
     d->r = s->r;
     d->y = s->y;
     return make_prepared<DwConvQU8Avx2, run_dwconv_qu8_avx2>(std::move(d));
+  }
+  if (p.groups == 1 && use_avx2()) {
+    auto g = std::make_shared<IgemmQU8Avx2>();
+    g->p = p;
+    g->table.resize(k::qu8_conv_indirection_size(p));
+    if (k::qu8_conv_indirection_build(p, g->table.data())) {
+      g->x = s->x;
+      g->packed.resize(k::qu8_igemm_16c2_packed_size(p.cout, p.kh, p.kw, p.cin));
+      k::qu8_igemm_16c2_pack(p.cout, p.kh, p.kw, p.cin, s->w, s->bias.data(),
+                             s->multiplier.data(), s->zx, g->packed.data());
+      g->zy = s->zy;
+      g->r = s->r;
+      g->y = s->y;
+      return make_prepared<IgemmQU8Avx2, run_igemm_qu8_avx2>(std::move(g));
+    }
   }
   return make_prepared<ConvQU8, run_conv_qu8>(std::move(s));
 }
