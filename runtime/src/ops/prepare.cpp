@@ -648,6 +648,16 @@ struct MulQU8 {
 };
 void run_mul_qu8(const MulQU8& s) { k::qu8_mul_minmax_fp32__ref(s.shape, s.a, s.b, s.p, s.y); }
 
+// Quantized Add of two inputs of the same shape on the optimized tiers.
+struct VAddQU8Avx2 {
+  int64_t n;
+  const uint8_t* a;
+  const uint8_t* b;
+  k::QAddParams p;
+  uint8_t* y;
+};
+void run_vadd_qu8_avx2(const VAddQU8Avx2& s) { k::qu8_vadd_minmax_fp32__avx2(s.n, s.a, s.b, s.p, s.y); }
+
 Result<PreparedOp> Preparer::binary() {
   const int a = in(0), b = in(1), y = out();
   const auto o = read_options<fb::ElementwiseOptionsT>(fbn_);
@@ -676,6 +686,11 @@ Result<PreparedOp> Preparer::binary() {
     s->p.mb = scale(b) / scale(y);
     QUANTA_OPS_TRY(check_multiplier(s->p.ma, "input", 0));
     QUANTA_OPS_TRY(check_multiplier(s->p.mb, "input", 1));
+    if (use_avx2() && as == bs) {
+      auto v = std::make_shared<VAddQU8Avx2>(
+          VAddQU8Avx2{shape.num_elements(), s->a, s->b, s->p, s->y});
+      return make_prepared<VAddQU8Avx2, run_vadd_qu8_avx2>(std::move(v));
+    }
     return make_prepared<AddQU8, run_add_qu8>(std::move(s));
   }
   auto s = binary_qu8_state<MulQU8>(shape, a, b, y, r);

@@ -197,4 +197,10 @@ void f32_igemm_minmax__avx2_6x16(int m, int n, int taps, int cin, const float* x
                                  const int64_t* indirection, const float* zero,
                                  const void* packed, FRange act, float* y, size_t y_stride);
 
+// ------------------------------------------------------------ qu8 Add (dense)
+// y[i] = the bytes of qu8_add_minmax_fp32__ref for two inputs of the output's
+// own shape (no broadcasting): n elements of a, b and y. No allocation.
+void qu8_vadd_minmax_fp32__avx2(int64_t n, const uint8_t* a, const uint8_t* b,
+                                const QAddParams& p, uint8_t* y);
+
 }  // namespace quanta::kernels
