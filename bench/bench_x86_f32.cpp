@@ -5,7 +5,7 @@
 // (stride 1, pad 1). Packing is done once, outside the timed loop (as at
 // prepare). Reports "GMAC/s" (multiply-accumulates per second), one thread.
 //
-//   taskset -c 1 /work/build-f32/bench_x86_f32 --benchmark_min_time=0.5 --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   taskset -c 1 build/bench_x86_f32 --benchmark_min_time=0.5 --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <cstdint>

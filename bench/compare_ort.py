@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Whole-model latency: Quanta int8 against ONNX Runtime int8 (and float) on the tiny models.
 
-    PYTHONPATH=/work/pydeps /usr/bin/python3 bench/compare_ort.py [--quanta BIN]
+    PYTHONPATH=build/pydeps /usr/bin/python3 bench/compare_ort.py [--quanta BIN]
         [--runs N] [--warmup W] [--only NAME ...] [--json FILE] [--work DIR]
 
 Needs numpy and onnxruntime (with its quantization dependencies, e.g. onnx >= 1.14);

@@ -3,7 +3,7 @@
 
 Run with Debian's interpreter, /usr/bin/python3 (NOT a pyenv/venv python3); it needs
 python3-torch (1.13), python3-onnx and python3-numpy, nothing else. Do NOT put a newer
-onnx (>= 1.14, e.g. the one next to onnxruntime in /work/pydeps) on PYTHONPATH: torch
+onnx (>= 1.14, e.g. the one scripts/install_onnxruntime.sh puts in build/pydeps) on PYTHONPATH: torch
 1.13's exporter fails with it.
 
     /usr/bin/python3 scripts/make_tiny_models.py
