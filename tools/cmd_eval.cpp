@@ -147,34 +147,13 @@ DataFile read_data(const std::string& path, const TensorInfo& in, size_t index) 
   return d;
 }
 
-template <class T>
-void convert_slice(const uint8_t* p, size_t n, float* out) {
-  for (size_t k = 0; k < n; ++k) {
-    T v;
-    std::memcpy(&v, p + k * sizeof(T), sizeof(T));
-    if constexpr (std::is_same_v<T, double>) {
-      constexpr double kMax = std::numeric_limits<float>::max();
-      if (v > kMax) { out[k] = std::numeric_limits<float>::infinity(); continue; }
-      if (v < -kMax) { out[k] = -std::numeric_limits<float>::infinity(); continue; }
-    }
-    out[k] = static_cast<float>(v);
-  }
-}
-
 // The floats of run `run` of `d` into `out` (resized); throws on NaN.
 void load_run(const DataFile& d, int64_t run, std::vector<float>& out) {
   out.resize(d.run_elems);
   const size_t esize = npy::element_size(d.array.type);
   const size_t first = static_cast<size_t>(run) * d.run_elems;
   const uint8_t* p = d.array.data.data() + first * esize;
-  switch (d.array.type) {
-    case npy::ElementType::kF32: convert_slice<float>(p, d.run_elems, out.data()); break;
-    case npy::ElementType::kF64: convert_slice<double>(p, d.run_elems, out.data()); break;
-    case npy::ElementType::kU8: convert_slice<uint8_t>(p, d.run_elems, out.data()); break;
-    case npy::ElementType::kI8: convert_slice<int8_t>(p, d.run_elems, out.data()); break;
-    case npy::ElementType::kI32: convert_slice<int32_t>(p, d.run_elems, out.data()); break;
-    case npy::ElementType::kI64: convert_slice<int64_t>(p, d.run_elems, out.data()); break;
-  }
+  npy::convert_to_floats(d.array.type, p, d.run_elems, out.data());
   if (!d.array.is_float()) return;
   for (size_t k = 0; k < out.size(); ++k) {
     if (std::isnan(out[k])) {
