@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <vector>
 
 #include "quanta/kernels/ref.h"
@@ -120,5 +122,36 @@ void SetWindow(const Case& c, Params* p) {
   p->oh = static_cast<int>(kernels::window_out_dim(c.h, c.kh, c.sh, c.dh, c.pt, c.pb));
   p->ow = static_cast<int>(kernels::window_out_dim(c.w, c.kw, c.sw, c.dw, c.pl, c.pr));
 }
+
+// `bytes` bytes whose last one sits right before a PROT_NONE page: a kernel
+// that reads past the end of its input faults. data() is null if the
+// mapping failed (tests assert it is not).
+class TailGuarded {
+ public:
+  explicit TailGuarded(size_t bytes) {
+    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    span_ = (bytes + page_ - 1) / page_ * page_;
+    void* mem = mmap(nullptr, span_ + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return;
+    base_ = static_cast<unsigned char*>(mem);
+    if (mprotect(base_ + span_, page_, PROT_NONE) != 0) return;
+    data_ = base_ + span_ - bytes;
+  }
+  // A copy of `src` (n bytes) placed against the guard page.
+  TailGuarded(const void* src, size_t n) : TailGuarded(n) {
+    if (data_ != nullptr && n > 0) std::memcpy(data_, src, n);
+  }
+  ~TailGuarded() {
+    if (base_ != nullptr) munmap(base_, span_ + page_);
+  }
+  TailGuarded(const TailGuarded&) = delete;
+  TailGuarded& operator=(const TailGuarded&) = delete;
+  unsigned char* data() const { return data_; }
+
+ private:
+  size_t page_ = 0, span_ = 0;
+  unsigned char* base_ = nullptr;
+  unsigned char* data_ = nullptr;
+};
 
 }  // namespace quanta::kernel_test

@@ -422,7 +422,6 @@ TEST(X86Conv, DsCnnFirstLayer49x10) {
 // exercise the tail-chunk and gather paths at the last pixel.
 TEST(X86Conv, ReadsNothingPastTheInput) {
   SKIP_WITHOUT_AVX2();
-  const long page = sysconf(_SC_PAGESIZE);
   for (int ci : {1, 2, 3, 7, 8, 9, 15, 17, 31})
     for (int n : {1, 2}) {
       Case cs;
@@ -433,16 +432,9 @@ TEST(X86Conv, ReadsNothingPastTheInput) {
       cs.pt = 0; cs.pl = 0; cs.pb = 2; cs.pr = 2;
       Problem pr;
       ASSERT_TRUE(MakeProblem(cs, &pr));
-      const size_t nx = pr.x.size();
-      const size_t pg = static_cast<size_t>(page);
-      const size_t span = (nx + pg - 1) / pg * pg + pg;
-      void* mem = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      ASSERT_NE(mem, MAP_FAILED);
-      auto* base = static_cast<uint8_t*>(mem);
-      uint8_t* guard = base + span - pg;
-      ASSERT_EQ(mprotect(guard, pg, PROT_NONE), 0);
-      uint8_t* x = guard - nx;
-      std::memcpy(x, pr.x.data(), nx);
+      const kt::TailGuarded guarded(pr.x.data(), pr.x.size());
+      ASSERT_NE(guarded.data(), nullptr);
+      const uint8_t* x = guarded.data();
       const int64_t ny = int64_t{n} * pr.p.oh * pr.p.ow * cs.cout;
       std::vector<uint8_t> want(static_cast<size_t>(ny)), got(static_cast<size_t>(ny));
       qk::qu8_conv2d_minmax_fp32__ref(pr.p, pr.x.data(), cs.zx, pr.w.data(), pr.bias.data(),
@@ -451,7 +443,6 @@ TEST(X86Conv, ReadsNothingPastTheInput) {
       qk::qu8_igemm_minmax_fp32__avx2_4x16c2(pr.p, x, prep.ind.data(), prep.packed.data(),
                                              cs.zy, cs.r, got.data());
       EXPECT_EQ(Compare(cs, want, got), 0) << "cin=" << ci << " n=" << n;
-      munmap(mem, span);
     }
 }
 

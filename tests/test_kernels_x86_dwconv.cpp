@@ -336,7 +336,6 @@ TEST(X86DwConv, MobileNetBlock56x56) {
 // the partial-load path of the last pixel.
 TEST(X86DwConv, ReadsNothingPastTheInput) {
   SKIP_WITHOUT_AVX2();
-  const long page = sysconf(_SC_PAGESIZE);
   for (int c : {1, 3, 15, 17, 31, 48}) {
     Case cs;
     cs.c = c;
@@ -344,16 +343,9 @@ TEST(X86DwConv, ReadsNothingPastTheInput) {
     cs.pt = 0; cs.pl = 0; cs.pb = 2; cs.pr = 2;
     Problem pr;
     ASSERT_TRUE(MakeProblem(cs, &pr));
-    const size_t nx = pr.x.size();
-    const size_t span = (nx + static_cast<size_t>(page) - 1) / static_cast<size_t>(page) *
-                            static_cast<size_t>(page) + static_cast<size_t>(page);
-    void* mem = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ASSERT_NE(mem, MAP_FAILED);
-    auto* base = static_cast<uint8_t*>(mem);
-    uint8_t* guard = base + span - static_cast<size_t>(page);
-    ASSERT_EQ(mprotect(guard, static_cast<size_t>(page), PROT_NONE), 0);
-    uint8_t* x = guard - nx;
-    std::memcpy(x, pr.x.data(), nx);
+    const kt::TailGuarded guarded(pr.x.data(), pr.x.size());
+    ASSERT_NE(guarded.data(), nullptr);
+    const uint8_t* x = guarded.data();
     const int64_t ny = int64_t{pr.p.oh} * pr.p.ow * c;
     std::vector<uint8_t> want(static_cast<size_t>(ny)), got(static_cast<size_t>(ny));
     qk::qu8_conv2d_minmax_fp32__ref(pr.p, pr.x.data(), cs.zx, pr.w.data(), pr.bias.data(),
@@ -361,7 +353,6 @@ TEST(X86DwConv, ReadsNothingPastTheInput) {
     const auto packed = PackFor(pr, false);
     qk::qu8_dwconv_minmax_fp32__avx2_c16(pr.p, x, cs.zx, packed.data(), cs.zy, cs.r, got.data());
     EXPECT_EQ(want, got) << "c=" << c;
-    munmap(mem, span);
   }
 }
 

@@ -250,28 +250,11 @@ TEST(X86F32, GemmNaNPropagates) {
 // Memory whose last `floats` elements end exactly at a PROT_NONE page.
 class TailGuarded {
  public:
-  explicit TailGuarded(size_t floats) {
-    page_ = size_t(sysconf(_SC_PAGESIZE));
-    const size_t bytes = floats * sizeof(float);
-    span_ = (bytes + page_ - 1) / page_ * page_ + page_;
-    void* mem = mmap(nullptr, span_ + page_, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) return;
-    base_ = static_cast<unsigned char*>(mem);
-    if (mprotect(base_ + span_, page_, PROT_NONE) != 0) return;
-    data_ = reinterpret_cast<float*>(base_ + span_ - bytes);
-  }
-  ~TailGuarded() {
-    if (base_ != nullptr) munmap(base_, span_ + page_);
-  }
-  TailGuarded(const TailGuarded&) = delete;
-  TailGuarded& operator=(const TailGuarded&) = delete;
-  float* data() const { return data_; }
+  explicit TailGuarded(size_t floats) : mem_(floats * sizeof(float)) {}
+  float* data() const { return reinterpret_cast<float*>(mem_.data()); }
 
  private:
-  size_t page_ = 0, span_ = 0;
-  unsigned char* base_ = nullptr;
-  float* data_ = nullptr;
+  kt::TailGuarded mem_;
 };
 
 // The last row of x ends at a PROT_NONE page: any read past x[m-1][k) faults.

@@ -381,27 +381,19 @@ TEST(X86Gemm, RowStrides) {
 // faults.
 TEST(X86Gemm, NoReadPastInput) {
   SKIP_WITHOUT_AVX2();
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   std::mt19937 rng(19);
   for (const Variant& v : kVariants) {
     SCOPED_TRACE(v.name);
     for (int m : {1, 2, 3, 4})
       for (int k : {1, 7, 9, 15, 16, 17, 33}) {
         Problem p = MakeRandom(m, 9, k, 0, {0, 255}, rng);
-        const size_t bytes = p.x.size();
-        const size_t span = (bytes + page - 1) / page * page;
-        void* mem =
-            mmap(nullptr, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        ASSERT_NE(mem, MAP_FAILED);
-        auto* base = static_cast<uint8_t*>(mem);
-        ASSERT_EQ(mprotect(base + span, page, PROT_NONE), 0);
-        uint8_t* xp = base + span - bytes;
-        std::memcpy(xp, p.x.data(), bytes);
+        const kt::TailGuarded guarded(p.x.data(), p.x.size());
+        ASSERT_NE(guarded.data(), nullptr);
+        const uint8_t* xp = guarded.data();
         const auto packed = Pack(v, p);
         std::vector<uint8_t> y(static_cast<size_t>(m) * 9);
         v.run(m, 9, k, xp, static_cast<size_t>(k), packed.data(), p.zy, p.r, y.data(), 9);
         EXPECT_EQ(y, Reference(p)) << "m=" << m << " k=" << k;
-        munmap(mem, span + page);
       }
   }
 }
