@@ -1,4 +1,5 @@
-// Depthwise convolution, reference vs AVX2 (qu8_dwconv_minmax_fp32__avx2_c16).
+// Depthwise convolution, reference vs AVX2 (qu8_dwconv_minmax_fp32__avx2_c16,
+// and its row-range entry point on two halves).
 // GMAC/s counts kh*kw MACs per output element (padded taps included, as the
 // kernels compute them).
 //
@@ -101,6 +102,26 @@ void BM_DwConv_Avx2(benchmark::State& state) {
   Counters(state, pr);
 }
 
+// The row-range entry point called on two halves of the output rows (what
+// two threads would each run): shows the split costs nothing measurable.
+void BM_DwConv_Avx2_RowHalves(benchmark::State& state) {
+  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+    state.SkipWithError("CPU lacks AVX2");
+    return;
+  }
+  Problem pr = Make(kShapes[state.range(0)]);
+  const int mid = pr.p.oh / 2;
+  for (auto _ : state) {
+    qk::qu8_dwconv_minmax_fp32__avx2_c16_rows(pr.p, 0, mid, pr.x.data(), 128, pr.packed.data(),
+                                              128, qk::QRange{}, pr.y.data());
+    qk::qu8_dwconv_minmax_fp32__avx2_c16_rows(pr.p, mid, pr.p.oh, pr.x.data(), 128,
+                                              pr.packed.data(), 128, qk::QRange{}, pr.y.data());
+    benchmark::DoNotOptimize(pr.y.data());
+    benchmark::ClobberMemory();
+  }
+  Counters(state, pr);
+}
+
 void ShapeArgs(benchmark::internal::Benchmark* b) {
   b->ArgName("shape");
   for (int i = 0; i < 3; ++i) b->Arg(i);
@@ -108,6 +129,7 @@ void ShapeArgs(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_DwConv_Ref)->Apply(ShapeArgs);
 BENCHMARK(BM_DwConv_Avx2)->Apply(ShapeArgs);
+BENCHMARK(BM_DwConv_Avx2_RowHalves)->Apply(ShapeArgs);
 
 }  // namespace
 

@@ -356,4 +356,137 @@ TEST(X86DwConv, ReadsNothingPastTheInput) {
   }
 }
 
+// Row ranges: for every split point s, rows [0, s) then [s, oh) (and the
+// degenerate / out-of-range ranges) give exactly the bytes of the full call,
+// and a range call writes only its own rows (the others keep the sentinel).
+// Covers the 3x3 ring-buffer path (stride 1 and 2, stride_h 1..3) and the
+// generic path (5x5, dilation, 1x3 stride 3).
+TEST(X86DwConv, RowRangesMatchFullCall) {
+  SKIP_WITHOUT_AVX2();
+  const Kernel kernels[] = {
+      {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+      {3, 3, 3, 1, 1, 1, 2, 1, 0, 1}, {5, 5, 1, 1, 1, 1, 2, 2, 2, 2},
+      {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, {1, 3, 1, 3, 1, 1, 0, 1, 0, 1},
+  };
+  uint32_t seed = 9000;
+  for (const Kernel& k : kernels)
+    for (int c : {5, 16, 17, 40}) {
+      Case cs;
+      cs.c = c;
+      cs.n = 2;
+      cs.h = 9; cs.w = 37;  // > one 32-column segment
+      cs.kh = k.kh; cs.kw = k.kw; cs.sh = k.sh; cs.sw = k.sw; cs.dh = k.dh; cs.dw = k.dw;
+      cs.pt = k.pt; cs.pl = k.pl; cs.pb = k.pb; cs.pr = k.pr;
+      cs.zx = kZeroPoints[seed % 3];
+      cs.zy = kZeroPoints[(seed / 3) % 3];
+      cs.seed = seed++;
+      EXPECT_EQ(Check(cs), 0);
+      Problem pr;
+      ASSERT_TRUE(MakeProblem(cs, &pr));
+      const auto packed = PackFor(pr, false);
+      const qk::Conv2DParams& p = pr.p;
+      const size_t ny = static_cast<size_t>(p.n) * p.oh * p.ow * c;
+      std::vector<uint8_t> full(ny, 0xA5);
+      qk::qu8_dwconv_minmax_fp32__avx2_c16(p, pr.x.data(), cs.zx, packed.data(), cs.zy, cs.r,
+                                           full.data());
+      for (int split = 0; split <= p.oh; ++split) {
+        std::vector<uint8_t> got(ny, 0x5A);
+        qk::qu8_dwconv_minmax_fp32__avx2_c16_rows(p, 0, split, pr.x.data(), cs.zx,
+                                                  packed.data(), cs.zy, cs.r, got.data());
+        // Only rows [0, split) of each image written so far.
+        int64_t stray = 0;
+        const size_t row_bytes = static_cast<size_t>(p.ow) * c;
+        for (int n = 0; n < p.n; ++n)
+          for (int oy = split; oy < p.oh; ++oy)
+            for (size_t i = 0; i < row_bytes; ++i)
+              stray += got[(static_cast<size_t>(n) * p.oh + oy) * row_bytes + i] != 0x5A;
+        EXPECT_EQ(stray, 0) << cs.Name() << " split " << split;
+        qk::qu8_dwconv_minmax_fp32__avx2_c16_rows(p, split, p.oh + 3, pr.x.data(), cs.zx,
+                                                  packed.data(), cs.zy, cs.r, got.data());
+        qk::qu8_dwconv_minmax_fp32__avx2_c16_rows(p, -2, 0, pr.x.data(), cs.zx, packed.data(),
+                                                  cs.zy, cs.r, got.data());
+        EXPECT_EQ(got, full) << cs.Name() << " split " << split;
+      }
+    }
+}
+
+TEST(X86DwConvF32, RowRangesMatchFullCall) {
+  SKIP_WITHOUT_AVX2();
+  const Kernel kernels[] = {
+      {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+      {5, 5, 1, 2, 2, 1, 2, 2, 2, 2}, {1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+  };
+  std::mt19937 rng(77);
+  for (const Kernel& k : kernels)
+    for (int c : {3, 8, 16, 33, 72}) {
+      Case cs;
+      cs.c = c;
+      cs.n = 2;
+      cs.h = 8; cs.w = 11;
+      cs.kh = k.kh; cs.kw = k.kw; cs.sh = k.sh; cs.sw = k.sw; cs.dh = k.dh; cs.dw = k.dw;
+      cs.pt = k.pt; cs.pl = k.pl; cs.pb = k.pb; cs.pr = k.pr;
+      qk::Conv2DParams p;
+      kt::SetWindow(cs, &p);
+      ASSERT_GT(p.oh, 0);
+      p.cin = p.cout = p.groups = c;
+      const auto x = kt::RandomF(int64_t{p.n} * p.h * p.w * c, rng);
+      const auto w = kt::RandomF(int64_t{c} * p.kh * p.kw, rng);
+      const auto bias = kt::RandomF(c, rng);
+      std::vector<uint8_t> packed(qk::f32_dwconv_c16_packed_size(c, p.kh, p.kw));
+      qk::f32_dwconv_c16_pack(c, p.kh, p.kw, w.data(), bias.data(), packed.data());
+      const qk::FRange act{-0.5f, 0.75f};
+      const size_t ny = static_cast<size_t>(p.n) * p.oh * p.ow * c;
+      std::vector<float> full(ny, 1e30f);
+      qk::f32_dwconv_minmax__avx2_c16(p, x.data(), packed.data(), act, full.data());
+      for (int split = 0; split <= p.oh; ++split) {
+        std::vector<float> got(ny, -3.f);
+        qk::f32_dwconv_minmax__avx2_c16_rows(p, 0, split, x.data(), packed.data(), act,
+                                             got.data());
+        const size_t row = static_cast<size_t>(p.ow) * c;
+        int64_t stray = 0;
+        for (int n = 0; n < p.n; ++n)
+          for (int oy = split; oy < p.oh; ++oy)
+            for (size_t i = 0; i < row; ++i)
+              stray += got[(static_cast<size_t>(n) * p.oh + oy) * row + i] != -3.f;
+        EXPECT_EQ(stray, 0) << "c=" << c << " split " << split;
+        qk::f32_dwconv_minmax__avx2_c16_rows(p, split, p.oh, x.data(), packed.data(), act,
+                                             got.data());
+        EXPECT_EQ(0, std::memcmp(got.data(), full.data(), ny * sizeof(float)))
+            << "c=" << c << " k=" << k.kh << "x" << k.kw << " split " << split;
+      }
+    }
+}
+
+// Wide 3x3 layers (several 32-column segments, stride_h 2 with stride_w 1,
+// channel tails) through the ring-buffer path, input against a guard page.
+TEST(X86DwConv, Ring3x3WideAndGuarded) {
+  SKIP_WITHOUT_AVX2();
+  uint32_t seed = 12000;
+  for (int c : {1, 7, 16, 31, 33, 64})
+    for (int sh : {1, 2})
+      for (int sw : {1, 2}) {
+        Case cs;
+        cs.c = c;
+        cs.h = 11; cs.w = 70;
+        cs.sh = sh; cs.sw = sw;
+        cs.pt = 1; cs.pl = 1; cs.pb = sh == 2 ? 0 : 1; cs.pr = sw == 2 ? 0 : 1;
+        cs.zx = kZeroPoints[seed % 3];
+        cs.zy = kZeroPoints[(seed / 3) % 3];
+        cs.seed = seed++;
+        EXPECT_EQ(Check(cs), 0);
+        Problem pr;
+        ASSERT_TRUE(MakeProblem(cs, &pr));
+        const kt::TailGuarded guarded(pr.x.data(), pr.x.size());
+        ASSERT_NE(guarded.data(), nullptr);
+        const size_t ny = static_cast<size_t>(pr.p.oh) * pr.p.ow * c;
+        std::vector<uint8_t> want(ny), got(ny);
+        qk::qu8_conv2d_minmax_fp32__ref(pr.p, pr.x.data(), cs.zx, pr.w.data(), pr.bias.data(),
+                                        pr.mul.data(), cs.zy, cs.r, want.data());
+        const auto packed = PackFor(pr, false);
+        qk::qu8_dwconv_minmax_fp32__avx2_c16(pr.p, guarded.data(), cs.zx, packed.data(), cs.zy,
+                                             cs.r, got.data());
+        EXPECT_EQ(want, got) << cs.Name();
+      }
+}
+
 }  // namespace

@@ -128,10 +128,12 @@ inline void ChannelsMasked(const Ctx& c, const Window& win, int rem, float* y) {
 
 }  // namespace
 
-void f32_dwconv_minmax__avx2_c16(const Conv2DParams& p, const float* x, const void* packed,
-                                 FRange act, float* y) {
+void f32_dwconv_minmax__avx2_c16_rows(const Conv2DParams& p, int oy_begin, int oy_end,
+                                      const float* x, const void* packed, FRange act, float* y) {
   const int C = p.cout;
-  if (C <= 0 || p.n <= 0 || p.oh <= 0 || p.ow <= 0) return;
+  if (oy_begin < 0) oy_begin = 0;
+  if (oy_end > p.oh) oy_end = p.oh;
+  if (C <= 0 || p.n <= 0 || p.ow <= 0 || oy_begin >= oy_end) return;
   const size_t cp = (static_cast<size_t>(C) + 15) / 16 * 16;
   const auto* bias = static_cast<const float*>(packed);
   const float* wts = bias + cp;
@@ -150,7 +152,7 @@ void f32_dwconv_minmax__avx2_c16(const Conv2DParams& p, const float* x, const vo
 
   for (int n = 0; n < p.n; ++n) {
     const float* x_img = x + static_cast<size_t>(n) * static_cast<size_t>(p.h) * row_stride;
-    for (int oy = 0; oy < p.oh; ++oy) {
+    for (int oy = oy_begin; oy < oy_end; ++oy) {
       Window win;
       const int iy0 = oy * p.stride_h - p.pad_top;
       ValidRange(iy0, p.dil_h, p.kh, p.h, win.ky0, win.ky1);
@@ -233,6 +235,11 @@ void f32_dwconv_minmax__avx2_c16(const Conv2DParams& p, const float* x, const vo
       }
     }
   }
+}
+
+void f32_dwconv_minmax__avx2_c16(const Conv2DParams& p, const float* x, const void* packed,
+                                 FRange act, float* y) {
+  f32_dwconv_minmax__avx2_c16_rows(p, 0, p.oh, x, packed, act, y);
 }
 
 }  // namespace quanta::kernels
