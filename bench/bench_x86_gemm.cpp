@@ -61,9 +61,16 @@ void BM_Ref(benchmark::State& state) {
   Finish(state, d);
 }
 
+using GemmFn = void (*)(int m, int n, int k, const uint8_t* x, size_t x_stride,
+                        const void* packed, int32_t zy, qk::QRange r, uint8_t* y,
+                        size_t y_stride);
+using GemmResFn = void (*)(int m, int n, int k, const uint8_t* x, size_t x_stride,
+                           const void* packed, int32_t zy, qk::QRange r, uint8_t* y,
+                           size_t y_stride, const qk::QResidual* res);
+
 // Packs with `pack` (32-byte aligned, as the runtime's arena) and times `run`.
-template <typename SizeFn, typename PackFn, typename RunFn>
-void RunPacked(benchmark::State& state, SizeFn size, PackFn pack, RunFn run) {
+template <typename SizeFn, typename PackFn>
+void RunPacked(benchmark::State& state, SizeFn size, PackFn pack, GemmFn run) {
   if (!qk::cpu_supports(qk::Isa::kAvx2)) {
     state.SkipWithError("CPU lacks AVX2");
     return;
@@ -78,6 +85,41 @@ void RunPacked(benchmark::State& state, SizeFn size, PackFn pack, RunFn run) {
     benchmark::ClobberMemory();
   }
   Finish(state, d);
+}
+
+// The same with the fused residual Add (y = Add(gemm, skip), QResidual).
+template <typename SizeFn, typename PackFn>
+void RunPackedResidual(benchmark::State& state, SizeFn size, PackFn pack, GemmResFn run) {
+  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+    state.SkipWithError("CPU lacks AVX2");
+    return;
+  }
+  Data d = Make(int(state.range(0)), int(state.range(1)), int(state.range(2)));
+  std::vector<unsigned char> packed(size(d.n, d.k) + 32);
+  void* p = packed.data() + (32 - reinterpret_cast<uintptr_t>(packed.data()) % 32) % 32;
+  pack(d.n, d.k, d.w.data(), d.bias.data(), d.mul.data(), p);
+  std::vector<uint8_t> skip(d.y.size());
+  std::mt19937 rng(3);
+  for (auto& v : skip) v = static_cast<uint8_t>(rng() & 0xFF);
+  qk::QResidual res;
+  res.data = skip.data();
+  res.stride = size_t(d.n);
+  res.add.za = 128;
+  res.add.zb = 120;
+  res.add.zy = 128;
+  res.add.ma = 0.6f;
+  res.add.mb = 0.9f;
+  for (auto _ : state) {
+    run(d.m, d.n, d.k, d.x.data(), size_t(d.k), p, 128, {0, 255}, d.y.data(), size_t(d.n), &res);
+    benchmark::DoNotOptimize(d.y.data());
+    benchmark::ClobberMemory();
+  }
+  Finish(state, d);
+}
+
+void BM_Avx2_3x16c2_Residual(benchmark::State& state) {
+  RunPackedResidual(state, qk::qu8_gemm_16c2_packed_size, qk::qu8_gemm_16c2_pack,
+                    qk::qu8_gemm_minmax_fp32__avx2_3x16c2);
 }
 
 void BM_Avx2_2x8c8(benchmark::State& state) {
@@ -109,5 +151,6 @@ void Shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Ref)->Apply(Shapes);
 BENCHMARK(BM_Avx2_2x8c8)->Apply(Shapes);
 BENCHMARK(BM_Avx2_3x16c2)->Apply(Shapes);
+BENCHMARK(BM_Avx2_3x16c2_Residual)->ArgNames({"M", "K", "N"})->Args({3136, 144, 24})->Args({784, 192, 32})->Args({12544, 16, 96});
 
 BENCHMARK_MAIN();

@@ -446,4 +446,276 @@ TEST(X86Conv, ReadsNothingPastTheInput) {
     }
 }
 
+// --------------------------------------------------------- pixel ranges
+// The range overload over several splits of the flattened n*oh*ow pixels
+// (tile-aligned and not, empty pieces, pieces spanning images) gives the bytes
+// of the full call and writes nothing outside its pixels.
+int64_t CheckSplits(const Case& cs) {
+  Problem pr;
+  if (!MakeProblem(cs, &pr)) return 0;
+  const Prepared prep = Prepare(pr, cs.zx, false);
+  const int64_t total = int64_t{pr.p.n} * pr.p.oh * pr.p.ow;
+  const int64_t ny = total * pr.p.cout;
+  std::vector<uint8_t> full(static_cast<size_t>(ny));
+  qk::qu8_igemm_minmax_fp32__avx2_4x16c2(pr.p, pr.x.data(), prep.ind.data(), prep.packed.data(),
+                                         cs.zy, cs.r, full.data());
+  std::vector<uint8_t> want(static_cast<size_t>(ny));
+  qk::qu8_conv2d_minmax_fp32__ref(pr.p, pr.x.data(), cs.zx, pr.w.data(), pr.bias.data(),
+                                  pr.mul.data(), cs.zy, cs.r, want.data());
+  int64_t bad = Compare(cs, want, full);
+  std::vector<std::vector<int64_t>> splits;
+  for (int64_t parts : {2, 3, 5, 7}) {  // equal-ish pieces (thread splits)
+    std::vector<int64_t> cut;
+    for (int64_t t = 0; t <= parts; ++t) cut.push_back(total * t / parts);
+    splits.push_back(cut);
+  }
+  for (int64_t step : {1, 3, 4, 5, 6, 9}) {  // fixed pieces, last one shorter
+    std::vector<int64_t> cut;
+    for (int64_t b = 0; b < total; b += step) cut.push_back(b);
+    cut.push_back(total);
+    splits.push_back(cut);
+  }
+  splits.push_back({0, 0, 1, total / 2 + 1, total / 2 + 1, total - 1, total});
+  for (const auto& cut : splits) {
+    std::vector<uint8_t> got(static_cast<size_t>(ny + 2 * kt::kGuard), 0xA5);
+    uint8_t* y = got.data() + kt::kGuard;
+    for (size_t t = 0; t + 1 < cut.size(); ++t) {
+      // each piece alone writes exactly its pixels
+      std::vector<uint8_t> before(got);
+      qk::qu8_igemm_minmax_fp32__avx2_4x16c2(pr.p, pr.x.data(), prep.ind.data(),
+                                             prep.packed.data(), cs.zy, cs.r, y, cut[t],
+                                             cut[t + 1], nullptr);
+      const size_t lo = static_cast<size_t>(kt::kGuard + cut[t] * pr.p.cout);
+      const size_t hi = static_cast<size_t>(kt::kGuard + cut[t + 1] * pr.p.cout);
+      for (size_t i = 0; i < got.size(); ++i) {
+        if ((i < lo || i >= hi) && got[i] != before[i]) {
+          ADD_FAILURE() << cs.Name() << ": piece [" << cut[t] << ", " << cut[t + 1]
+                        << ") wrote byte " << static_cast<int64_t>(i) - kt::kGuard;
+          ++bad;
+          break;
+        }
+      }
+    }
+    std::vector<uint8_t> body(got.begin() + kt::kGuard, got.begin() + kt::kGuard + ny);
+    bad += Compare(cs, full, body);
+  }
+  // out-of-range bounds are clamped; empty or reversed ranges write nothing
+  std::vector<uint8_t> got(static_cast<size_t>(ny), 0x5A);
+  qk::qu8_igemm_minmax_fp32__avx2_4x16c2(pr.p, pr.x.data(), prep.ind.data(), prep.packed.data(),
+                                         cs.zy, cs.r, got.data(), 3, 3, nullptr);
+  qk::qu8_igemm_minmax_fp32__avx2_4x16c2(pr.p, pr.x.data(), prep.ind.data(), prep.packed.data(),
+                                         cs.zy, cs.r, got.data(), 5, 2, nullptr);
+  for (uint8_t b : got) bad += b != 0x5A;
+  qk::qu8_igemm_minmax_fp32__avx2_4x16c2(pr.p, pr.x.data(), prep.ind.data(), prep.packed.data(),
+                                         cs.zy, cs.r, got.data(), -5, total + 9, nullptr);
+  bad += Compare(cs, full, got);
+  return bad;
+}
+
+TEST(X86Conv, PixelRangeSplits) {
+  SKIP_WITHOUT_AVX2();
+  int64_t bad = 0;
+  uint32_t seed = 9000;
+  // tap and gather modes, several images, m per image not a multiple of 4
+  const int shapes[][6] = {  // cin, cout, n, h, w, stride
+      {16, 16, 2, 7, 9, 1}, {3, 16, 3, 9, 7, 2}, {1, 33, 2, 6, 5, 1},
+      {17, 20, 3, 5, 5, 1}, {8, 40, 1, 11, 6, 2}, {5, 7, 2, 3, 3, 1}};
+  for (const auto& sh : shapes) {
+    Case cs;
+    cs.cin = sh[0];
+    cs.cout = sh[1];
+    cs.n = sh[2];
+    cs.h = sh[3];
+    cs.w = sh[4];
+    cs.sh = cs.sw = sh[5];
+    cs.zx = kZeroPoints[seed % 3];
+    cs.zy = kZeroPoints[(seed / 3) % 3];
+    cs.seed = seed++;
+    bad += CheckSplits(cs);
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+// ------------------------------------------------- fused residual Add
+// Against the unfused reference pair: qu8_conv2d_minmax_fp32__ref into a
+// temporary, then qu8_add_minmax_fp32__ref in the graph's operand order. Run
+// in pieces (a range split) and in place (y == residual) too.
+struct ResOpts {
+  qk::QAddParams add;
+  qk::AddOrder order = qk::AddOrder::kConvFirst;
+  bool in_place = false;
+  size_t s_extra = 0;  // residual pixel stride - cout (not in place)
+  int pieces = 1;
+};
+
+int64_t CheckResidual(const Case& cs, const ResOpts& ro) {
+  Problem pr;
+  if (!MakeProblem(cs, &pr)) return 0;
+  const int64_t total = int64_t{pr.p.n} * pr.p.oh * pr.p.ow;
+  const int64_t ny = total * pr.p.cout;
+  const size_t cout = static_cast<size_t>(pr.p.cout);
+  std::vector<uint8_t> conv(static_cast<size_t>(ny));
+  qk::qu8_conv2d_minmax_fp32__ref(pr.p, pr.x.data(), cs.zx, pr.w.data(), pr.bias.data(),
+                                  pr.mul.data(), cs.zy, cs.r, conv.data());
+  std::mt19937 rng(cs.seed * 31u + 5u);
+  const std::vector<uint8_t> skip = kt::RandomU8(ny, rng);
+  const int64_t shape[2] = {total, pr.p.cout};
+  qk::BroadcastShape bs;
+  EXPECT_TRUE(qk::make_broadcast(2, shape, 2, shape, &bs));
+  std::vector<uint8_t> want(static_cast<size_t>(ny));
+  if (ro.order == qk::AddOrder::kConvFirst) {
+    qk::qu8_add_minmax_fp32__ref(bs, conv.data(), skip.data(), ro.add, want.data());
+  } else {
+    qk::qu8_add_minmax_fp32__ref(bs, skip.data(), conv.data(), ro.add, want.data());
+  }
+  const Prepared prep = Prepare(pr, cs.zx, false);
+  const size_t ss = ro.in_place ? cout : cout + ro.s_extra;
+  int64_t bad = 0;
+  for (int sidx = 0; sidx < 2; ++sidx) {
+    const uint8_t sentinel = kt::Sentinel<uint8_t>(sidx);
+    std::vector<uint8_t> ybuf(static_cast<size_t>(ny + 2 * kt::kGuard), sentinel);
+    uint8_t* y = ybuf.data() + kt::kGuard;
+    std::vector<uint8_t> sbuf(static_cast<size_t>(total) * ss + 1, 0x3C);
+    uint8_t* sdata = ro.in_place ? y : sbuf.data();
+    for (int64_t i = 0; i < total; ++i)
+      std::memcpy(sdata + static_cast<size_t>(i) * ss, skip.data() + static_cast<size_t>(i) * cout,
+                  cout);
+    const std::vector<uint8_t> sbuf_before(sbuf);
+    qk::QResidual res;
+    res.data = sdata;
+    res.stride = ss;
+    res.add = ro.add;
+    res.order = ro.order;
+    for (int t = 0; t < ro.pieces; ++t) {
+      qk::qu8_igemm_minmax_fp32__avx2_4x16c2(pr.p, pr.x.data(), prep.ind.data(),
+                                             prep.packed.data(), cs.zy, cs.r, y,
+                                             total * t / ro.pieces, total * (t + 1) / ro.pieces,
+                                             &res);
+    }
+    for (int64_t i = 0; i < kt::kGuard; ++i) {
+      bad += ybuf[static_cast<size_t>(i)] != sentinel;
+      bad += ybuf[static_cast<size_t>(kt::kGuard + ny + i)] != sentinel;
+    }
+    std::vector<uint8_t> got(y, y + ny);
+    bad += Compare(cs, want, got);
+    if (!ro.in_place && sbuf != sbuf_before) {
+      ADD_FAILURE() << cs.Name() << ": residual modified";
+      ++bad;
+    }
+  }
+  return bad;
+}
+
+qk::QAddParams AddParams(int which, std::mt19937& rng) {
+  qk::QAddParams a;
+  a.za = kZeroPoints[which % 3];
+  a.zb = kZeroPoints[(which / 3) % 3];
+  a.zy = kZeroPoints[(which / 9) % 3];
+  std::uniform_real_distribution<float> lu(std::log(0.2f), std::log(2.f));
+  a.ma = std::exp(lu(rng));
+  a.mb = std::exp(lu(rng));
+  switch ((which / 27) % 3) {
+    case 0: a.r = {0, 255}; break;
+    case 1: a.r = {a.zy, 255}; break;
+    default: a.r = {std::min(a.zy, 180), std::min(a.zy, 180) + 60}; break;
+  }
+  return a;
+}
+
+TEST(X86ConvResidual, ChannelAndGeometrySweep) {
+  SKIP_WITHOUT_AVX2();
+  const Kernel kernels[] = {
+      {3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+      {3, 3, 2, 2, 1, 1, 0, 1, 1, 0},
+      {1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+      {3, 1, 1, 2, 2, 1, 2, 0, 1, 0},
+  };
+  std::mt19937 rng(606);
+  int64_t bad = 0, cases = 0;
+  uint32_t seed = 300;
+  int which = 0;
+  for (int ci : {1, 3, 4, 8, 16, 17})
+    for (int co : {1, 5, 8, 15, 16, 17, 24, 33})
+      for (const Kernel& k : kernels) {
+        Case cs;
+        cs.cin = ci;
+        cs.cout = co;
+        cs.n = 1 + static_cast<int>(seed % 2);
+        cs.h = 6;
+        cs.w = 7;
+        cs.kh = k.kh; cs.kw = k.kw; cs.sh = k.sh; cs.sw = k.sw; cs.dh = k.dh; cs.dw = k.dw;
+        cs.pt = k.pt; cs.pl = k.pl; cs.pb = k.pb; cs.pr = k.pr;
+        cs.zx = kZeroPoints[seed % 3];
+        cs.zy = kZeroPoints[(seed / 3) % 3];
+        if (seed % 4 == 1) cs.r = {cs.zy, 255};
+        if (seed % 4 == 2) cs.r = {std::min(cs.zy, 40), std::max(cs.zy, 200)};
+        cs.seed = seed++;
+        ResOpts ro;
+        ro.add = AddParams(which, rng);
+        ro.order = which % 2 ? qk::AddOrder::kResidualFirst : qk::AddOrder::kConvFirst;
+        if (ro.order == qk::AddOrder::kConvFirst) ro.add.za = cs.zy; else ro.add.zb = cs.zy;
+        ro.in_place = which % 3 == 0;
+        ro.s_extra = which % 5 == 1 ? 3 : 0;
+        ro.pieces = 1 + which % 3;
+        ++which;
+        bad += CheckResidual(cs, ro);
+        ++cases;
+        if (bad > 20) FAIL() << "too many mismatches";
+      }
+  EXPECT_EQ(bad, 0) << "over " << cases << " cases";
+}
+
+TEST(X86ConvResidual, ZeroPointsClampsOrdersInPlace) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(707);
+  int64_t bad = 0;
+  uint32_t seed = 400;
+  for (int which = 0; which < 81; ++which)
+    for (int order = 0; order < 2; ++order)
+      for (int in_place = 0; in_place < 2; ++in_place)
+        for (int ci : {2, 16}) {
+          Case cs;
+          cs.cin = ci;
+          cs.cout = 19;
+          cs.h = 5; cs.w = 5;
+          cs.zx = kZeroPoints[which % 3];
+          cs.zy = kZeroPoints[(which / 3) % 3];
+          if (which % 3 == 1) cs.r = {cs.zy, 255};
+          if (which % 3 == 2) cs.r = {std::min(cs.zy, 40), std::max(cs.zy, 200)};
+          cs.seed = seed++;
+          ResOpts ro;
+          ro.add = AddParams(which, rng);
+          ro.order = order ? qk::AddOrder::kResidualFirst : qk::AddOrder::kConvFirst;
+          ro.in_place = in_place == 1;
+          ro.pieces = 1 + which % 2;
+          bad += CheckResidual(cs, ro);
+          if (bad > 20) FAIL() << "too many mismatches";
+        }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST(X86ConvResidual, ResNet8Block32x32) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(808);
+  for (int order = 0; order < 2; ++order) {
+    Case cs;
+    cs.cin = cs.cout = 16;
+    cs.h = cs.w = 32;
+    cs.zx = 0;
+    cs.zy = 128;
+    cs.seed = 77;
+    ResOpts ro;
+    ro.add.za = order ? 3 : 128;
+    ro.add.zb = order ? 128 : 3;
+    ro.add.zy = 0;
+    ro.add.ma = 0.6f;
+    ro.add.mb = 0.9f;
+    ro.add.r = {0, 255};  // Add + ReLU with zy = 0
+    ro.order = order ? qk::AddOrder::kResidualFirst : qk::AddOrder::kConvFirst;
+    ro.in_place = true;
+    ro.pieces = 2;
+    EXPECT_EQ(CheckResidual(cs, ro), 0);
+  }
+}
+
 }  // namespace

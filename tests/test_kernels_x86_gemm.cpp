@@ -444,3 +444,249 @@ TEST(X86Gemm, Conv1x1MatchesConvReference) {
         }
   }
 }
+
+// ------------------------------------------------ fused residual Add epilogue
+// The kernels with a QResidual against the unfused reference pair:
+// qu8_fully_connected_minmax_fp32__ref into a temporary, then
+// qu8_add_minmax_fp32__ref with the Add's parameters in the graph's order.
+namespace {
+
+using RunRes = void (*)(int m, int n, int k, const uint8_t* x, size_t x_stride,
+                        const void* packed, int32_t zy, qk::QRange r, uint8_t* y,
+                        size_t y_stride, const qk::QResidual* res);
+
+struct ResVariant {
+  const Variant* base;
+  RunRes run;
+};
+
+const ResVariant kResVariants[] = {
+    {&kVariants[0], qk::qu8_gemm_minmax_fp32__avx2_2x8c8},
+    {&kVariants[1], qk::qu8_gemm_minmax_fp32__avx2_3x16c2},
+};
+
+// Dense Add of two [m, n] tensors by the reference.
+std::vector<uint8_t> RefAdd(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, int m,
+                            int n, const qk::QAddParams& ap) {
+  const int64_t shape[2] = {m, n};
+  qk::BroadcastShape bs;
+  EXPECT_TRUE(qk::make_broadcast(2, shape, 2, shape, &bs));
+  std::vector<uint8_t> y(a.size());
+  qk::qu8_add_minmax_fp32__ref(bs, a.data(), b.data(), ap, y.data());
+  return y;
+}
+
+struct ResCase {
+  qk::QAddParams add;
+  qk::AddOrder order = qk::AddOrder::kConvFirst;
+  bool in_place = false;     // y == residual
+  size_t s_extra = 0;        // residual row stride - n (not in place)
+  size_t y_extra = 0;        // y row stride - n (in place: also the residual's)
+};
+
+std::string ResName(const Problem& p, const ResCase& rc) {
+  return "m=" + std::to_string(p.m) + " n=" + std::to_string(p.n) + " k=" + std::to_string(p.k) +
+         " zy=" + std::to_string(p.zy) + " r=[" + std::to_string(p.r.qmin) + "," +
+         std::to_string(p.r.qmax) + "] add za=" + std::to_string(rc.add.za) +
+         " zb=" + std::to_string(rc.add.zb) + " zy=" + std::to_string(rc.add.zy) +
+         " ma=" + std::to_string(rc.add.ma) + " mb=" + std::to_string(rc.add.mb) + " r=[" +
+         std::to_string(rc.add.r.qmin) + "," + std::to_string(rc.add.r.qmax) + "] order=" +
+         (rc.order == qk::AddOrder::kConvFirst ? "conv,skip" : "skip,conv") +
+         (rc.in_place ? " in-place" : "");
+}
+
+// Returns the number of wrong or stray bytes.
+int64_t CheckResidual(const ResVariant& v, const Problem& p, const ResCase& rc,
+                      std::mt19937& rng) {
+  const size_t m = static_cast<size_t>(p.m), n = static_cast<size_t>(p.n);
+  const std::vector<uint8_t> conv = Reference(p);
+  const std::vector<uint8_t> skip = kt::RandomU8(int64_t{p.m} * p.n, rng);
+  const std::vector<uint8_t> want = rc.order == qk::AddOrder::kConvFirst
+                                        ? RefAdd(conv, skip, p.m, p.n, rc.add)
+                                        : RefAdd(skip, conv, p.m, p.n, rc.add);
+  const std::vector<unsigned char> packed = Pack(*v.base, p);
+  const size_t ys = n + rc.y_extra;
+  const size_t ss = rc.in_place ? ys : n + rc.s_extra;
+  const size_t g = kt::kGuard;
+  int64_t bad = 0;
+  for (int sidx = 0; sidx < 2; ++sidx) {
+    const uint8_t sentinel = kt::Sentinel<uint8_t>(sidx);
+    std::vector<uint8_t> ybuf(m * ys + 2 * g, sentinel);
+    // Residual buffer: its own (filled with a different byte between rows) or y.
+    std::vector<uint8_t> sbuf(m * ss + 2 * g, 0x3C);
+    uint8_t* sdata = rc.in_place ? ybuf.data() + g : sbuf.data() + g;
+    for (size_t i = 0; i < m; ++i) std::memcpy(sdata + i * ss, skip.data() + i * n, n);
+    const std::vector<uint8_t> sbuf_before = sbuf;
+    qk::QResidual res;
+    res.data = sdata;
+    res.stride = ss;
+    res.add = rc.add;
+    res.order = rc.order;
+    v.run(p.m, p.n, p.k, p.x.data(), static_cast<size_t>(p.k), packed.data(), p.zy, p.r,
+          ybuf.data() + g, ys, &res);
+    for (size_t i = 0; i < ybuf.size(); ++i) {
+      const bool in_out = i >= g && i < g + m * ys && (i - g) % ys < n;
+      if (in_out) {
+        const size_t row = (i - g) / ys, col = (i - g) % ys;
+        if (ybuf[i] != want[row * n + col]) {
+          if (bad < 3)
+            ADD_FAILURE() << v.base->name << " " << ResName(p, rc) << ": y[" << row << "]["
+                          << col << "] = " << int{ybuf[i]} << ", ref "
+                          << int{want[row * n + col]};
+          ++bad;
+        }
+      } else {
+        // in place: the gaps between rows keep the sentinel too
+        if (ybuf[i] != sentinel) {
+          if (bad < 3) ADD_FAILURE() << v.base->name << ": stray write at " << i;
+          ++bad;
+        }
+      }
+    }
+    if (!rc.in_place && sbuf != sbuf_before) {
+      ADD_FAILURE() << v.base->name << ": residual modified";
+      ++bad;
+    }
+  }
+  return bad;
+}
+
+qk::QAddParams RandomAdd(std::mt19937& rng, int which) {
+  qk::QAddParams a;
+  a.za = kZeroPoints[which % 3];
+  a.zb = kZeroPoints[(which / 3) % 3];
+  a.zy = kZeroPoints[(which / 9) % 3];
+  std::uniform_real_distribution<float> lu(std::log(0.2f), std::log(2.f));
+  a.ma = std::exp(lu(rng));
+  a.mb = std::exp(lu(rng));
+  switch ((which / 27) % 3) {
+    case 0: a.r = {0, 255}; break;
+    case 1: a.r = {a.zy, 255}; break;  // fused ReLU on the Add
+    default: a.r = {std::min(a.zy, 180), std::min(a.zy, 180) + 60}; break;
+  }
+  return a;
+}
+
+}  // namespace
+
+TEST(X86GemmResidual, MatchesReferencePair) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(4242);
+  for (const ResVariant& v : kResVariants) {
+    SCOPED_TRACE(v.base->name);
+    int64_t bad = 0, cases = 0;
+    int which = 0;
+    for (int m = 1; m <= 2 * v.base->mr + 1; ++m)
+      for (int n : {1, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40})
+        for (int k : {1, 5, 8, 13, 16, 33, 64})
+          for (int order = 0; order < 2; ++order) {
+            const int32_t zx = kZeroPoints[which % 3];
+            Problem p = MakeRandom(m, n, k, zx, {0, 255}, rng);
+            p.zy = kZeroPoints[(which / 3) % 3];
+            p.r = ClampFor(which / 2, p.zy);  // the conv's own clamp
+            ResCase rc;
+            rc.add = RandomAdd(rng, which);
+            rc.add.za = p.zy;  // as a graph would: the Add reads the conv's zero point
+            if (order == 1) std::swap(rc.add.za, rc.add.zb);
+            rc.order = order ? qk::AddOrder::kResidualFirst : qk::AddOrder::kConvFirst;
+            rc.in_place = (which % 4) == 1;
+            rc.s_extra = (which % 5 == 2) ? 7 : 0;
+            rc.y_extra = (which % 7 == 3) ? 5 : 0;
+            ++which;
+            bad += CheckResidual(v, p, rc, rng);
+            ++cases;
+            if (bad > 20) FAIL() << "too many mismatches";
+          }
+    EXPECT_EQ(bad, 0) << "over " << cases << " cases";
+  }
+}
+
+// Every (zero point, clamp) combination of both the conv and the Add, both
+// orders, in place and not; the Add's zero point for the conv operand differs
+// from the conv's zy in some cases (the fused kernel must follow the Add).
+TEST(X86GemmResidual, ZeroPointsClampsOrders) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(99);
+  for (const ResVariant& v : kResVariants) {
+    SCOPED_TRACE(v.base->name);
+    int64_t bad = 0;
+    for (int which = 0; which < 81; ++which)
+      for (int conv_clamp = 0; conv_clamp < 3; ++conv_clamp)
+        for (int order = 0; order < 2; ++order)
+          for (int in_place = 0; in_place < 2; ++in_place) {
+            Problem p = MakeRandom(7, 21, 19, kZeroPoints[which % 3], {0, 255}, rng);
+            p.zy = kZeroPoints[(which / 3) % 3];
+            p.r = ClampFor(conv_clamp, p.zy);
+            ResCase rc;
+            rc.add = RandomAdd(rng, which);
+            rc.order = order ? qk::AddOrder::kResidualFirst : qk::AddOrder::kConvFirst;
+            rc.in_place = in_place == 1;
+            bad += CheckResidual(v, p, rc, rng);
+            if (bad > 20) FAIL() << "too many mismatches";
+          }
+    EXPECT_EQ(bad, 0);
+  }
+}
+
+// Exact ties in the Add (multipliers 0.5) and degenerate multipliers (0, huge,
+// inf, NaN: NaN -> zy clamped, as requantize_f).
+TEST(X86GemmResidual, TiesAndSpecialAddMultipliers) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(7);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float specials[][2] = {{0.5f, 0.5f}, {0.25f, 1.5f}, {0.f, 1.f},  {1e30f, 1.f},
+                               {inf, 1.f},   {inf, -inf},   {nan, 1.f},  {1.f, nan}};
+  for (const ResVariant& v : kResVariants) {
+    SCOPED_TRACE(v.base->name);
+    int64_t bad = 0;
+    for (const auto& sp : specials)
+      for (int order = 0; order < 2; ++order)
+        for (int32_t zy : {0, 100, 255}) {
+          Problem p = MakeRandom(5, 18, 11, 128, {0, 255}, rng);
+          ResCase rc;
+          rc.add.za = p.zy;
+          rc.add.zb = 77;
+          rc.add.zy = zy;
+          rc.add.ma = sp[0];
+          rc.add.mb = sp[1];
+          rc.add.r = ClampFor(order + zy, zy);
+          rc.order = order ? qk::AddOrder::kResidualFirst : qk::AddOrder::kConvFirst;
+          bad += CheckResidual(v, p, rc, rng);
+        }
+    EXPECT_EQ(bad, 0);
+  }
+}
+
+// res == nullptr is the plain kernel; the residual is read only inside its
+// rows (it ends at a PROT_NONE page).
+TEST(X86GemmResidual, NullResidualAndNoReadPastResidual) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(31);
+  for (const ResVariant& v : kResVariants) {
+    SCOPED_TRACE(v.base->name);
+    for (int m : {1, 2, 3, 4})
+      for (int n : {1, 7, 9, 16, 17}) {
+        Problem p = MakeRandom(m, n, 10, 128, {0, 255}, rng);
+        const auto packed = Pack(*v.base, p);
+        std::vector<uint8_t> y(static_cast<size_t>(m) * n);
+        v.run(m, n, 10, p.x.data(), 10, packed.data(), p.zy, p.r, y.data(),
+              static_cast<size_t>(n), nullptr);
+        EXPECT_EQ(y, Reference(p));
+        const std::vector<uint8_t> skip = kt::RandomU8(int64_t{m} * n, rng);
+        const kt::TailGuarded guarded(skip.data(), skip.size());
+        ASSERT_NE(guarded.data(), nullptr);
+        qk::QResidual res;
+        res.data = guarded.data();
+        res.stride = static_cast<size_t>(n);
+        res.add.za = p.zy;
+        res.add.zb = 30;
+        res.add.zy = 140;
+        res.add.ma = 0.75f;
+        res.add.mb = 1.25f;
+        v.run(m, n, 10, p.x.data(), 10, packed.data(), p.zy, p.r, y.data(),
+              static_cast<size_t>(n), &res);
+        EXPECT_EQ(y, RefAdd(Reference(p), skip, m, n, res.add)) << "m=" << m << " n=" << n;
+      }
+  }
+}

@@ -28,10 +28,14 @@
 //
 // Loads: x[i][0..k) only (the K tail goes through a small zeroed buffer);
 // stores: y[i][0..n) only (the N tail goes through a small buffer).
+//
+// Fused residual Add (QResidual, x86.h): compile-time variant kRes of the tile,
+// applied to the int32 lanes of the requantized bytes (qu8_residual_avx2.h).
 #include <immintrin.h>
 
 #include <cstring>
 
+#include "qu8_residual_avx2.h"
 #include "quanta/kernels/x86.h"
 
 namespace quanta::kernels {
@@ -49,11 +53,16 @@ inline __m256i LoadX8(const uint8_t* p) {
 struct Epilogue {
   __m256 lo, hi;
   __m256i zy, mask;
+  residual_detail::ResidualEpi res;  // kRes only
+  const uint8_t* s = nullptr;         // kRes only: residual row 0 of the call
+  size_t s_stride = 0;
 };
 
 // Requantizes 8 int32 sums (channels 0..7 in order) and writes nr <= 8 bytes.
+// kRes: the nr residual bytes at sr are read first (y may alias them).
+template <bool kRes>
 inline void Store8(__m256i sum, const int32_t* bias, const float* mul, const Epilogue& e, int nr,
-                   uint8_t* y) {
+                   uint8_t* y, const uint8_t* sr) {
   const __m256i acc =
       _mm256_add_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias)));
   __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(mul));
@@ -62,6 +71,9 @@ inline void Store8(__m256i sum, const int32_t* bias, const float* mul, const Epi
   __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), e.zy);
   q = _mm256_and_si256(q,
                        e.mask);  // low byte, so the packs below never saturate
+  if constexpr (kRes) {
+    q = residual_detail::AddResidual8(q, residual_detail::LoadResidual8(sr, nr), e.res);
+  }
   const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
   const __m128i b8 = _mm_packus_epi16(w16, w16);
   if (nr == 8) {
@@ -70,6 +82,17 @@ inline void Store8(__m256i sum, const int32_t* bias, const float* mul, const Epi
     alignas(16) uint8_t tmp[16];
     _mm_store_si128(reinterpret_cast<__m128i*>(tmp), b8);
     std::memcpy(y, tmp, static_cast<size_t>(nr));
+  }
+}
+
+// The residual epilogue of a tile, out of line so that its constants do not
+// compete with the accumulators for registers.
+__attribute__((noinline)) void StoreRowsResidual(const __m256i* acc, int rows,
+                                                 const int32_t* bias, const float* mul,
+                                                 const Epilogue& e, int nr, uint8_t* y,
+                                                 size_t y_stride, const uint8_t* sr) {
+  for (int r = 0; r < rows; ++r) {
+    Store8<true>(acc[r], bias, mul, e, nr, y + r * y_stride, sr + r * e.s_stride);
   }
 }
 
@@ -91,9 +114,9 @@ inline __m256i Reduce(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
 
 // R rows (1 or 2) x one block of 8 channels. Named accumulators (not an
 // array) so that the compiler keeps them in registers.
-template <int R>
+template <int R, bool kRes>
 inline void Tile(int k, const uint8_t* x, size_t x_stride, const unsigned char* block, int nr,
-                 const Epilogue& e, uint8_t* y, size_t y_stride) {
+                 const Epilogue& e, uint8_t* y, size_t y_stride, const uint8_t* sr) {
   const auto* bias = reinterpret_cast<const int32_t*>(block);
   const auto* mul = reinterpret_cast<const float*>(block + 32);
   const auto* wp = reinterpret_cast<const __m256i*>(block + 64);
@@ -133,24 +156,22 @@ inline void Tile(int k, const uint8_t* x, size_t x_stride, const unsigned char* 
       QU8_GEMM_ROW_STEP(a10, a11, a12, a13, xv1, w0, w1, w2, w3);
     }
   }
-  Store8(Reduce(a00, a01, a02, a03), bias, mul, e, nr, y);
-  if constexpr (R > 1) Store8(Reduce(a10, a11, a12, a13), bias, mul, e, nr, y + y_stride);
+  if constexpr (kRes) {
+    const __m256i acc[2] = {Reduce(a00, a01, a02, a03), Reduce(a10, a11, a12, a13)};
+    StoreRowsResidual(acc, R, bias, mul, e, nr, y, y_stride, sr);
+  } else {
+    Store8<false>(Reduce(a00, a01, a02, a03), bias, mul, e, nr, y, nullptr);
+    if constexpr (R > 1) {
+      Store8<false>(Reduce(a10, a11, a12, a13), bias, mul, e, nr, y + y_stride, nullptr);
+    }
+  }
 }
 
 #undef QU8_GEMM_ROW_STEP
 
-}  // namespace
-
-void qu8_gemm_minmax_fp32__avx2_2x8c8(int m, int n, int k, const uint8_t* x, size_t x_stride,
-                                      const void* packed, int32_t zy, QRange r, uint8_t* y,
-                                      size_t y_stride) {
-  if (m <= 0 || n <= 0) return;
-  if (k < 0) k = 0;
-  Epilogue e;
-  e.lo = _mm256_set1_ps(static_cast<float>(r.qmin - zy));
-  e.hi = _mm256_set1_ps(static_cast<float>(r.qmax - zy));
-  e.zy = _mm256_set1_epi32(zy);
-  e.mask = _mm256_set1_epi32(0xFF);
+template <bool kRes>
+void Run(int m, int n, int k, const uint8_t* x, size_t x_stride, const void* packed,
+         const Epilogue& e, uint8_t* y, size_t y_stride) {
   const size_t kp = (static_cast<size_t>(k) + 7) / 8 * 8;
   const size_t block_bytes = 64 + 16 * kp;
   const auto* blocks = static_cast<const unsigned char*>(packed);
@@ -161,16 +182,46 @@ void qu8_gemm_minmax_fp32__avx2_2x8c8(int m, int n, int k, const uint8_t* x, siz
     const int nr = n - nb < 8 ? n - nb : 8;
     const unsigned char* block = blocks + static_cast<size_t>(nb / 8) * block_bytes;
     uint8_t* yb = y + nb;
+    const uint8_t* sb = kRes ? e.s + nb : nullptr;
+    auto srow = [&](int i) { return kRes ? sb + static_cast<size_t>(i) * e.s_stride : nullptr; };
     int i = 0;
     for (; i + kMR <= m; i += kMR) {
-      Tile<kMR>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
-                yb + static_cast<size_t>(i) * y_stride, y_stride);
+      Tile<kMR, kRes>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
+                      yb + static_cast<size_t>(i) * y_stride, y_stride, srow(i));
     }
     if (m - i == 1) {
-      Tile<1>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
-              yb + static_cast<size_t>(i) * y_stride, y_stride);
+      Tile<1, kRes>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
+                    yb + static_cast<size_t>(i) * y_stride, y_stride, srow(i));
     }
   }
+}
+
+}  // namespace
+
+void qu8_gemm_minmax_fp32__avx2_2x8c8(int m, int n, int k, const uint8_t* x, size_t x_stride,
+                                      const void* packed, int32_t zy, QRange r, uint8_t* y,
+                                      size_t y_stride, const QResidual* res) {
+  if (m <= 0 || n <= 0) return;
+  if (k < 0) k = 0;
+  Epilogue e;
+  e.lo = _mm256_set1_ps(static_cast<float>(r.qmin - zy));
+  e.hi = _mm256_set1_ps(static_cast<float>(r.qmax - zy));
+  e.zy = _mm256_set1_epi32(zy);
+  e.mask = _mm256_set1_epi32(0xFF);
+  if (res == nullptr) {
+    Run<false>(m, n, k, x, x_stride, packed, e, y, y_stride);
+  } else {
+    e.res = residual_detail::MakeResidualEpi(*res);
+    e.s = res->data;
+    e.s_stride = res->stride;
+    Run<true>(m, n, k, x, x_stride, packed, e, y, y_stride);
+  }
+}
+
+void qu8_gemm_minmax_fp32__avx2_2x8c8(int m, int n, int k, const uint8_t* x, size_t x_stride,
+                                      const void* packed, int32_t zy, QRange r, uint8_t* y,
+                                      size_t y_stride) {
+  qu8_gemm_minmax_fp32__avx2_2x8c8(m, n, k, x, x_stride, packed, zy, r, y, y_stride, nullptr);
 }
 
 }  // namespace quanta::kernels

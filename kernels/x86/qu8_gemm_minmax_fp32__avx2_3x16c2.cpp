@@ -17,10 +17,15 @@
 // operand order, cvtps2dq, + zy, low byte).
 // Loads x[i][0..k) only (K tail through a small zeroed buffer); stores
 // y[i][0..n) only.
+//
+// Fused residual Add (QResidual, x86.h): a compile-time variant of the tile
+// (kRes), so the plain kernel's code is unchanged; the Add runs on the int32
+// lanes of the requantized bytes before the packs (qu8_residual_avx2.h).
 #include <immintrin.h>
 
 #include <cstring>
 
+#include "qu8_residual_avx2.h"
 #include "quanta/kernels/x86.h"
 
 namespace quanta::kernels {
@@ -35,35 +40,63 @@ inline __m256i LoadX8(const uint8_t* p) {
   return _mm256_cvtepu8_epi16(_mm_unpacklo_epi64(v, v));
 }
 
+using residual_detail::ResidualEpi;
+
 struct Epilogue {
   __m256 lo, hi;
   __m256i zy, mask;
+  ResidualEpi res;            // kRes only
+  const uint8_t* s = nullptr;  // kRes only: residual row 0 of the current call
+  size_t s_stride = 0;
 };
 
-inline __m128i Requant8(__m256i sum, const int32_t* bias, const float* mul, const Epilogue& e) {
+// 8 sums -> 8 requantized bytes as int32 lanes (each in [0, 255]).
+inline __m256i Requant8(__m256i sum, const int32_t* bias, const float* mul, const Epilogue& e) {
   const __m256i acc =
       _mm256_add_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias)));
   __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(mul));
   f = _mm256_max_ps(e.lo, f);  // = std::max(f, lo): NaN stays f
   f = _mm256_min_ps(e.hi, f);  // = std::min(f, hi): NaN stays f
   __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), e.zy);
-  q = _mm256_and_si256(q,
-                       e.mask);  // low byte, so the packs below never saturate
+  return _mm256_and_si256(q, e.mask);  // low byte, so the packs below never saturate
+}
+
+inline __m128i Pack8(__m256i q) {
   return _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
 }
 
-// 16 sums (channels 0..7 in s0, 8..15 in s1) -> nr <= 16 bytes.
+// 16 sums (channels 0..7 in s0, 8..15 in s1) -> nr <= 16 bytes. kRes: the
+// residual bytes at `sr` are read before y is written (y may alias them).
+template <bool kRes>
 inline void Store16(__m256i s0, __m256i s1, const int32_t* bias, const float* mul,
-                    const Epilogue& e, int nr, uint8_t* y) {
-  const __m128i w0 = Requant8(s0, bias, mul, e);
-  const __m128i w1 = Requant8(s1, bias + 8, mul + 8, e);
-  const __m128i b = _mm_packus_epi16(w0, w1);
+                    const Epilogue& e, int nr, uint8_t* y, const uint8_t* sr) {
+  __m256i q0 = Requant8(s0, bias, mul, e);
+  __m256i q1 = Requant8(s1, bias + 8, mul + 8, e);
+  if constexpr (kRes) {
+    const __m128i sv = residual_detail::LoadResidual16(sr, nr);
+    q0 = residual_detail::AddResidual8(q0, sv, e.res);
+    q1 = residual_detail::AddResidual8(q1, _mm_unpackhi_epi64(sv, sv), e.res);
+  }
+  const __m128i b = _mm_packus_epi16(Pack8(q0), Pack8(q1));
   if (nr == 16) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y), b);
   } else {
     alignas(16) uint8_t tmp[16];
     _mm_store_si128(reinterpret_cast<__m128i*>(tmp), b);
     std::memcpy(y, tmp, static_cast<size_t>(nr));
+  }
+}
+
+// The residual epilogue of a tile, out of line so that its constants do not
+// compete with the tile's accumulators for registers (inlined, GCC spilled the
+// accumulators inside the K loop).
+__attribute__((noinline)) void StoreRowsResidual(const __m256i* acc, int rows,
+                                                 const int32_t* bias, const float* mul,
+                                                 const Epilogue& e, int nr, uint8_t* y,
+                                                 size_t y_stride, const uint8_t* sr) {
+  for (int r = 0; r < rows; ++r) {
+    Store16<true>(acc[2 * r], acc[2 * r + 1], bias, mul, e, nr, y + r * y_stride,
+                  sr + r * e.s_stride);
   }
 }
 
@@ -84,9 +117,10 @@ inline void Chunk(__m256i xw, const __m256i* wp, __m256i& a0, __m256i& a1) {
   a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(b, _mm256_loadu_si256(wp + 7)));
 }
 
-template <int R>
+// sr: residual of row 0 of the tile at this block's first channel (kRes).
+template <int R, bool kRes>
 inline void Tile(int k, const uint8_t* x, size_t x_stride, const unsigned char* block, int nr,
-                 const Epilogue& e, uint8_t* y, size_t y_stride) {
+                 const Epilogue& e, uint8_t* y, size_t y_stride, const uint8_t* sr) {
   const auto* bias = reinterpret_cast<const int32_t*>(block);
   const auto* mul = reinterpret_cast<const float*>(block + 64);
   const auto* wp = reinterpret_cast<const __m256i*>(block + 128);
@@ -112,23 +146,19 @@ inline void Tile(int k, const uint8_t* x, size_t x_stride, const unsigned char* 
     if constexpr (R > 1) Chunk(LoadX8(buf[1]), wp, a10, a11);
     if constexpr (R > 2) Chunk(LoadX8(buf[2]), wp, a20, a21);
   }
-  Store16(a00, a01, bias, mul, e, nr, y);
-  if constexpr (R > 1) Store16(a10, a11, bias, mul, e, nr, y + y_stride);
-  if constexpr (R > 2) Store16(a20, a21, bias, mul, e, nr, y + 2 * y_stride);
+  if constexpr (kRes) {
+    const __m256i acc[6] = {a00, a01, a10, a11, a20, a21};
+    StoreRowsResidual(acc, R, bias, mul, e, nr, y, y_stride, sr);
+  } else {
+    Store16<false>(a00, a01, bias, mul, e, nr, y, nullptr);
+    if constexpr (R > 1) Store16<false>(a10, a11, bias, mul, e, nr, y + y_stride, nullptr);
+    if constexpr (R > 2) Store16<false>(a20, a21, bias, mul, e, nr, y + 2 * y_stride, nullptr);
+  }
 }
 
-}  // namespace
-
-void qu8_gemm_minmax_fp32__avx2_3x16c2(int m, int n, int k, const uint8_t* x, size_t x_stride,
-                                       const void* packed, int32_t zy, QRange r, uint8_t* y,
-                                       size_t y_stride) {
-  if (m <= 0 || n <= 0) return;
-  if (k < 0) k = 0;
-  Epilogue e;
-  e.lo = _mm256_set1_ps(static_cast<float>(r.qmin - zy));
-  e.hi = _mm256_set1_ps(static_cast<float>(r.qmax - zy));
-  e.zy = _mm256_set1_epi32(zy);
-  e.mask = _mm256_set1_epi32(0xFF);
+template <bool kRes>
+void Run(int m, int n, int k, const uint8_t* x, size_t x_stride, const void* packed,
+         const Epilogue& e, uint8_t* y, size_t y_stride) {
   const size_t kp = (static_cast<size_t>(k) + 7) / 8 * 8;
   const size_t block_bytes = 128 + 32 * kp;
   const auto* blocks = static_cast<const unsigned char*>(packed);
@@ -139,19 +169,49 @@ void qu8_gemm_minmax_fp32__avx2_3x16c2(int m, int n, int k, const uint8_t* x, si
     const int nr = n - nb < 16 ? n - nb : 16;
     const unsigned char* block = blocks + static_cast<size_t>(nb / 16) * block_bytes;
     uint8_t* yb = y + nb;
+    const uint8_t* sb = kRes ? e.s + nb : nullptr;
+    auto srow = [&](int i) { return kRes ? sb + static_cast<size_t>(i) * e.s_stride : nullptr; };
     int i = 0;
     for (; i + kMR <= m; i += kMR) {
-      Tile<kMR>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
-                yb + static_cast<size_t>(i) * y_stride, y_stride);
+      Tile<kMR, kRes>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
+                      yb + static_cast<size_t>(i) * y_stride, y_stride, srow(i));
     }
     if (m - i == 2) {
-      Tile<2>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
-              yb + static_cast<size_t>(i) * y_stride, y_stride);
+      Tile<2, kRes>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
+                    yb + static_cast<size_t>(i) * y_stride, y_stride, srow(i));
     } else if (m - i == 1) {
-      Tile<1>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
-              yb + static_cast<size_t>(i) * y_stride, y_stride);
+      Tile<1, kRes>(k, x + static_cast<size_t>(i) * x_stride, x_stride, block, nr, e,
+                    yb + static_cast<size_t>(i) * y_stride, y_stride, srow(i));
     }
   }
+}
+
+}  // namespace
+
+void qu8_gemm_minmax_fp32__avx2_3x16c2(int m, int n, int k, const uint8_t* x, size_t x_stride,
+                                       const void* packed, int32_t zy, QRange r, uint8_t* y,
+                                       size_t y_stride, const QResidual* res) {
+  if (m <= 0 || n <= 0) return;
+  if (k < 0) k = 0;
+  Epilogue e;
+  e.lo = _mm256_set1_ps(static_cast<float>(r.qmin - zy));
+  e.hi = _mm256_set1_ps(static_cast<float>(r.qmax - zy));
+  e.zy = _mm256_set1_epi32(zy);
+  e.mask = _mm256_set1_epi32(0xFF);
+  if (res == nullptr) {
+    Run<false>(m, n, k, x, x_stride, packed, e, y, y_stride);
+  } else {
+    e.res = residual_detail::MakeResidualEpi(*res);
+    e.s = res->data;
+    e.s_stride = res->stride;
+    Run<true>(m, n, k, x, x_stride, packed, e, y, y_stride);
+  }
+}
+
+void qu8_gemm_minmax_fp32__avx2_3x16c2(int m, int n, int k, const uint8_t* x, size_t x_stride,
+                                       const void* packed, int32_t zy, QRange r, uint8_t* y,
+                                       size_t y_stride) {
+  qu8_gemm_minmax_fp32__avx2_3x16c2(m, n, k, x, x_stride, packed, zy, r, y, y_stride, nullptr);
 }
 
 }  // namespace quanta::kernels

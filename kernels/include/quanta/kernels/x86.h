@@ -11,6 +11,41 @@
 
 namespace quanta::kernels {
 
+// ------------------------------------ fused residual Add (qu8 GEMM / igemm)
+// Optional epilogue of the qu8 GEMM and igemm kernels below (DESIGN §5.2): the
+// graph's Add(conv, skip) or Add(skip, conv) done while the conv tile is in
+// registers. For each output element (i, j) the kernel computes its usual byte
+//   c = requantize(acc[i][j], multiplier[j], zy, r)        (not written anywhere)
+// and writes instead the bytes of qu8_add_minmax_fp32__ref for that one
+// element, with the Add's own parameters `add`:
+//   kConvFirst:     a = c, b = s      (Add(conv, skip))
+//   kResidualFirst: a = s, b = c      (Add(skip, conv))
+//   f = float(a - add.za) * add.ma + float(b - add.zb) * add.mb
+//   y[i][j] = requantize_f(f, add.zy, add.r.qmin, add.r.qmax)
+// where s = data[i * stride + j] (row i = GEMM row, or output pixel for the
+// igemm). This equals the unfused pair "kernel into a temporary, then
+// qu8_add_minmax_fp32__ref / qu8_vadd_minmax_fp32__avx2" byte for byte; the
+// conv operand's zero point is the Add's (za or zb: normally equal to the
+// kernel's zy), as the unfused Add would read it. The float expression is
+// symmetric (IEEE addition commutes), so `order` only says which of the Add's
+// (z, m) pairs belongs to the conv: pass the Add node's parameters unchanged.
+// Needs 0 <= add.r.qmin <= add.r.qmax <= 255, add.zy in [0, 255], za, zb in
+// [0, 255]; `r`/`zy` of the kernel stay the conv's own (fused activation).
+//
+// Memory: reads exactly data[i * stride + j] for the elements written (each
+// output element reads only its own residual element, before its row is
+// written). y may alias the residual exactly (in-place Add: data == y and
+// stride == the kernel's y row stride); any other overlap with y is not
+// allowed. y never aliases the kernel's input x.
+enum class AddOrder : uint8_t { kConvFirst = 0, kResidualFirst = 1 };
+
+struct QResidual {
+  const uint8_t* data = nullptr;  // residual row 0 (GEMM row 0 / output pixel 0)
+  size_t stride = 0;              // bytes between rows / pixels (>= n or cout)
+  QAddParams add;                 // the Add node's parameters, as for the reference
+  AddOrder order = AddOrder::kConvFirst;
+};
+
 // ------------------------------------------------------------ qu8 GEMM (8c8)
 // y[i, j] = requantize(sum_k x[i, k] * w[j, k] + bias_folded[j], multiplier[j], zy, r)
 // for i < m, j < n: the bytes of qu8_fully_connected_minmax_fp32__ref, and of
@@ -33,6 +68,12 @@ void qu8_gemm_8c8_pack(int n, int k, const int8_t* w, const int32_t* bias_folded
 void qu8_gemm_minmax_fp32__avx2_2x8c8(int m, int n, int k, const uint8_t* x, size_t x_stride,
                                       const void* packed, int32_t zy, QRange r, uint8_t* y,
                                       size_t y_stride);
+// Same, with the fused residual Add (QResidual above) when res != nullptr
+// (res == nullptr: exactly the function above). res->data is row 0 of these m
+// rows, res->stride bytes apart.
+void qu8_gemm_minmax_fp32__avx2_2x8c8(int m, int n, int k, const uint8_t* x, size_t x_stride,
+                                      const void* packed, int32_t zy, QRange r, uint8_t* y,
+                                      size_t y_stride, const QResidual* res);
 
 // ----------------------------------------------------------- qu8 GEMM (16c2)
 // Same contract and arguments as the 8c8 pair above, with its own packing
@@ -49,6 +90,10 @@ void qu8_gemm_16c2_pack(int n, int k, const int8_t* w, const int32_t* bias_folde
 void qu8_gemm_minmax_fp32__avx2_3x16c2(int m, int n, int k, const uint8_t* x, size_t x_stride,
                                        const void* packed, int32_t zy, QRange r, uint8_t* y,
                                        size_t y_stride);
+// Same, with the fused residual Add when res != nullptr (as for 2x8c8).
+void qu8_gemm_minmax_fp32__avx2_3x16c2(int m, int n, int k, const uint8_t* x, size_t x_stride,
+                                       const void* packed, int32_t zy, QRange r, uint8_t* y,
+                                       size_t y_stride, const QResidual* res);
 
 // -------------------------------------------------- qu8 depthwise conv (c16)
 // Depthwise Conv2D (groups == cin == cout = C, channel multiplier 1), NHWC:
@@ -73,8 +118,22 @@ void qu8_dwconv_c16_pack(int channels, int kh, int kw, const int8_t* w,
 // values given to the packing; p.oh/p.ow as window_out_dim; 0 <= qmin <= qmax
 // <= 255, zx and zy in [0, 255]. Reads only x[0 .. n*h*w*C) and writes only
 // y[0 .. n*oh*ow*C). No allocation.
+//
+// 3x3 kernels with dilation 1 and stride_w 1 or 2 (any stride_h, padding and
+// C) take a dedicated path: per 16-channel block and segment of up to 32
+// output columns, each input row is converted once to interleaved int16 pairs
+// (padding materialized as zx) in a 6.5 KB stack ring of 3 rows; 4 output
+// pixels share the weight registers. Other geometries: tap pointers per pixel.
 void qu8_dwconv_minmax_fp32__avx2_c16(const Conv2DParams& p, const uint8_t* x, int32_t zx,
                                       const void* packed, int32_t zy, QRange r, uint8_t* y);
+// The same, for output rows [oy_begin, oy_end) of every image only (clamped
+// to [0, p.oh); an empty range does nothing): writes only those rows of y and
+// gives exactly their bytes of the full call, however the rows are split (for
+// multi-threading: disjoint ranges may run concurrently on the same x, packed
+// and y).
+void qu8_dwconv_minmax_fp32__avx2_c16_rows(const Conv2DParams& p, int oy_begin, int oy_end,
+                                           const uint8_t* x, int32_t zx, const void* packed,
+                                           int32_t zy, QRange r, uint8_t* y);
 
 // ------------------------------------------------------------ f32 GEMM (16)
 // y[i, j] = min(max(sum_k x[i, k] * w[j, k] + bias[j], act.lo), act.hi) for
@@ -126,6 +185,11 @@ void f32_dwconv_c16_pack(int channels, int kh, int kw, const float* w, const flo
 // writes exactly y[0 .. n*oh*ow*C). No allocation.
 void f32_dwconv_minmax__avx2_c16(const Conv2DParams& p, const float* x, const void* packed,
                                  FRange act, float* y);
+// The same, for output rows [oy_begin, oy_end) of every image only (clamped
+// to [0, p.oh)): bit-identical to the full call on those rows however the
+// rows are split; writes nothing else. Disjoint ranges may run concurrently.
+void f32_dwconv_minmax__avx2_c16_rows(const Conv2DParams& p, int oy_begin, int oy_end,
+                                      const float* x, const void* packed, FRange act, float* y);
 
 // ------------------------------------------- qu8 conv by indirect GEMM (16c2)
 // General Conv2D (groups == 1), NHWC input [n, h, w, cin], OHWI filter
@@ -166,10 +230,23 @@ void qu8_igemm_16c2_pack(int cout, int kh, int kw, int cin, const int8_t* w,
 // [0, 255]. Reads only the input bytes named by the table (each tap reads
 // exactly the cin bytes of its pixel) in x[0 .. n*h*w*cin), the table, and the
 // blob; writes only y[0 .. n*oh*ow*cout) (y[pixel][0 .. cout), every byte).
-// No allocation (at most ~2.1 KB of stack).
+// No allocation (at most ~6.5 KB of stack: the gather buffers).
 void qu8_igemm_minmax_fp32__avx2_4x16c2(const Conv2DParams& p, const uint8_t* x,
                                         const int32_t* indirection, const void* packed,
                                         int32_t zy, QRange r, uint8_t* y);
+// Pixel range + optional fused residual Add. Computes only the output pixels
+// P in [pixel_begin, pixel_end) of the flattened n*oh*ow pixels (P = (img*oh
+// + oy)*ow + ox), writing y[P*cout .. P*cout + cout) and nothing else; x, y
+// and res->data still point at pixel 0 / image 0 (the same pointers for every
+// range), res->data + P*res->stride is the residual of pixel P. The range is
+// clamped to [0, n*oh*ow); an empty range does nothing. Each pixel's bytes do
+// not depend on the range (disjoint ranges can run on different threads and
+// give the bytes of the full call). res == nullptr: plain conv. The full-range
+// overload above is (0, n*oh*ow, nullptr).
+void qu8_igemm_minmax_fp32__avx2_4x16c2(const Conv2DParams& p, const uint8_t* x,
+                                        const int32_t* indirection, const void* packed,
+                                        int32_t zy, QRange r, uint8_t* y, int64_t pixel_begin,
+                                        int64_t pixel_end, const QResidual* res);
 
 // ------------------------------------------- f32 implicit-GEMM conv (6x16)
 // General ungrouped Conv2D, NHWC (p.groups == 1; any kh x kw, stride,
