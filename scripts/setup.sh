@@ -11,7 +11,7 @@ PACKAGES=(
   zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev pkg-config libonnx-testdata
   python3-pip python3-onnx
-  python3-numpy clang-14 libclang-rt-14-dev
+  python3-numpy clang-14 libclang-rt-14-dev libsimde-dev
   "$@"
 )
 
