@@ -23,10 +23,9 @@ For every model <name>.onnx with its <name>_calib.npy:
      1 and 2, on the int8 QDQ model and on the float model; W untimed runs, then N runs
      each timed on its own with time.perf_counter_ns around session.run (the Python
      call overhead, a few microseconds, is included). Quanta: `quanta bench MODEL
-     --json --warmup W --runs N` (latency_us.p50 / .min, std::chrono::steady_clock
-     around Session::run). Quanta runs a session on one thread (its --threads means
-     concurrent sessions, not intra-op threads), so its 1-thread figure is the only
-     one and is compared with both ORT columns.
+     --json --warmup W --runs N --intra-threads T` for T = 1 and 2 (latency_us.p50 /
+     .min, std::chrono::steady_clock around Session::run; small ops stay on the
+     calling thread, large ones are split).
   4. MACs from `quanta inspect --json` (total_macs of the int8 model).
   5. Sanity (--check N, default 8): both int8 models' outputs on the first N calibration
      samples (Quanta through `quanta run`) against ORT float: SQNR in dB (and top-1
@@ -192,13 +191,15 @@ def bench_model(name, args, ort, qmod, quanta, work):
         else:
             r["quanta_error"] = "inspect " + error_text(rc, out, err)
         if "quanta_error" not in r:
-            rc, out, err = run([quanta, "bench", qpath, "--json", "--warmup", str(args.warmup),
-                                "--runs", str(args.runs)])
-            if rc == 0:
-                lat = json.loads(out)["latency_us"]
-                r["quanta_int8"] = {"p50": lat["p50"], "min": lat["min"], "mean": lat["mean"]}
-            else:
-                r["quanta_error"] = "bench " + error_text(rc, out, err)
+            for t in (1, 2):
+                rc, out, err = run([quanta, "bench", qpath, "--json", "--warmup", str(args.warmup),
+                                    "--runs", str(args.runs), "--intra-threads", str(t)])
+                if rc == 0:
+                    lat = json.loads(out)["latency_us"]
+                    r[f"quanta_int8_{t}t"] = {"p50": lat["p50"], "min": lat["min"], "mean": lat["mean"]}
+                else:
+                    r["quanta_error"] = "bench " + error_text(rc, out, err)
+                    break
 
     # 2. ORT int8 (QDQ)
     opath = os.path.join(work, name + "_ort_int8.onnx")
@@ -220,7 +221,7 @@ def bench_model(name, args, ort, qmod, quanta, work):
     if args.check > 0 and "ort_fp32_error" not in r:
         try:
             r.update(accuracy(ort, onnx_path, opath if "ort_error" not in r else None,
-                              qpath if "quanta_int8" in r else None, quanta, calib[:args.check],
+                              qpath if "quanta_int8_1t" in r else None, quanta, calib[:args.check],
                               input_name, work, name))
         except Exception as e:
             r["notes"].append(f"accuracy check failed: {type(e).__name__}: {e}")
@@ -281,26 +282,27 @@ def print_table(results, mach, ort_version, quanta_version, args, elapsed):
     print(f"machine: {mach['cpu']}, {mach['cores']} logical cores; "
           + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in mach["flags"].items()))
     print(f"onnxruntime {ort_version}; {quanta_version}; runs {args.runs}, warm-up {args.warmup}")
-    print("latency in microseconds: p50 (min). Quanta runs one thread per session: its 1-thread")
-    print("figure is used for both ratio columns. ratio = ORT int8 p50 / Quanta int8 p50 (> 1: Quanta faster)")
+    print("latency in microseconds: p50 (min), one inference at a time with 1 or 2 intra-op threads.")
+    print("ratio = ORT int8 p50 / Quanta int8 p50 at the same thread count (> 1: Quanta faster)")
     if args.check > 0:
         print(f"SQNR: each int8 model's output against ORT float on {args.check} calibration samples;")
         print("ORT-noopt: the ORT int8 model with graph optimizations off (QDQ reference semantics,")
         print("no fused int8 kernels; a gap to the ORT figure means ORT's fused kernels lose accuracy)")
     print()
-    hdr = ["model", "MACs", "ORT int8 1t", "ORT int8 2t", "Quanta int8 (1t)",
-           "ratio 1t", "ratio 2t", "ORT fp32 1t", "SQNR dB ORT / ORT-noopt / Quanta"]
+    hdr = ["model", "MACs", "ORT int8 1t", "Quanta int8 1t", "ratio 1t", "ORT int8 2t",
+           "Quanta int8 2t", "ratio 2t", "ORT fp32 1t", "SQNR dB ORT / ORT-noopt / Quanta"]
     rows = []
     for r in results:
         if "skipped" in r:
-            rows.append([r["model"], "skipped"] + [""] * 7)
+            rows.append([r["model"], "skipped"] + [""] * 8)
             continue
-        q = r.get("quanta_int8")
+        q1, q2 = r.get("quanta_int8_1t"), r.get("quanta_int8_2t")
         o1, o2 = r.get("ort_int8_1t"), r.get("ort_int8_2t")
-        ratio = lambda o: f"{o['p50'] / q['p50']:.2f}" if (o and q) else "-"
-        rows.append([r["model"], f"{r['macs']:,}" if r.get("macs") else "-", fmt(o1), fmt(o2),
-                     fmt(q) if q else "FAILED" if "quanta_error" in r else "-",
-                     ratio(o1), ratio(o2), fmt(r.get("ort_fp32_1t")),
+        ratio = lambda o, q: f"{o['p50'] / q['p50']:.2f}" if (o and q) else "-"
+        qcell = lambda q: fmt(q) if q else "FAILED" if "quanta_error" in r else "-"
+        rows.append([r["model"], f"{r['macs']:,}" if r.get("macs") else "-",
+                     fmt(o1), qcell(q1), ratio(o1, q1), fmt(o2), qcell(q2), ratio(o2, q2),
+                     fmt(r.get("ort_fp32_1t")),
                      " / ".join(str(r.get(k + "_sqnr_db", "-"))
                                 for k in ("ort_int8", "ort_int8_noopt", "quanta_int8"))])
     w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -101,7 +102,8 @@ TEST_F(CliTest, VersionAndHelp) {
     EXPECT_EXIT_CODE(h, 0);
     EXPECT_THAT(h.output, HasSubstr("--help"));
   }
-  EXPECT_THAT(quanta("bench --help").output, HasSubstr("single thread"));
+  EXPECT_THAT(quanta("bench --help").output,
+              AllOf(HasSubstr("--intra-threads"), HasSubstr("--backend")));
 }
 
 TEST_F(CliTest, UsageErrorsExitWithTwo) {
@@ -294,6 +296,35 @@ TEST_F(CliTest, BenchJson) {
   double percent = 0;
   for (const auto& r : j["per_op"]) percent += r["percent"].get<double>();
   EXPECT_NEAR(percent, 100.0, 0.5);
+}
+
+TEST_F(CliTest, BenchSessionOptions) {
+  Outcome o = quanta("bench " + quote(int8_) +
+                     " --warmup 1 --runs 5 --intra-threads 2 --backend onednn --json");
+  EXPECT_EXIT_CODE(o, 0);
+  const auto j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  EXPECT_EQ(j["intra_threads"], 2);
+  EXPECT_EQ(j["backend"], "onednn");
+  EXPECT_GT(j["onednn_nodes"].get<int>(), 0);
+  o = quanta("bench " + quote(int8_) + " --warmup 1 --runs 5 --intra-threads 2");
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_THAT(o.output, HasSubstr("2 intra-op threads, backend own"));
+  EXPECT_EXIT_CODE(quanta("bench " + quote(int8_) + " --backend cuda"), 2);
+  EXPECT_EXIT_CODE(quanta("bench " + quote(int8_) + " --intra-threads -1"), 2);
+  // `run` takes the same options and writes the same bytes with them.
+  const std::string a = path("run_default.npy"), b = path("run_onednn_2t.npy");
+  EXPECT_EXIT_CODE(quanta("run " + quote(int8_) + " -i " + quote(input_) + " -o " + quote(a)), 0);
+  EXPECT_EXIT_CODE(quanta("run " + quote(int8_) + " -i " + quote(input_) + " -o " + quote(b) +
+                          " --intra-threads 2 --backend onednn"),
+                   0);
+  auto read_all = [](const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  const std::string da = read_all(a), db = read_all(b);
+  EXPECT_FALSE(da.empty());
+  EXPECT_EQ(da, db);
 }
 
 TEST_F(CliTest, CompareInt8AgainstFloat) {

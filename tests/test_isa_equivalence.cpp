@@ -3,6 +3,7 @@
 // this CPU supports, on the same inputs; every output must be identical.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 #include <string>
@@ -32,11 +33,16 @@ class IsaEquivalence : public ::testing::TestWithParam<Case> {
 };
 
 // Outputs (float view of the dequantized bytes) of `samples` runs.
-std::vector<float> run_all(const std::vector<uint8_t>& bytes, const std::vector<std::vector<float>>& inputs) {
+std::vector<float> run_all(const std::vector<uint8_t>& bytes,
+                           const std::vector<std::vector<float>>& inputs,
+                           const SessionOptions& options = {}) {
   auto m = Model::load_buffer(bytes.data(), bytes.size(), true);
   EXPECT_TRUE(m.ok()) << m.status().message();
-  auto s = Session::create(*m);  // kernels are chosen here, from the forced tier
+  auto s = Session::create(*m, options);  // kernels are chosen here, from the forced tier
   EXPECT_TRUE(s.ok()) << s.status().message();
+  if (options.backend == Backend::kOnednn) {
+    EXPECT_GT((*s)->onednn_nodes(), 0) << "no node was given to oneDNN";
+  }
   std::vector<float> all;
   std::vector<float> out(static_cast<size_t>((*m)->output(0).num_elements));
   for (const auto& x : inputs) {
@@ -48,13 +54,10 @@ std::vector<float> run_all(const std::vector<uint8_t>& bytes, const std::vector<
   return all;
 }
 
-TEST_P(IsaEquivalence, EveryTierGivesTheReferenceBytes) {
-  std::vector<k::Isa> tiers;
-  for (k::Isa isa : {k::Isa::kAvx2, k::Isa::kAvx512Vnni}) {
-    if (k::cpu_supports(isa)) tiers.push_back(isa);
-  }
-  if (tiers.empty()) GTEST_SKIP() << "this CPU has no optimized kernel tier (no AVX2)";
-  const Case c = GetParam();
+// The int8 conversion of c (min-max calibration on 24 samples) and those
+// samples as inputs.
+void convert_case(const Case& c, std::vector<uint8_t>* int8_bytes,
+                  std::vector<std::vector<float>>* input_samples) {
   auto g = qc::import_onnx(src(c.onnx));
   ASSERT_TRUE(g.ok()) << g.status().message();
   auto samples = qc::open_npy_samples({src(c.calib)}, qc::graph_inputs(**g));
@@ -77,15 +80,80 @@ TEST_P(IsaEquivalence, EveryTierGivesTheReferenceBytes) {
     inputs.push_back(one[0]);
   }
   ASSERT_FALSE(inputs.empty());
+  *int8_bytes = std::move(*int8);
+  *input_samples = std::move(inputs);
+}
+
+TEST_P(IsaEquivalence, EveryTierGivesTheReferenceBytes) {
+  std::vector<k::Isa> tiers;
+  for (k::Isa isa : {k::Isa::kAvx2, k::Isa::kAvx512Vnni}) {
+    if (k::cpu_supports(isa)) tiers.push_back(isa);
+  }
+  if (tiers.empty()) GTEST_SKIP() << "this CPU has no optimized kernel tier (no AVX2)";
+  const Case c = GetParam();
+  std::vector<uint8_t> int8;
+  std::vector<std::vector<float>> inputs;
+  ASSERT_NO_FATAL_FAILURE(convert_case(c, &int8, &inputs));
   ASSERT_TRUE(k::force_isa(k::Isa::kRef));
-  const std::vector<float> want = run_all(*int8, inputs);
+  const std::vector<float> want = run_all(int8, inputs);
   for (k::Isa isa : tiers) {
     ASSERT_TRUE(k::force_isa(isa));
-    const std::vector<float> got = run_all(*int8, inputs);
+    const std::vector<float> got = run_all(int8, inputs);
     ASSERT_EQ(got.size(), want.size());
     EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
         << c.onnx << ": tier " << k::isa_name(isa) << " differs from the reference kernels";
   }
+}
+
+// The oneDNN backend (Conv2D / FullyConnected / MatMul through oneDNN where it
+// accepts the node, docs/onednn.md) gives the reference kernels' bytes too,
+// with 1 and 2 threads.
+TEST_P(IsaEquivalence, OnednnBackendGivesTheReferenceBytes) {
+  const Case c = GetParam();
+  std::vector<uint8_t> int8;
+  std::vector<std::vector<float>> inputs;
+  ASSERT_NO_FATAL_FAILURE(convert_case(c, &int8, &inputs));
+  SessionOptions ref;
+  ref.kernels = KernelTier::kReference;
+  const std::vector<float> want = run_all(int8, inputs, ref);
+  for (int threads : {1, 2}) {
+    SessionOptions o;
+    o.backend = Backend::kOnednn;
+    o.threads = threads;
+    const std::vector<float> got = run_all(int8, inputs, o);
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+        << c.onnx << ": the oneDNN backend differs from the reference kernels (threads "
+        << threads << ")";
+  }
+}
+
+TEST(SessionBackend, OptionEnvironmentAndErrors) {
+  auto m = Model::load_file(src("models/demo_cnn_int8.quanta"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  SessionOptions o;
+  o.backend = Backend::kOnednn;
+  auto s = Session::create(*m, o);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ((*s)->backend(), Backend::kOnednn);
+  ::setenv("QUANTA_BACKEND", "onednn", 1);
+  s = Session::create(*m);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ((*s)->backend(), Backend::kOnednn);
+  o.backend = Backend::kOwn;  // an explicit choice wins over the environment
+  s = Session::create(*m, o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->backend(), Backend::kOwn);
+  ::setenv("QUANTA_BACKEND", "cuda", 1);
+  s = Session::create(*m);
+  ::unsetenv("QUANTA_BACKEND");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("QUANTA_BACKEND='cuda'"), std::string::npos)
+      << s.status().message();
+  s = Session::create(*m);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->backend(), Backend::kOwn);
 }
 
 TEST(SessionKernelTier, AnUnsupportedTierIsRefusedAndReferenceAlwaysWorks) {

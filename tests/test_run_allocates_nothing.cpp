@@ -11,8 +11,10 @@
 #include <cstdlib>
 #include <new>
 
+#include "quanta/converter.hpp"
 #include "quanta/model_writer.hpp"
 #include "quanta/quanta.hpp"
+#include "support/onnx_builder.hpp"
 
 namespace {
 std::atomic<long> g_allocations{0};
@@ -53,6 +55,35 @@ TEST(RunAllocatesNothing, BundledModels) {
       EXPECT_GT(g_allocations.load(), mark);
     }
   }
+}
+
+// With intra-op threads: the ops are large enough to be split, and handing
+// work to the pool must not allocate either.
+TEST(RunAllocatesNothing, ThreadedSession) {
+  test::OnnxBuilder ob;
+  ob.input("x", {2, 1024});
+  ob.initializer("w", {520, 1024}, test::test_values(520 * 1024, 3, -0.1f, 0.1f));
+  auto& g = ob.node("Gemm", {"x", "w"}, {"y"});
+  test::attr_int(g, "transB", 1);
+  ob.output("y");
+  const std::string onnx = ob.bytes();
+  auto graph = convert::import_onnx_bytes(onnx.data(), onnx.size());
+  ASSERT_TRUE(graph.ok()) << graph.status().message();
+  auto bytes = convert::build_fp32(**graph);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  auto model = Model::load_buffer(bytes->data(), bytes->size(), true);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  SessionOptions opts;
+  opts.threads = 2;
+  auto s = Session::create(*model, opts);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ((*s)->threads(), 2);
+  std::vector<float> x(2 * 1024, 0.25f);
+  ASSERT_TRUE((*s)->set_input(0, x).ok());
+  ASSERT_TRUE((*s)->run().ok());  // first run: the workers wake up
+  const long before = g_allocations.load();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*s)->run().ok());
+  EXPECT_EQ(g_allocations.load() - before, 0);
 }
 
 TEST(RunAllocatesNothing, HardSigmoidAndLogSoftmax) {

@@ -39,7 +39,15 @@ class UsageError : public std::runtime_error {
 // Parsed arguments of each subcommand (tools/cli_app.cpp declares the
 // options; tools/cmd_<name>.cpp implements the command). Each run_* returns
 // the exit code, or throws Error / UsageError.
+// How each Session runs (shared by run, bench and eval): --intra-threads and
+// --backend (SessionOptions::threads / backend).
+struct SessionArgs {
+  int intra_threads = 1;
+  std::string backend = "auto";  // auto | own | onednn
+};
+
 struct RunArgs {
+  SessionArgs session;
   std::string model;
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
@@ -53,6 +61,7 @@ struct InspectArgs {
 };
 
 struct BenchArgs {
+  SessionArgs session;
   std::string model;
   int warmup = 50;
   int runs = 1000;
@@ -103,6 +112,7 @@ struct ConvertArgs {
 
 // `quanta eval` (tools/cmd_eval.cpp).
 struct EvalArgs {
+  SessionArgs session;
   std::vector<std::string> models;         // first: the reference (e.g. float)
   std::vector<std::string> data;           // .npy per graph input (or NAME=file.npy), batched
   std::string labels;                      // optional .npy of integer class labels
@@ -126,6 +136,9 @@ int run_main(int argc, char** argv);
 std::string version_text();
 
 // ------------------------------------------------------------ shared helpers
+
+// The SessionOptions of --intra-threads / --backend.
+SessionOptions session_options(const SessionArgs& a);
 
 // Loads a model or throws Error naming the file.
 std::shared_ptr<const Model> load_model_or_throw(const std::string& path);

@@ -17,6 +17,20 @@ struct Command {
   std::function<int()> action;
 };
 
+// --intra-threads and --backend, for the commands that create Sessions.
+void add_session_options(CLI::App* sub, SessionArgs* args) {
+  sub->add_option("--intra-threads", args->intra_threads,
+                  "Threads per inference: large convolutions and GEMMs split their output over\n"
+                  "them (results are identical for any count); 0 = one per hardware thread")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  sub->add_option("--backend", args->backend,
+                  "Kernels for Conv/FullyConnected/MatMul: own, onednn (oneDNN where it accepts a\n"
+                  "node exactly), or auto (QUANTA_BACKEND, else own)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "own", "onednn"}));
+}
+
 Command add_run_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* sub = app.add_subcommand(
@@ -35,6 +49,7 @@ Command add_run_command(CLI::App& app) {
                   "Write an output to this .npy file, in graph-output order or NAME=file.npy (repeatable)")
       ->allow_extra_args(false);
   sub->add_flag("--raw", args->raw, "Pass inputs and write outputs in their stored dtype (no (de)quantization)");
+  add_session_options(sub, &args->session);
   return {sub, [args] { return run_run(*args); }};
 }
 
@@ -59,8 +74,8 @@ Command add_bench_command(CLI::App& app) {
       "after the warm-up runs, every run is timed with a steady clock. Prints min/p50/p90/p99/\n"
       "mean in microseconds and runs per second.\n"
       "--threads N runs N independent Sessions, one per thread, sharing one Model: it measures\n"
-      "how throughput scales with concurrent sessions. The runtime itself runs each session on\n"
-      "a single thread for now, so --threads does not make one inference faster.");
+      "how throughput scales with concurrent sessions. --intra-threads T makes one inference\n"
+      "faster instead: each session splits its large ops over T threads.");
   sub->add_option("model", args->model, "Model file (.quanta)")->required();
   sub->add_option("--warmup", args->warmup, "Untimed runs before measuring")
       ->capture_default_str()
@@ -78,6 +93,7 @@ Command add_bench_command(CLI::App& app) {
   sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
   sub->add_flag("--per-op", args->per_op,
                 "Also profile each node (a separate Session with profiling on, same run counts)");
+  add_session_options(sub, &args->session);
   return {sub, [args] { return run_bench(*args); }};
 }
 
@@ -200,6 +216,7 @@ Command add_eval_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
+  add_session_options(sub, &args->session);
   return {sub, [args] { return run_eval(*args); }};
 }
 

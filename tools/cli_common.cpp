@@ -46,6 +46,15 @@ std::shared_ptr<const Model> load_model_or_throw(const std::string& path) {
   return *model;
 }
 
+SessionOptions session_options(const SessionArgs& a) {
+  SessionOptions o;
+  o.threads = a.intra_threads;
+  o.backend = a.backend == "own"      ? Backend::kOwn
+              : a.backend == "onednn" ? Backend::kOnednn
+                                      : Backend::kAuto;
+  return o;
+}
+
 std::unique_ptr<Session> create_session_or_throw(const std::shared_ptr<const Model>& model,
                                                  const std::string& path,
                                                  const SessionOptions& options) {

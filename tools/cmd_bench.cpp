@@ -94,7 +94,7 @@ struct OpRow {
 };
 
 std::vector<OpRow> per_op_profile(const std::shared_ptr<const Model>& model, const BenchArgs& a) {
-  SessionOptions options;
+  SessionOptions options = session_options(a.session);
   options.profile = true;
   auto s = make_session(model, a.model, options);
   for (int i = 0; i < a.warmup; ++i) check(s->run(), fmt::format("{}: run", a.model));
@@ -140,7 +140,7 @@ int run_bench(const BenchArgs& a) {
 
   // Sessions are created (and inputs set) before any thread starts.
   std::vector<std::unique_ptr<Session>> sessions;
-  for (int t = 0; t < a.threads; ++t) sessions.push_back(make_session(model, a.model, {}));
+  for (int t = 0; t < a.threads; ++t) sessions.push_back(make_session(model, a.model, session_options(a.session)));
 
   std::vector<ThreadResult> results(static_cast<size_t>(a.threads));
   if (a.threads == 1) {
@@ -182,6 +182,9 @@ int run_bench(const BenchArgs& a) {
     j["model"] = a.model;
     j["total_macs"] = total_macs;
     j["threads"] = a.threads;
+    j["intra_threads"] = sessions[0]->threads();
+    j["backend"] = backend_name(sessions[0]->backend());
+    j["onednn_nodes"] = sessions[0]->onednn_nodes();
     j["warmup"] = a.warmup;
     j["runs"] = a.runs;
     j["min_time_ms"] = a.min_time_ms;
@@ -212,6 +215,12 @@ int run_bench(const BenchArgs& a) {
   std::cout << fmt::format("setup      {} thread{} (one Session each), {} warm-up runs, {} measured runs{}\n",
                            a.threads, a.threads == 1 ? "" : "s", a.warmup, all.runs,
                            a.min_time_ms > 0 ? fmt::format(" (at least {} ms)", a.min_time_ms) : "");
+  std::cout << fmt::format("session    {} intra-op thread{}, backend {}{}\n", sessions[0]->threads(),
+                           sessions[0]->threads() == 1 ? "" : "s",
+                           backend_name(sessions[0]->backend()),
+                           sessions[0]->onednn_nodes() > 0
+                               ? fmt::format(" ({} nodes on oneDNN)", sessions[0]->onednn_nodes())
+                               : "");
   std::cout << fmt::format("latency    min {:.2f} us  p50 {:.2f} us  p90 {:.2f} us  p99 {:.2f} us  mean {:.2f} us\n",
                            all.min, all.p50, all.p90, all.p99, all.mean);
   if (a.threads == 1) {

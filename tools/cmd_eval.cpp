@@ -329,7 +329,7 @@ int run_eval(const EvalArgs& a) {
   }
 
   for (ModelState& s : models) {
-    s.session = create_session_or_throw(s.model, s.path);
+    s.session = create_session_or_throw(s.model, s.path, session_options(a.session));
     s.outputs.resize(s.model->num_outputs());
     for (size_t o = 0; o < s.outputs.size(); ++o) {
       s.outputs[o].resize(static_cast<size_t>(s.model->output(o).num_elements));

@@ -143,7 +143,7 @@ int run_run(const RunArgs& a) {
                                    shape_str(m.input(i).shape), m.num_inputs(), m.num_inputs() == 1 ? "" : "s"));
     }
   }
-  auto session = create_session_or_throw(model, a.model);
+  auto session = create_session_or_throw(model, a.model, session_options(a.session));
   for (size_t i = 0; i < slots_in.size(); ++i) set_one_input(*session, i, slots_in[i], a.raw);
   check(session->run(), fmt::format("{}: run", a.model));
   for (size_t i = 0; i < m.num_outputs(); ++i) {

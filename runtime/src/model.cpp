@@ -75,6 +75,15 @@ size_t dtype_size(DType t) {
   return 0;
 }
 
+const char* backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::kAuto: return "auto";
+    case Backend::kOwn: return "own";
+    case Backend::kOnednn: return "onednn";
+  }
+  return "?";
+}
+
 const char* kernel_tier_name(KernelTier tier) {
   switch (tier) {
     case KernelTier::kAuto: return "auto";

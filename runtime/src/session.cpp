@@ -4,12 +4,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include "model_impl.hpp"
 #include "ops/op.hpp"
 #include "planner.hpp"
+#include "thread_pool.hpp"
 #include "quanta/kernels/ref.h"
 
 namespace quanta {
@@ -33,6 +36,10 @@ struct SessionImpl {
   std::vector<NodeTiming> timings;
   std::vector<TensorView> inputs;
   std::vector<TensorView> outputs;
+  Backend backend = Backend::kOwn;
+  // Declared last so that it is destroyed first: no worker outlives the
+  // prepared states it may be reading.
+  std::unique_ptr<ThreadPool> pool;
 };
 
 }  // namespace detail
@@ -40,6 +47,8 @@ struct SessionImpl {
 namespace {
 
 using detail::ModelImpl;
+
+constexpr int kMaxThreads = 256;
 
 std::string io_name(const char* kind, size_t i, const TensorInfo& t) {
   return fmt::format("{} {} ('{}')", kind, i, t.name);
@@ -101,9 +110,33 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
                   fmt::format("kernel tier {} is not supported by this CPU (best: {})",
                               kernels::isa_name(isa), kernels::isa_name(kernels::best_isa()))};
   }
+  if (options.threads < 0 || options.threads > kMaxThreads) {
+    return Status{StatusCode::kInvalidArgument,
+                  fmt::format("threads = {}: must be 0 (one per hardware thread) or 1..{}",
+                              options.threads, kMaxThreads)};
+  }
+  int threads = options.threads;
+  if (threads == 0) threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (threads > 1) impl->pool = std::make_unique<detail::ThreadPool>(threads);
+  Backend backend = options.backend;
+  if (backend == Backend::kAuto) {
+    backend = Backend::kOwn;
+    if (const char* env = std::getenv("QUANTA_BACKEND"); env != nullptr && *env != '\0') {
+      const std::string v = env;
+      if (v == "onednn") {
+        backend = Backend::kOnednn;
+      } else if (v != "own") {
+        return Status{StatusCode::kInvalidArgument,
+                      fmt::format("QUANTA_BACKEND='{}' is not a backend (own, onednn)", v)};
+      }
+    }
+  }
+  impl->backend = backend;
   impl->prepared.reserve(m.nodes.size());
   for (size_t i = 0; i < m.nodes.size(); ++i) {
-    detail::OpContext ctx{m, static_cast<int>(i), impl->tensor_data.data(), isa};
+    detail::OpContext ctx{m,   static_cast<int>(i), impl->tensor_data.data(),
+                          isa, impl->pool.get(),   backend == Backend::kOnednn,
+                          threads};
     Result<detail::PreparedOp> op = detail::prepare_op(ctx);
     if (!op) return op.status();
     if (op->run) impl->steps.push_back({op->run, op->state.get(), static_cast<int>(i)});
@@ -122,6 +155,13 @@ Session::~Session() = default;
 
 const Model& Session::model() const { return *impl_->model; }
 size_t Session::arena_bytes() const { return impl_->arena_bytes; }
+int Session::onednn_nodes() const {
+  int n = 0;
+  for (const detail::PreparedOp& op : impl_->prepared) n += op.onednn ? 1 : 0;
+  return n;
+}
+int Session::threads() const { return impl_->pool ? impl_->pool->threads() : 1; }
+Backend Session::backend() const { return impl_->backend; }
 size_t Session::unplanned_bytes() const { return impl_->unplanned_bytes; }
 
 TensorView Session::input(size_t i) {

@@ -190,6 +190,16 @@ enum class KernelTier : uint8_t {
 };
 const char* kernel_tier_name(KernelTier tier);
 
+// Which implementation runs the convolutions and GEMMs (docs/runtime.md,
+// "Backends").
+enum class Backend : uint8_t {
+  kAuto = 0,  // QUANTA_BACKEND=own|onednn when set, else kOwn
+  kOwn,       // Quanta's kernels for every node
+  kOnednn,    // Conv2D, FullyConnected and MatMul with constant weights through
+              // oneDNN where it accepts the node exactly; other nodes: kOwn
+};
+const char* backend_name(Backend backend);
+
 struct SessionOptions {
   // Record per-node wall time on every run (small cost per node).
   bool profile = false;
@@ -197,6 +207,16 @@ struct SessionOptions {
   // Quantized kernels give the same bytes on every tier; float kernels differ
   // from the reference by rounding (FMA, summation order).
   KernelTier kernels = KernelTier::kAuto;
+  // Threads per run(): 1 runs everything on the calling thread; T > 1 gives
+  // the session T - 1 worker threads that large ops (convolutions and GEMMs
+  // above about 0.25 M multiply-adds) split their output with; 0 means one per
+  // hardware thread. Results are identical for every value (docs/runtime.md,
+  // "Threads"). Values outside [0, 256] make Session::create fail.
+  int threads = 1;
+  // kAuto picks Quanta's own kernels: on every layer benchmarked they are as
+  // fast or faster than oneDNN 2.6's exact int8 path (docs/onednn.md). An
+  // unknown QUANTA_BACKEND value makes Session::create fail.
+  Backend backend = Backend::kAuto;
 };
 
 struct NodeTiming {
@@ -216,6 +236,12 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   const Model& model() const;
+  // Threads per run() (SessionOptions::threads resolved), and the backend
+  // in use (never kAuto).
+  int threads() const;
+  Backend backend() const;
+  // Nodes run by oneDNN (0 unless the backend is kOnednn).
+  int onednn_nodes() const;
   // Bytes of the activation arena planned for this session.
   size_t arena_bytes() const;
   // Bytes the arena would need without reuse (every tensor its own space).

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "model_impl.hpp"
+#include "thread_pool.hpp"
 
 namespace quanta::detail {
 
@@ -25,6 +26,12 @@ struct OpContext {
   void* const* tensor_data = nullptr;
   // The kernel tier of this session (never above what the CPU supports).
   kernels::Isa isa = kernels::Isa::kRef;
+  // The session's workers; nullptr for a single-threaded session.
+  ThreadPool* pool = nullptr;
+  // Run Conv2D / FullyConnected / MatMul-with-constant-B through oneDNN where
+  // it accepts the node (backends/onednn.hpp), with this many threads.
+  bool onednn = false;
+  int threads = 1;
 
   const NodeInfo& node() const { return model.nodes[node_index]; }
   const fb::Node* fb_node() const { return model.fb_nodes[node_index]; }
@@ -37,6 +44,7 @@ using RunFn = void (*)(const void* state);
 struct PreparedOp {
   RunFn run = nullptr;            // nullptr: nothing to do (e.g. an aliased reshape)
   std::shared_ptr<void> state;    // owns what run() reads; passed as state.get()
+  bool onednn = false;            // run by the oneDNN backend
 };
 
 // ops/prepare.cpp: dispatches on the node's op type.

@@ -10,11 +10,15 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <fmt/format.h>
 
+#include "backends/onednn.hpp"
 #include "ops/op.hpp"
 #include "quanta/kernels/isa.h"
 #include "quanta/kernels/x86.h"
+#include "quanta/kernels/x86_avx512.h"
+#include "quanta/kernels/x86_misc.h"
 #include "ops/op_common.hpp"
 
 namespace quanta::detail {
@@ -35,6 +39,73 @@ PreparedOp make_prepared(std::shared_ptr<S> state) {
   op.state = std::static_pointer_cast<void>(std::move(state));
   return op;
 }
+
+// ------------------------------------------------------------ threading
+// An op that is worth splitting cuts its output into `tasks` ranges of a
+// dimension of `total` units (rows, pixels, channels), each boundary a
+// multiple of `align`. The split depends only on the shape and the thread
+// count, and every kernel computes an output element the same way whichever
+// range holds it (exact integer kernels; for the float GEMMs, boundaries at
+// multiples of the tile height keep every row in the same kind of tile), so
+// results do not depend on the number of threads.
+struct Split {
+  ThreadPool* pool = nullptr;
+  int tasks = 1;
+  int64_t total = 0;
+  int64_t align = 1;
+};
+
+// Below this many multiply-adds per run an op stays on the calling thread:
+// waking a second core and joining it costs about a microsecond.
+constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
+
+Split make_split(ThreadPool* pool, int64_t macs, int64_t total, int64_t align) {
+  Split sp;
+  sp.total = total;
+  sp.align = align;
+  if (pool == nullptr || macs < kMinParallelMacs) return sp;
+  const int64_t units = (total + align - 1) / align;
+  sp.tasks = static_cast<int>(std::min<int64_t>(pool->threads(), units));
+  if (sp.tasks > 1) sp.pool = pool;
+  return sp;
+}
+
+// Task t's range [*begin, *end).
+void split_range(const Split& sp, int t, int64_t* begin, int64_t* end) {
+  const int64_t units = (sp.total + sp.align - 1) / sp.align;
+  const int64_t per = units / sp.tasks, extra = units % sp.tasks;
+  const int64_t u0 = t * per + std::min<int64_t>(t, extra);
+  const int64_t u1 = u0 + per + (t < extra ? 1 : 0);
+  *begin = std::min(u0 * sp.align, sp.total);
+  *end = std::min(u1 * sp.align, sp.total);
+}
+
+template <class S, void (*Range)(const S&, int64_t, int64_t)>
+void split_task(const void* ctx, int t) {
+  const S& s = *static_cast<const S*>(ctx);
+  int64_t b = 0, e = 0;
+  split_range(s.split, t, &b, &e);
+  if (b < e) Range(s, b, e);
+}
+
+// The run function of a state S with a `Split split` member: the whole range
+// on this thread, or the ranges spread over the pool.
+template <class S, void (*Range)(const S&, int64_t, int64_t)>
+void run_split(const S& s) {
+  if (s.split.pool == nullptr) {
+    Range(s, 0, s.split.total);
+    return;
+  }
+  s.split.pool->run(s.split.tasks, &split_task<S, Range>, &s);
+}
+
+// A node run by the oneDNN backend. `keep` owns what the primitive reads by
+// pointer (multipliers, transposed weights).
+struct OnednnOp {
+  std::unique_ptr<onednn::Primitive> prim;
+  std::shared_ptr<void> keep;
+};
+void run_onednn(const OnednnOp& s) { s.prim->run(); }
 
 class Preparer {
  public:
@@ -59,6 +130,7 @@ class Preparer {
   }
   bool quantized() const { return info(in(0)).dtype == DType::kU8; }
   bool use_avx2() const { return static_cast<int>(ctx_.isa) >= static_cast<int>(k::Isa::kAvx2); }
+  bool use_vnni() const { return ctx_.isa == k::Isa::kAvx512Vnni; }
   float scale(int t) const { return info(t).quant.scale[0]; }
   int32_t zero(int t) const { return info(t).quant.zero_point[0]; }
 
@@ -166,6 +238,22 @@ class Preparer {
     return s;
   }
 
+  // The oneDNN form of the node, when the session asked for that backend and
+  // oneDNN accepts it; nullopt otherwise (the node then uses Quanta's kernels).
+  template <class Make, class Desc>
+  std::optional<PreparedOp> try_onednn(Make make, const Desc& d, std::shared_ptr<void> keep) const {
+    if (!ctx_.onednn) return std::nullopt;
+    std::string why;
+    std::unique_ptr<onednn::Primitive> prim = make(d, ctx_.threads, &why);
+    if (!prim) return std::nullopt;
+    auto st = std::make_shared<OnednnOp>();
+    st->prim = std::move(prim);
+    st->keep = std::move(keep);
+    PreparedOp op = make_prepared<OnednnOp, run_onednn>(std::move(st));
+    op.onednn = true;
+    return op;
+  }
+
   Result<PreparedOp> conv2d();
   Result<PreparedOp> fully_connected();
   Result<PreparedOp> matmul();
@@ -211,28 +299,51 @@ void run_conv_qu8(const ConvQU8& s) {
 }
 
 // The quantized GEMM of the optimized tiers (FullyConnected, 1x1 Conv2D):
-// weights, folded bias and multipliers packed once here.
-struct GemmQU8Avx2 {
+// weights, folded bias and multipliers packed once here. Split over rows, or
+// over blocks of 16 output channels when there are too few rows (GEMV).
+struct GemmQU8Fast {
   int m, n, k;
   const uint8_t* x;
   std::vector<uint8_t> packed;
+  size_t block_bytes;  // one 16-channel block of the 16c2 packing
   int32_t zy;
   k::QRange r;
   uint8_t* y;
+  Split split;
 };
-void run_gemm_qu8_avx2_2x8c8(const GemmQU8Avx2& s) {
-  k::qu8_gemm_minmax_fp32__avx2_2x8c8(s.m, s.n, s.k, s.x, static_cast<size_t>(s.k),
-                                      s.packed.data(), s.zy, s.r, s.y, static_cast<size_t>(s.n));
+void gemm_qu8_avx2_2x8c8_rows(const GemmQU8Fast& s, int64_t r0, int64_t r1) {
+  k::qu8_gemm_minmax_fp32__avx2_2x8c8(static_cast<int>(r1 - r0), s.n, s.k, s.x + r0 * s.k,
+                                      static_cast<size_t>(s.k), s.packed.data(), s.zy, s.r,
+                                      s.y + r0 * s.n, static_cast<size_t>(s.n));
 }
-void run_gemm_qu8_avx2_3x16c2(const GemmQU8Avx2& s) {
-  k::qu8_gemm_minmax_fp32__avx2_3x16c2(s.m, s.n, s.k, s.x, static_cast<size_t>(s.k),
-                                       s.packed.data(), s.zy, s.r, s.y, static_cast<size_t>(s.n));
+void gemm_qu8_avx2_3x16c2_rows(const GemmQU8Fast& s, int64_t r0, int64_t r1) {
+  k::qu8_gemm_minmax_fp32__avx2_3x16c2(static_cast<int>(r1 - r0), s.n, s.k, s.x + r0 * s.k,
+                                       static_cast<size_t>(s.k), s.packed.data(), s.zy, s.r,
+                                       s.y + r0 * s.n, static_cast<size_t>(s.n));
+}
+void gemm_qu8_vnni_rows(const GemmQU8Fast& s, int64_t r0, int64_t r1) {
+  k::qu8_gemm_minmax_fp32__avx512vnni_8x32c4(static_cast<int>(r1 - r0), s.n, s.k, s.x + r0 * s.k,
+                                             static_cast<size_t>(s.k), s.packed.data(), s.zy, s.r,
+                                             s.y + r0 * s.n, static_cast<size_t>(s.n));
+}
+void gemm_qu8_vnni_cols(const GemmQU8Fast& s, int64_t c0, int64_t c1) {
+  k::qu8_gemm_minmax_fp32__avx512vnni_8x32c4(s.m, static_cast<int>(c1 - c0), s.k, s.x,
+                                             static_cast<size_t>(s.k),
+                                             s.packed.data() + (c0 / 16) * s.block_bytes, s.zy,
+                                             s.r, s.y + c0, static_cast<size_t>(s.n));
+}
+// Channels [c0, c1), c0 a multiple of 16: the packing is block-major.
+void gemm_qu8_avx2_3x16c2_cols(const GemmQU8Fast& s, int64_t c0, int64_t c1) {
+  k::qu8_gemm_minmax_fp32__avx2_3x16c2(s.m, static_cast<int>(c1 - c0), s.k, s.x,
+                                       static_cast<size_t>(s.k),
+                                       s.packed.data() + (c0 / 16) * s.block_bytes, s.zy, s.r,
+                                       s.y + c0, static_cast<size_t>(s.n));
 }
 
 // `s` has the model's weights, the folded bias and the multipliers.
 template <class S>
-PreparedOp prepare_gemm_avx2(int m, int n, int kk, const S& s) {
-  auto g = std::make_shared<GemmQU8Avx2>();
+PreparedOp prepare_gemm_qu8_fast(k::Isa isa, ThreadPool* pool, int m, int n, int kk, const S& s) {
+  auto g = std::make_shared<GemmQU8Fast>();
   g->m = m;
   g->n = n;
   g->k = kk;
@@ -240,33 +351,64 @@ PreparedOp prepare_gemm_avx2(int m, int n, int kk, const S& s) {
   g->zy = s.zy;
   g->r = s.r;
   g->y = s.y;
+  const int64_t macs = int64_t{m} * n * kk;
+  if (isa == k::Isa::kAvx512Vnni) {
+    g->packed.resize(k::qu8_gemm_16c4_packed_size(n, kk));
+    k::qu8_gemm_16c4_pack(n, kk, s.w, s.bias.data(), s.multiplier.data(), g->packed.data());
+    g->block_bytes = k::qu8_gemm_16c4_packed_size(16, kk);
+    if (m < 16 && n >= 64) {
+      g->split = make_split(pool, macs, n, 32);
+      return make_prepared<GemmQU8Fast, run_split<GemmQU8Fast, gemm_qu8_vnni_cols>>(std::move(g));
+    }
+    g->split = make_split(pool, macs, m, 8);
+    return make_prepared<GemmQU8Fast, run_split<GemmQU8Fast, gemm_qu8_vnni_rows>>(std::move(g));
+  }
   // Measured (bench/bench_x86_gemm.cpp): 16-channel blocks win unless the
   // last block would be mostly padding on a narrow layer.
   if (n % 16 != 0 && n % 16 <= 8 && n < 64) {
     g->packed.resize(k::qu8_gemm_8c8_packed_size(n, kk));
     k::qu8_gemm_8c8_pack(n, kk, s.w, s.bias.data(), s.multiplier.data(), g->packed.data());
-    return make_prepared<GemmQU8Avx2, run_gemm_qu8_avx2_2x8c8>(std::move(g));
+    g->split = make_split(pool, macs, m, 2);
+    return make_prepared<GemmQU8Fast, run_split<GemmQU8Fast, gemm_qu8_avx2_2x8c8_rows>>(
+        std::move(g));
   }
   g->packed.resize(k::qu8_gemm_16c2_packed_size(n, kk));
   k::qu8_gemm_16c2_pack(n, kk, s.w, s.bias.data(), s.multiplier.data(), g->packed.data());
-  return make_prepared<GemmQU8Avx2, run_gemm_qu8_avx2_3x16c2>(std::move(g));
+  g->block_bytes = k::qu8_gemm_16c2_packed_size(16, kk);
+  if (m < 12 && n >= 32) {
+    g->split = make_split(pool, macs, n, 16);
+    return make_prepared<GemmQU8Fast, run_split<GemmQU8Fast, gemm_qu8_avx2_3x16c2_cols>>(
+        std::move(g));
+  }
+  g->split = make_split(pool, macs, m, 3);
+  return make_prepared<GemmQU8Fast, run_split<GemmQU8Fast, gemm_qu8_avx2_3x16c2_rows>>(
+      std::move(g));
 }
 
-// Float FullyConnected / 1x1 Conv2D on the optimized tiers.
-struct GemmF32Avx2 {
+// Float FullyConnected / 1x1 Conv2D on the optimized tiers, split over rows
+// at multiples of the 6-row tile (the kernel's 1- and 2-row tail tiles sum in
+// another order, so a row must land in the same kind of tile on any split).
+struct GemmF32Fast {
   int m, n, k;
   const float* x;
   std::vector<uint8_t> packed;
   k::FRange act;
   float* y;
+  Split split;
 };
-void run_gemm_f32_avx2(const GemmF32Avx2& s) {
-  k::f32_gemm_minmax__avx2_6x16(s.m, s.n, s.k, s.x, static_cast<size_t>(s.k), s.packed.data(),
-                                s.act, s.y, static_cast<size_t>(s.n));
+void gemm_f32_avx2_rows(const GemmF32Fast& s, int64_t r0, int64_t r1) {
+  k::f32_gemm_minmax__avx2_6x16(static_cast<int>(r1 - r0), s.n, s.k, s.x + r0 * s.k,
+                                static_cast<size_t>(s.k), s.packed.data(), s.act,
+                                s.y + r0 * s.n, static_cast<size_t>(s.n));
 }
-PreparedOp prepare_gemm_f32_avx2(int m, int n, int kk, const float* x, const float* w,
-                                 const float* bias, k::FRange act, float* y) {
-  auto g = std::make_shared<GemmF32Avx2>();
+void gemm_f32_avx512_rows(const GemmF32Fast& s, int64_t r0, int64_t r1) {
+  k::f32_gemm_minmax__avx512_8x32(static_cast<int>(r1 - r0), s.n, s.k, s.x + r0 * s.k,
+                                  static_cast<size_t>(s.k), s.packed.data(), s.act,
+                                  s.y + r0 * s.n, static_cast<size_t>(s.n));
+}
+PreparedOp prepare_gemm_f32_fast(k::Isa isa, ThreadPool* pool, int m, int n, int kk, const float* x,
+                                 const float* w, const float* bias, k::FRange act, float* y) {
+  auto g = std::make_shared<GemmF32Fast>();
   g->m = m;
   g->n = n;
   g->k = kk;
@@ -275,23 +417,34 @@ PreparedOp prepare_gemm_f32_avx2(int m, int n, int kk, const float* x, const flo
   k::f32_gemm_16_pack(n, kk, w, bias, g->packed.data());
   g->act = act;
   g->y = y;
-  return make_prepared<GemmF32Avx2, run_gemm_f32_avx2>(std::move(g));
+  if (isa == k::Isa::kAvx512Vnni) {
+    g->split = make_split(pool, int64_t{m} * n * kk, m, 8);
+    return make_prepared<GemmF32Fast, run_split<GemmF32Fast, gemm_f32_avx512_rows>>(std::move(g));
+  }
+  g->split = make_split(pool, int64_t{m} * n * kk, m, 6);
+  return make_prepared<GemmF32Fast, run_split<GemmF32Fast, gemm_f32_avx2_rows>>(std::move(g));
 }
 
 // Float depthwise Conv2D.
-struct DwConvF32Avx2 {
+struct DwConvF32Fast {
   k::Conv2DParams p;
   const float* x;
   std::vector<uint8_t> packed;
   k::FRange act;
   float* y;
+  Split split;  // over output rows
 };
-void run_dwconv_f32_avx2(const DwConvF32Avx2& s) {
-  k::f32_dwconv_minmax__avx2_c16(s.p, s.x, s.packed.data(), s.act, s.y);
+void dwconv_f32_avx512_rows(const DwConvF32Fast& s, int64_t r0, int64_t r1) {
+  k::f32_dwconv_minmax__avx512_c16_rows(s.p, static_cast<int>(r0), static_cast<int>(r1), s.x,
+                                        s.packed.data(), s.act, s.y);
+}
+void dwconv_f32_avx2_rows(const DwConvF32Fast& s, int64_t r0, int64_t r1) {
+  k::f32_dwconv_minmax__avx2_c16_rows(s.p, static_cast<int>(r0), static_cast<int>(r1), s.x,
+                                      s.packed.data(), s.act, s.y);
 }
 
 // Float Conv2D (groups 1) as an implicit GEMM over an offset table.
-struct IgemmF32Avx2 {
+struct IgemmF32Fast {
   k::Conv2DParams p;
   const float* x;
   std::vector<int64_t> table;
@@ -299,15 +452,25 @@ struct IgemmF32Avx2 {
   std::vector<uint8_t> packed;
   k::FRange act;
   float* y;
+  Split split;  // over output pixels, at multiples of the 6-pixel tile
 };
-void run_igemm_f32_avx2(const IgemmF32Avx2& s) {
-  k::f32_igemm_minmax__avx2_6x16(s.p.n * s.p.oh * s.p.ow, s.p.cout, s.p.kh * s.p.kw, s.p.cin, s.x,
-                                 s.table.data(), s.zero.data(), s.packed.data(), s.act, s.y,
+void igemm_f32_avx512_pixels(const IgemmF32Fast& s, int64_t p0, int64_t p1) {
+  const int64_t taps = int64_t{s.p.kh} * s.p.kw;
+  k::f32_igemm_minmax__avx512_8x32(static_cast<int>(p1 - p0), s.p.cout, static_cast<int>(taps),
+                                   s.p.cin, s.x, s.table.data() + p0 * taps, s.zero.data(),
+                                   s.packed.data(), s.act, s.y + p0 * s.p.cout,
+                                   static_cast<size_t>(s.p.cout));
+}
+void igemm_f32_avx2_pixels(const IgemmF32Fast& s, int64_t p0, int64_t p1) {
+  const int64_t taps = int64_t{s.p.kh} * s.p.kw;
+  k::f32_igemm_minmax__avx2_6x16(static_cast<int>(p1 - p0), s.p.cout, static_cast<int>(taps),
+                                 s.p.cin, s.x, s.table.data() + p0 * taps, s.zero.data(),
+                                 s.packed.data(), s.act, s.y + p0 * s.p.cout,
                                  static_cast<size_t>(s.p.cout));
 }
 
 // Depthwise Conv2D (groups == channels) on the optimized tiers.
-struct DwConvQU8Avx2 {
+struct DwConvQU8Fast {
   k::Conv2DParams p;
   const uint8_t* x;
   int32_t zx;
@@ -315,13 +478,19 @@ struct DwConvQU8Avx2 {
   int32_t zy;
   k::QRange r;
   uint8_t* y;
+  Split split;  // over output rows
 };
-void run_dwconv_qu8_avx2(const DwConvQU8Avx2& s) {
-  k::qu8_dwconv_minmax_fp32__avx2_c16(s.p, s.x, s.zx, s.packed.data(), s.zy, s.r, s.y);
+void dwconv_qu8_avx512_rows(const DwConvQU8Fast& s, int64_t r0, int64_t r1) {
+  k::qu8_dwconv_minmax_fp32__avx512_c16_rows(s.p, static_cast<int>(r0), static_cast<int>(r1), s.x,
+                                             s.zx, s.packed.data(), s.zy, s.r, s.y);
+}
+void dwconv_qu8_avx2_rows(const DwConvQU8Fast& s, int64_t r0, int64_t r1) {
+  k::qu8_dwconv_minmax_fp32__avx2_c16_rows(s.p, static_cast<int>(r0), static_cast<int>(r1), s.x,
+                                           s.zx, s.packed.data(), s.zy, s.r, s.y);
 }
 
 // Quantized Conv2D (groups 1) as an implicit GEMM over an offset table.
-struct IgemmQU8Avx2 {
+struct IgemmQU8Fast {
   k::Conv2DParams p;
   const uint8_t* x;
   std::vector<int32_t> table;
@@ -329,9 +498,15 @@ struct IgemmQU8Avx2 {
   int32_t zy;
   k::QRange r;
   uint8_t* y;
+  Split split;  // over output pixels
 };
-void run_igemm_qu8_avx2(const IgemmQU8Avx2& s) {
-  k::qu8_igemm_minmax_fp32__avx2_4x16c2(s.p, s.x, s.table.data(), s.packed.data(), s.zy, s.r, s.y);
+void igemm_qu8_vnni_pixels(const IgemmQU8Fast& s, int64_t p0, int64_t p1) {
+  k::qu8_igemm_minmax_fp32__avx512vnni_8x32c4(s.p, s.x, s.table.data(), s.packed.data(), s.zy,
+                                              s.r, s.y, p0, p1);
+}
+void igemm_qu8_avx2_pixels(const IgemmQU8Fast& s, int64_t p0, int64_t p1) {
+  k::qu8_igemm_minmax_fp32__avx2_4x16c2(s.p, s.x, s.table.data(), s.packed.data(), s.zy, s.r, s.y,
+                                        p0, p1, nullptr);
 }
 
 Result<PreparedOp> Preparer::conv2d() {
@@ -356,22 +531,35 @@ Result<PreparedOp> Preparer::conv2d() {
     const k::FRange fr = k::activation_range_f32(act, o.clip_min, o.clip_max);
     const float* wf = data<const float>(w);
     const float* bf = b >= 0 ? data<const float>(b) : nullptr;
+    if (auto op = try_onednn(onednn::make_f32_conv,
+                             onednn::F32ConvDesc{p, data<const float>(x), wf, bf, fr,
+                                                 data<float>(y)},
+                             nullptr)) {
+      return std::move(*op);
+    }
     if (use_avx2() && pointwise) {
-      return prepare_gemm_f32_avx2(p.n * p.h * p.w, p.cout, p.cin, data<const float>(x), wf, bf,
+      return prepare_gemm_f32_fast(ctx_.isa, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, data<const float>(x), wf, bf,
                                    fr, data<float>(y));
     }
     if (use_avx2() && depthwise) {
-      auto d = std::make_shared<DwConvF32Avx2>();
+      auto d = std::make_shared<DwConvF32Fast>();
       d->p = p;
       d->x = data<const float>(x);
       d->packed.resize(k::f32_dwconv_c16_packed_size(p.cout, p.kh, p.kw));
       k::f32_dwconv_c16_pack(p.cout, p.kh, p.kw, wf, bf, d->packed.data());
       d->act = fr;
       d->y = data<float>(y);
-      return make_prepared<DwConvF32Avx2, run_dwconv_f32_avx2>(std::move(d));
+      d->split = make_split(ctx_.pool, int64_t{p.n} * p.oh * p.ow * p.cout * p.kh * p.kw, p.oh,
+                            1);
+      if (use_vnni()) {
+        return make_prepared<DwConvF32Fast, run_split<DwConvF32Fast, dwconv_f32_avx512_rows>>(
+            std::move(d));
+      }
+      return make_prepared<DwConvF32Fast, run_split<DwConvF32Fast, dwconv_f32_avx2_rows>>(
+          std::move(d));
     }
     if (use_avx2() && p.groups == 1) {
-      auto g = std::make_shared<IgemmF32Avx2>();
+      auto g = std::make_shared<IgemmF32Fast>();
       g->p = p;
       g->x = data<const float>(x);
       g->table.resize(k::f32_igemm_indirection_count(p));
@@ -381,7 +569,15 @@ Result<PreparedOp> Preparer::conv2d() {
       k::f32_gemm_16_pack(p.cout, p.kh * p.kw * p.cin, wf, bf, g->packed.data());
       g->act = fr;
       g->y = data<float>(y);
-      return make_prepared<IgemmF32Avx2, run_igemm_f32_avx2>(std::move(g));
+      const int64_t pixels = int64_t{p.n} * p.oh * p.ow;
+      if (use_vnni()) {
+        g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels, 8);
+        return make_prepared<IgemmF32Fast, run_split<IgemmF32Fast, igemm_f32_avx512_pixels>>(
+            std::move(g));
+      }
+      g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels, 6);
+      return make_prepared<IgemmF32Fast, run_split<IgemmF32Fast, igemm_f32_avx2_pixels>>(
+          std::move(g));
     }
     auto s = std::make_shared<ConvF32>(ConvF32{p, data<const float>(x), wf, bf, fr, data<float>(y)});
     return make_prepared<ConvF32, run_conv_f32>(std::move(s));
@@ -392,11 +588,18 @@ Result<PreparedOp> Preparer::conv2d() {
   s->zx = zero(x);
   s->w = data<const int8_t>(w);
   QUANTA_OPS_TRY(set_qu8_weighted(x, w, b, y, ws[0], ws[1] * ws[2] * ws[3], o, s.get()));
+  if (auto op = try_onednn(onednn::make_qu8_conv,
+                           onednn::Qu8ConvDesc{p, s->x, s->zx, s->w,
+                                               b >= 0 ? data<const int32_t>(b) : nullptr,
+                                               s->multiplier.data(), s->zy, s->r, s->y},
+                           s)) {
+    return std::move(*op);
+  }
   if (pointwise && use_avx2()) {
-    return prepare_gemm_avx2(p.n * p.h * p.w, p.cout, p.cin, *s);
+    return prepare_gemm_qu8_fast(ctx_.isa, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, *s);
   }
   if (depthwise && use_avx2()) {
-    auto d = std::make_shared<DwConvQU8Avx2>();
+    auto d = std::make_shared<DwConvQU8Fast>();
     d->p = p;
     d->x = s->x;
     d->zx = s->zx;
@@ -406,21 +609,38 @@ Result<PreparedOp> Preparer::conv2d() {
     d->zy = s->zy;
     d->r = s->r;
     d->y = s->y;
-    return make_prepared<DwConvQU8Avx2, run_dwconv_qu8_avx2>(std::move(d));
+    d->split = make_split(ctx_.pool, int64_t{p.n} * p.oh * p.ow * p.cout * p.kh * p.kw, p.oh, 1);
+    if (use_vnni()) {
+      return make_prepared<DwConvQU8Fast, run_split<DwConvQU8Fast, dwconv_qu8_avx512_rows>>(
+          std::move(d));
+    }
+    return make_prepared<DwConvQU8Fast, run_split<DwConvQU8Fast, dwconv_qu8_avx2_rows>>(
+        std::move(d));
   }
   if (p.groups == 1 && use_avx2()) {
-    auto g = std::make_shared<IgemmQU8Avx2>();
+    auto g = std::make_shared<IgemmQU8Fast>();
     g->p = p;
     g->table.resize(k::qu8_conv_indirection_size(p));
     if (k::qu8_conv_indirection_build(p, g->table.data())) {
       g->x = s->x;
-      g->packed.resize(k::qu8_igemm_16c2_packed_size(p.cout, p.kh, p.kw, p.cin));
-      k::qu8_igemm_16c2_pack(p.cout, p.kh, p.kw, p.cin, s->w, s->bias.data(),
-                             s->multiplier.data(), s->zx, g->packed.data());
       g->zy = s->zy;
       g->r = s->r;
       g->y = s->y;
-      return make_prepared<IgemmQU8Avx2, run_igemm_qu8_avx2>(std::move(g));
+      const int64_t pixels = int64_t{p.n} * p.oh * p.ow;
+      if (use_vnni()) {
+        g->packed.resize(k::qu8_igemm_16c4_packed_size(p.cout, p.kh, p.kw, p.cin));
+        k::qu8_igemm_16c4_pack(p.cout, p.kh, p.kw, p.cin, s->w, s->bias.data(),
+                               s->multiplier.data(), s->zx, g->packed.data());
+        g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels, 8);
+        return make_prepared<IgemmQU8Fast, run_split<IgemmQU8Fast, igemm_qu8_vnni_pixels>>(
+            std::move(g));
+      }
+      g->packed.resize(k::qu8_igemm_16c2_packed_size(p.cout, p.kh, p.kw, p.cin));
+      k::qu8_igemm_16c2_pack(p.cout, p.kh, p.kw, p.cin, s->w, s->bias.data(),
+                             s->multiplier.data(), s->zx, g->packed.data());
+      g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels, 4);
+      return make_prepared<IgemmQU8Fast, run_split<IgemmQU8Fast, igemm_qu8_avx2_pixels>>(
+          std::move(g));
     }
   }
   return make_prepared<ConvQU8, run_conv_qu8>(std::move(s));
@@ -464,9 +684,19 @@ Result<PreparedOp> Preparer::fully_connected() {
   const int n = static_cast<int>(ws[0]);
   const int m = static_cast<int>(product(xs, 0, xs.size() - 1));
   const k::Act act = to_act(o.activation);
+  if (!quantized()) {
+    const k::FRange fr = k::activation_range_f32(act, o.clip_min, o.clip_max);
+    const float* bf = b >= 0 ? data<const float>(b) : nullptr;
+    if (auto op = try_onednn(onednn::make_f32_gemm,
+                             onednn::F32GemmDesc{m, n, kk, data<const float>(x),
+                                                 data<const float>(w), bf, fr, data<float>(y)},
+                             nullptr)) {
+      return std::move(*op);
+    }
+  }
   if (!quantized() && use_avx2()) {
-    return prepare_gemm_f32_avx2(m, n, kk, data<const float>(x), data<const float>(w),
-                                 b >= 0 ? data<const float>(b) : nullptr,
+    return prepare_gemm_f32_fast(ctx_.isa, ctx_.pool, m, n, kk, data<const float>(x),
+                                 data<const float>(w), b >= 0 ? data<const float>(b) : nullptr,
                                  k::activation_range_f32(act, o.clip_min, o.clip_max),
                                  data<float>(y));
   }
@@ -484,7 +714,14 @@ Result<PreparedOp> Preparer::fully_connected() {
   s->x = data<const uint8_t>(x);
   s->w = data<const int8_t>(w);
   QUANTA_OPS_TRY(set_qu8_weighted(x, w, b, y, n, kk, o, s.get()));
-  if (use_avx2()) return prepare_gemm_avx2(m, n, kk, *s);
+  if (auto op = try_onednn(onednn::make_qu8_gemm,
+                           onednn::Qu8GemmDesc{m, n, kk, s->x, zero(x), s->w,
+                                               b >= 0 ? data<const int32_t>(b) : nullptr,
+                                               s->multiplier.data(), s->zy, s->r, s->y},
+                           s)) {
+    return std::move(*op);
+  }
+  if (use_avx2()) return prepare_gemm_qu8_fast(ctx_.isa, ctx_.pool, m, n, kk, *s);
   return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
 }
 
@@ -553,7 +790,29 @@ Result<PreparedOp> Preparer::matmul() {
     }
     s->w = s->packed.data();
     QUANTA_OPS_TRY(set_qu8_weighted(a, b, -1, y, n, kk, o, s.get()));
+    if (auto op = try_onednn(onednn::make_qu8_gemm,
+                             onednn::Qu8GemmDesc{s->m, s->n, s->k, s->x, zero(a), s->w, nullptr,
+                                                 s->multiplier.data(), s->zy, s->r, s->y},
+                             s)) {
+      return std::move(*op);
+    }
+    if (use_avx2()) return prepare_gemm_qu8_fast(ctx_.isa, ctx_.pool, s->m, s->n, s->k, *s);
     return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
+  }
+
+  // Float with a constant 2-D B: the float GEMM with B transposed once.
+  if (!quantized() && use_avx2() && rb == 2 && ctx_.model.const_data[b] != nullptr &&
+      product(as, 0, ra - 1) <= INT_MAX) {
+    const auto* bw = data<const float>(b);
+    std::vector<float> wt(static_cast<size_t>(kk * n));
+    for (int64_t i = 0; i < kk; ++i) {
+      for (int64_t j = 0; j < n; ++j) wt[static_cast<size_t>(j * kk + i)] = bw[i * n + j];
+    }
+    return prepare_gemm_f32_fast(ctx_.isa, ctx_.pool, static_cast<int>(product(as, 0, ra - 1)),
+                                 static_cast<int>(n), static_cast<int>(kk), data<const float>(a),
+                                 wt.data(), nullptr,
+                                 k::activation_range_f32(act, o.clip_min, o.clip_max),
+                                 data<float>(y));
   }
 
   // Broadcast batches. When B has no batch dimensions, A's batches fold into M.
@@ -658,6 +917,16 @@ struct VAddQU8Avx2 {
 };
 void run_vadd_qu8_avx2(const VAddQU8Avx2& s) { k::qu8_vadd_minmax_fp32__avx2(s.n, s.a, s.b, s.p, s.y); }
 
+// Quantized Mul of two inputs of the same shape on the optimized tiers.
+struct VMulQU8Avx2 {
+  int64_t n;
+  const uint8_t* a;
+  const uint8_t* b;
+  k::QMulParams p;
+  uint8_t* y;
+};
+void run_vmul_qu8_avx2(const VMulQU8Avx2& s) { k::qu8_vmul_minmax_fp32__avx2(s.n, s.a, s.b, s.p, s.y); }
+
 Result<PreparedOp> Preparer::binary() {
   const int a = in(0), b = in(1), y = out();
   const auto o = read_options<fb::ElementwiseOptionsT>(fbn_);
@@ -696,6 +965,11 @@ Result<PreparedOp> Preparer::binary() {
   auto s = binary_qu8_state<MulQU8>(shape, a, b, y, r);
   s->p.m = k::requant_multiplier(scale(a), scale(b), scale(y));
   QUANTA_OPS_TRY(check_multiplier(s->p.m, "output"));
+  if (use_avx2() && as == bs) {
+    auto v = std::make_shared<VMulQU8Avx2>(
+        VMulQU8Avx2{shape.num_elements(), s->a, s->b, s->p, s->y});
+    return make_prepared<VMulQU8Avx2, run_vmul_qu8_avx2>(std::move(v));
+  }
   return make_prepared<MulQU8, run_mul_qu8>(std::move(s));
 }
 
@@ -773,6 +1047,7 @@ struct MaxPoolU8 {
   uint8_t* y;
 };
 void run_maxpool_u8(const MaxPoolU8& s) { k::u8_maxpool_minmax__ref(s.p, s.x, s.r, s.y); }
+void run_maxpool_u8_avx2(const MaxPoolU8& s) { k::u8_maxpool_minmax__avx2_c32(s.p, s.x, s.r, s.y); }
 
 struct AvgPoolQU8 {
   k::Pool2DParams p;
@@ -785,6 +1060,9 @@ struct AvgPoolQU8 {
 };
 void run_avgpool_qu8(const AvgPoolQU8& s) {
   k::qu8_avgpool_minmax_fp32__ref(s.p, s.x, s.zx, s.ratio, s.zy, s.r, s.y);
+}
+void run_avgpool_qu8_avx2(const AvgPoolQU8& s) {
+  k::qu8_avgpool_minmax_fp32__avx2_c32(s.p, s.x, s.zx, s.ratio, s.zy, s.r, s.y);
 }
 
 Result<PreparedOp> Preparer::pool() {
@@ -810,12 +1088,14 @@ Result<PreparedOp> Preparer::pool() {
   const k::QRange r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), zero(y));
   if (is_max) {
     auto s = std::make_shared<MaxPoolU8>(MaxPoolU8{p, data<const uint8_t>(x), r, data<uint8_t>(y)});
+    if (use_avx2()) return make_prepared<MaxPoolU8, run_maxpool_u8_avx2>(std::move(s));
     return make_prepared<MaxPoolU8, run_maxpool_u8>(std::move(s));
   }
   QUANTA_OPS_TRY(check_multiplier(scale(x) / scale(y), "output"));
   auto s = std::make_shared<AvgPoolQU8>(AvgPoolQU8{p, data<const uint8_t>(x), zero(x),
                                                    scale(x) / scale(y), zero(y), r,
                                                    data<uint8_t>(y)});
+  if (use_avx2()) return make_prepared<AvgPoolQU8, run_avgpool_qu8_avx2>(std::move(s));
   return make_prepared<AvgPoolQU8, run_avgpool_qu8>(std::move(s));
 }
 
@@ -842,6 +1122,10 @@ void run_gap_qu8(const GapQU8& s) {
   k::qu8_global_avgpool_minmax_fp32__ref(s.n, s.hw, s.c, s.x, s.zx, s.ratio, s.zy, k::QRange{},
                                          s.y);
 }
+void run_gap_qu8_avx2(const GapQU8& s) {
+  k::qu8_global_avgpool_minmax_fp32__avx2_c32(s.n, s.hw, s.c, s.x, s.zx, s.ratio, s.zy,
+                                              k::QRange{}, s.y);
+}
 
 Result<PreparedOp> Preparer::global_avgpool() {
   const int x = in(0), y = out();
@@ -856,6 +1140,7 @@ Result<PreparedOp> Preparer::global_avgpool() {
   QUANTA_OPS_TRY(check_multiplier(scale(x) / scale(y), "output"));
   auto s = std::make_shared<GapQU8>(GapQU8{n, hw, c, data<const uint8_t>(x), zero(x),
                                            scale(x) / scale(y), zero(y), data<uint8_t>(y)});
+  if (use_avx2()) return make_prepared<GapQU8, run_gap_qu8_avx2>(std::move(s));
   return make_prepared<GapQU8, run_gap_qu8>(std::move(s));
 }
 
@@ -1088,6 +1373,7 @@ struct QuantizeState {
   uint8_t* y;
 };
 void run_quantize(const QuantizeState& s) { k::qu8_quantize__ref(s.n, s.x, s.s, s.z, s.y); }
+void run_quantize_avx2(const QuantizeState& s) { k::qu8_quantize__avx2(s.n, s.x, s.s, s.z, s.y); }
 
 struct DequantizeState {
   int64_t n;
@@ -1099,11 +1385,15 @@ struct DequantizeState {
 void run_dequantize(const DequantizeState& s) {
   k::qu8_dequantize__ref(s.n, s.x, s.s, s.z, s.y);
 }
+void run_dequantize_avx2(const DequantizeState& s) {
+  k::qu8_dequantize__avx2(s.n, s.x, s.s, s.z, s.y);
+}
 
 Result<PreparedOp> Preparer::quantize() {
   const int x = in(0), y = out();
   auto s = std::make_shared<QuantizeState>(QuantizeState{
       info(x).num_elements, data<const float>(x), scale(y), zero(y), data<uint8_t>(y)});
+  if (use_avx2()) return make_prepared<QuantizeState, run_quantize_avx2>(std::move(s));
   return make_prepared<QuantizeState, run_quantize>(std::move(s));
 }
 
@@ -1111,6 +1401,7 @@ Result<PreparedOp> Preparer::dequantize() {
   const int x = in(0), y = out();
   auto s = std::make_shared<DequantizeState>(DequantizeState{
       info(x).num_elements, data<const uint8_t>(x), scale(x), zero(x), data<float>(y)});
+  if (use_avx2()) return make_prepared<DequantizeState, run_dequantize_avx2>(std::move(s));
   return make_prepared<DequantizeState, run_dequantize>(std::move(s));
 }
 

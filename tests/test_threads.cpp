@@ -1,0 +1,259 @@
+// Intra-op threading: the pool runs every task exactly once, the `threads`
+// option is validated, and a session gives the same bytes for every thread
+// count on every kernel tier, float and int8, on models whose ops are large
+// enough to be split (each split path: GEMM rows, GEMM channel blocks for few
+// rows, implicit-GEMM conv pixels, depthwise rows, the first-layer conv).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "quanta/converter.hpp"
+#include "quanta/kernels/isa.h"
+#include "quanta/quanta.hpp"
+#include "support/onnx_builder.hpp"
+#include "thread_pool.hpp"
+
+namespace quanta {
+namespace {
+
+namespace qc = quanta::convert;
+namespace k = quanta::kernels;
+using test::attr_int;
+using test::attr_ints;
+using test::OnnxBuilder;
+using test::test_values;
+
+// ------------------------------------------------------------------ pool
+struct Job {
+  std::vector<std::atomic<int>>* hits;
+  int offset;
+};
+void count_task(const void* ctx, int t) {
+  const Job& j = *static_cast<const Job*>(ctx);
+  (*j.hits)[static_cast<size_t>(j.offset + t)].fetch_add(1, std::memory_order_relaxed);
+}
+
+TEST(ThreadPool, EveryTaskOfEveryJobRunsExactlyOnce) {
+  for (int threads : {2, 3, 5}) {
+    detail::ThreadPool pool(threads);
+    EXPECT_EQ(pool.threads(), threads);
+    constexpr int kJobs = 3000;
+    std::vector<int> tasks_of(kJobs);
+    int total = 0;
+    for (int j = 0; j < kJobs; ++j) {
+      tasks_of[j] = 1 + (j * 7) % 11;
+      total += tasks_of[j];
+    }
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(total));
+    int offset = 0;
+    for (int j = 0; j < kJobs; ++j) {
+      Job job{&hits, offset};
+      pool.run(tasks_of[j], &count_task, &job);
+      // run() returns only when the job is complete.
+      for (int t = 0; t < tasks_of[j]; ++t) {
+        ASSERT_EQ(hits[static_cast<size_t>(offset + t)].load(), 1)
+            << "threads " << threads << " job " << j << " task " << t;
+      }
+      offset += tasks_of[j];
+      // Now and then let the workers fall asleep, so both the spinning and
+      // the futex wake-up paths are exercised.
+      if (j % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+}
+
+TEST(ThreadPool, ZeroTasksDoNothingAndAnIdlePoolShutsDown) {
+  std::vector<std::atomic<int>> hits(1);
+  Job job{&hits, 0};
+  {
+    detail::ThreadPool pool(2);
+    pool.run(0, &count_task, &job);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // workers asleep
+  }
+  EXPECT_EQ(hits[0].load(), 0);
+  // Destroyed before the workers may even have started: must not hang.
+  for (int i = 0; i < 200; ++i) detail::ThreadPool pool(3);
+}
+
+// ------------------------------------------------------------ sessions
+class VectorSource : public qc::SampleSource {
+ public:
+  explicit VectorSource(std::vector<std::vector<float>> samples) : samples_(std::move(samples)) {}
+  int64_t size() const override { return static_cast<int64_t>(samples_.size()); }
+  Result<bool> next(std::vector<std::vector<float>>& sample) override {
+    if (pos_ >= samples_.size()) return false;
+    sample.assign(1, samples_[pos_++]);
+    return true;
+  }
+  Status rewind() override {
+    pos_ = 0;
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<std::vector<float>> samples_;
+  size_t pos_ = 0;
+};
+
+struct Built {
+  std::vector<uint8_t> fp32, int8;
+  std::vector<std::vector<float>> inputs;
+};
+
+Built build(const std::string& onnx, size_t input_size) {
+  Built b;
+  auto g = qc::import_onnx_bytes(onnx.data(), onnx.size());
+  EXPECT_TRUE(g.ok()) << g.status().message();
+  if (!g.ok()) return b;
+  for (uint32_t i = 0; i < 4; ++i) b.inputs.push_back(test_values(input_size, 100 + i));
+  auto f = qc::build_fp32(**g);
+  EXPECT_TRUE(f.ok()) << f.status().message();
+  VectorSource src(b.inputs);
+  qc::CalibrationOptions co;
+  co.method = qc::CalibrationMethod::kMinMax;
+  auto calib = qc::calibrate(**g, src, co);
+  EXPECT_TRUE(calib.ok()) << calib.status().message();
+  if (!f.ok() || !calib.ok()) return b;
+  auto q = qc::build_int8(**g, *calib, {}, nullptr);
+  EXPECT_TRUE(q.ok()) << q.status().message();
+  if (!q.ok()) return b;
+  b.fp32 = std::move(*f);
+  b.int8 = std::move(*q);
+  return b;
+}
+
+// The raw output bytes of every input, run by one session.
+std::vector<uint8_t> run_bytes(const std::vector<uint8_t>& model_bytes,
+                               const std::vector<std::vector<float>>& inputs,
+                               const SessionOptions& o) {
+  auto m = Model::load_buffer(model_bytes.data(), model_bytes.size(), true);
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  if (!m.ok()) return {};
+  auto s = Session::create(*m, o);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  if (!s.ok()) return {};
+  std::vector<uint8_t> all;
+  for (const auto& x : inputs) {
+    EXPECT_TRUE((*s)->set_input(0, x).ok());
+    EXPECT_TRUE((*s)->run().ok());
+    const TensorView out = (*s)->output(0);
+    const auto* p = static_cast<const uint8_t*>(out.data);
+    all.insert(all.end(), p, p + out.info->num_bytes);
+  }
+  return all;
+}
+
+void expect_same_for_every_thread_count(const Built& b, const char* what) {
+  ASSERT_FALSE(b.int8.empty());
+  for (KernelTier tier : {KernelTier::kReference, KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+    const k::Isa isa = tier == KernelTier::kReference ? k::Isa::kRef
+                       : tier == KernelTier::kAvx2    ? k::Isa::kAvx2
+                                                      : k::Isa::kAvx512Vnni;
+    if (!k::cpu_supports(isa)) continue;
+    for (const auto* model : {&b.fp32, &b.int8}) {
+      SessionOptions o;
+      o.kernels = tier;
+      const std::vector<uint8_t> want = run_bytes(*model, b.inputs, o);
+      ASSERT_FALSE(want.empty());
+      for (int threads : {2, 3, 4, 0}) {
+        o.threads = threads;
+        const std::vector<uint8_t> got = run_bytes(*model, b.inputs, o);
+        ASSERT_EQ(got.size(), want.size());
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0)
+            << what << (model == &b.fp32 ? " fp32" : " int8") << ", tier "
+            << kernel_tier_name(tier) << ", threads " << threads
+            << ": differs from the single-threaded result";
+      }
+    }
+  }
+}
+
+onnx::NodeProto& conv(OnnxBuilder& ob, const std::string& x, const std::string& y, int cin,
+                      int cout, int kernel, int stride, int group, uint32_t seed) {
+  const std::string w = y + "_w", bias = y + "_b";
+  ob.initializer(w, {cout, cin / group, kernel, kernel},
+                 test_values(static_cast<size_t>(cout * (cin / group) * kernel * kernel), seed,
+                             -0.3f, 0.3f));
+  ob.initializer(bias, {cout}, test_values(static_cast<size_t>(cout), seed + 1, -0.1f, 0.1f));
+  auto& n = ob.node("Conv", {x, w, bias}, {y});
+  attr_ints(n, "kernel_shape", {kernel, kernel});
+  attr_ints(n, "strides", {stride, stride});
+  const int pad = kernel / 2;
+  attr_ints(n, "pads", {pad, pad, pad, pad});
+  attr_int(n, "group", group);
+  return n;
+}
+
+TEST(Threads, ConvNetGivesTheSameBytesForEveryThreadCount) {
+  // First-layer conv (cin 3, stride 2), 3x3 conv, depthwise, 1x1 conv: each
+  // above the split threshold.
+  OnnxBuilder ob;
+  ob.input("x", {1, 3, 64, 64});
+  conv(ob, "x", "c1", 3, 16, 3, 2, 1, 1);
+  ob.node("Relu", {"c1"}, {"r1"});
+  conv(ob, "r1", "c2", 16, 32, 3, 1, 1, 3);
+  ob.node("Relu", {"c2"}, {"r2"});
+  conv(ob, "r2", "c3", 32, 32, 3, 1, 32, 5);
+  ob.node("Relu", {"c3"}, {"r3"});
+  conv(ob, "r3", "c4", 32, 48, 1, 1, 1, 7);
+  ob.node("Relu", {"c4"}, {"y"});
+  ob.output("y");
+  expect_same_for_every_thread_count(build(ob.bytes(), 3 * 64 * 64), "convnet");
+}
+
+TEST(Threads, GemmsGiveTheSameBytesForEveryThreadCount) {
+  // Two rows (split over channel blocks), then 40 rows (split over rows).
+  {
+    OnnxBuilder ob;
+    ob.input("x", {2, 1024});
+    ob.initializer("w1", {520, 1024}, test_values(520 * 1024, 11, -0.1f, 0.1f));
+    ob.initializer("b1", {520}, test_values(520, 12));
+    auto& g = ob.node("Gemm", {"x", "w1", "b1"}, {"h"});
+    attr_int(g, "transB", 1);
+    ob.node("Relu", {"h"}, {"y"});
+    ob.output("y");
+    expect_same_for_every_thread_count(build(ob.bytes(), 2 * 1024), "gemv");
+  }
+  {
+    OnnxBuilder ob;
+    ob.input("x", {40, 256});
+    ob.initializer("w1", {256, 200}, test_values(256 * 200, 21, -0.1f, 0.1f));
+    ob.node("MatMul", {"x", "w1"}, {"y"});
+    ob.output("y");
+    expect_same_for_every_thread_count(build(ob.bytes(), 40 * 256), "matmul");
+  }
+}
+
+TEST(Threads, OutOfRangeCountsAreRefused) {
+  OnnxBuilder ob;
+  ob.input("x", {1, 4});
+  ob.node("Relu", {"x"}, {"y"});
+  ob.output("y");
+  const std::string onnx = ob.bytes();
+  auto g = qc::import_onnx_bytes(onnx.data(), onnx.size());
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto f = qc::build_fp32(**g);
+  ASSERT_TRUE(f.ok());
+  auto m = Model::load_buffer(f->data(), f->size(), true);
+  ASSERT_TRUE(m.ok());
+  for (int bad : {-1, 257, 100000}) {
+    SessionOptions o;
+    o.threads = bad;
+    auto s = Session::create(*m, o);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.status().message().find("threads = " + std::to_string(bad)), std::string::npos)
+        << s.status().message();
+  }
+  SessionOptions o;
+  o.threads = 0;
+  EXPECT_TRUE(Session::create(*m, o).ok());
+}
+
+}  // namespace
+}  // namespace quanta
