@@ -28,14 +28,18 @@ ThreadPool::~ThreadPool() {
 }
 
 // Takes tasks of job `gen` until none are left or another job has started.
-// A task is claimed by a compare-exchange on (generation, index), so a worker
-// that is late from an earlier job can never claim a task of a newer one.
+// work_ packs (generation << 32) | (tasks << 16) | next index, and a task is
+// claimed by a compare-exchange on the whole word: the generation, the count
+// and the index are read and claimed together, so a worker that is late from
+// an earlier job can never claim a task of a newer one (nor check an old
+// index against a newer job's count).
 void ThreadPool::drain(uint32_t gen) {
   for (;;) {
     uint64_t w = work_.load(std::memory_order_acquire);
     if (static_cast<uint32_t>(w >> 32) != gen) return;
-    const int index = static_cast<int>(static_cast<uint32_t>(w));
-    if (index >= tasks_.load(std::memory_order_relaxed)) return;
+    const int tasks = static_cast<int>((w >> 16) & 0xffff);
+    const int index = static_cast<int>(w & 0xffff);
+    if (index >= tasks) return;
     if (!work_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel)) continue;
     // The job cannot end (and fn_/ctx_ cannot change) before this task is
     // counted as finished.
@@ -85,12 +89,16 @@ void ThreadPool::run(int tasks, TaskFn fn, const void* ctx) {
     fn(ctx, 0);
     return;
   }
+  if (tasks > kMaxTasks) {  // callers ask for at most `threads`; stay correct anyway
+    for (int t = 0; t < tasks; ++t) fn(ctx, t);
+    return;
+  }
   const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
   fn_.store(fn, std::memory_order_relaxed);
   ctx_.store(ctx, std::memory_order_relaxed);
-  tasks_.store(tasks, std::memory_order_relaxed);
   finished_.store(0, std::memory_order_relaxed);
-  work_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
+  work_.store((static_cast<uint64_t>(gen) << 32) | (static_cast<uint64_t>(tasks) << 16),
+              std::memory_order_release);
   generation_.store(gen);
   wake_sleepers();
   drain(gen);

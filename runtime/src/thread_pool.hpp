@@ -39,8 +39,10 @@ class ThreadPool {
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
 
+  static constexpr int kMaxTasks = 0xffff;
+
   // Runs fn(ctx, t) for every t in [0, tasks), on the calling thread and the
-  // workers. Not reentrant: one run() at a time per pool (a Session is used by
+  // workers (tasks is at most kMaxTasks). Not reentrant: one run() at a time per pool (a Session is used by
   // one thread at a time).
   void run(int tasks, TaskFn fn, const void* ctx);
 
@@ -50,14 +52,14 @@ class ThreadPool {
   void wake_sleepers();
 
   std::vector<std::thread> workers_;
-  // A job is published by storing fn_/ctx_/tasks_, then work_, then bumping
+  // A job is published by storing fn_/ctx_, then work_, then bumping
   // generation_ (which sleeping workers wait on).
   std::atomic<uint32_t> generation_{0};
   std::atomic<bool> stop_{false};
   std::atomic<TaskFn> fn_{nullptr};
   std::atomic<const void*> ctx_{nullptr};
-  std::atomic<int> tasks_{0};
-  std::atomic<uint64_t> work_{0};  // (generation << 32) | next task index
+  // (generation << 32) | (tasks << 16) | next task index
+  std::atomic<uint64_t> work_{0};
   std::atomic<int> finished_{0};   // tasks completed in the current job
   // Workers that stopped spinning wait on wake_.
   std::mutex mutex_;
