@@ -15,7 +15,14 @@
 //               (zmm, 16 MAC, on the avx512vnni tier).
 // The peak loops are also registered as benchmarks ("Peak/...") so they are
 // printed. Also p50/p90/p99/min microseconds per run and pct_peak_p50 (from
-// the median run, robust to preemption on a shared machine). Single thread.
+// the median run, robust to preemption on a shared machine).
+//
+// Rows: <int8|fp32>/<layer>/<tier> on one thread for every tier this CPU
+// has; .../<best tier>/2t with SessionOptions::threads = 2 (pct_peak is then
+// against twice the one-core peak); .../onednn and .../onednn/2t with the
+// oneDNN backend (SessionOptions::backend; every node must be taken by oneDNN,
+// else the row fails). On CPUs without VNNI oneDNN's exact int8 path runs two
+// primitives per node (docs/onednn.md); MMAC counts the layer's own MACs.
 //
 //   ./bench_layers --benchmark_min_time=0.3
 //   ./bench_layers --benchmark_filter='int8/.*/avx2'
@@ -369,6 +376,8 @@ struct Case {
   bool quantized;
   qk::Isa isa;
   std::string label;
+  int threads = 1;
+  bool onednn = false;
 };
 
 double PeakFor(const Case& c) {
@@ -394,12 +403,21 @@ void BM_Layer(benchmark::State& state, const Case* c) {
     Fail(state, *c, "load_buffer: " + model.status().to_string());
     return;
   }
-  auto session = Session::create(*model);
+  quanta::SessionOptions options;
+  options.threads = c->threads;
+  options.backend = c->onednn ? quanta::Backend::kOnednn : quanta::Backend::kOwn;
+  auto session = Session::create(*model, options);
   if (!session) {
     Fail(state, *c, "Session::create: " + session.status().to_string());
     return;
   }
   Session& s = **session;
+  if (c->onednn && s.onednn_nodes() != static_cast<int>(c->layer.nodes.size())) {
+    Fail(state, *c,
+         "oneDNN took " + std::to_string(s.onednn_nodes()) + " of " +
+             std::to_string(c->layer.nodes.size()) + " nodes");
+    return;
+  }
   // Input: uniform over the activation range.
   const size_t n_in = static_cast<size_t>((*model)->input(0).num_elements);
   std::vector<float> in(n_in);
@@ -437,10 +455,11 @@ void BM_Layer(benchmark::State& state, const Case* c) {
   state.counters["GMAC/s"] = benchmark::Counter(iters * macs * 1e-9, benchmark::Counter::kIsRate);
   const double peak = PeakFor(*c);
   if (peak > 0 && total_ns > 0) {
-    state.counters["pct_peak"] = (iters * macs / total_ns) / peak * 100.0;
+    const double cores_peak = peak * c->threads;
+    state.counters["pct_peak"] = (iters * macs / total_ns) / cores_peak * 100.0;
     // the same from the median run: robust to preemption on a shared machine
     const double p50 = Percentile(ns, 0.50);
-    if (p50 > 0) state.counters["pct_peak_p50"] = (macs / p50) / peak * 100.0;
+    if (p50 > 0) state.counters["pct_peak_p50"] = (macs / p50) / cores_peak * 100.0;
   }
   state.counters["MMAC"] = macs * 1e-6;
   state.counters["p50_us"] = Percentile(ns, 0.50) * 1e-3;
@@ -473,14 +492,17 @@ int main(int argc, char** argv) {
 
   static std::vector<Case> cases;  // addresses must stay valid while running
   const std::vector<LayerSpec> layers = Layers();
+  const qk::Isa best = qk::best_isa();
   for (const bool quantized : {true, false}) {
     for (const LayerSpec& l : layers) {
+      const std::string base = std::string(quantized ? "int8/" : "fp32/") + l.name + "/";
       for (const qk::Isa isa : {qk::Isa::kRef, qk::Isa::kAvx2, qk::Isa::kAvx512Vnni}) {
         if (!qk::cpu_supports(isa)) continue;
-        cases.push_back({l, quantized, isa,
-                         std::string(quantized ? "int8/" : "fp32/") + l.name + "/" +
-                             qk::isa_name(isa)});
+        cases.push_back({l, quantized, isa, base + qk::isa_name(isa)});
       }
+      cases.push_back({l, quantized, best, base + qk::isa_name(best) + "/2t", 2});
+      cases.push_back({l, quantized, best, base + "onednn", 1, true});
+      cases.push_back({l, quantized, best, base + "onednn/2t", 2, true});
     }
   }
   for (const Case& c : cases) {
