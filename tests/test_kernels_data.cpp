@@ -67,7 +67,7 @@ TEST(Transpose, AllPermutationsRank2To4) {
   for (const Shape& xs : shapes) {
     std::vector<int> perm(xs.size());
     std::iota(perm.begin(), perm.end(), 0);
-    for (size_t esize : {size_t{1}, size_t{2}, size_t{4}, size_t{8}}) {
+    for (size_t esize : {size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{8}}) {
       const auto x = RandomU8(Count(xs) * static_cast<int64_t>(esize), rng);
       std::vector<int> p = perm;
       int perms = 0;

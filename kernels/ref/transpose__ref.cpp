@@ -1,13 +1,41 @@
+#include <cstdint>
 #include <cstring>
 
 #include "quanta/kernels/ref.h"
 
 namespace quanta::kernels {
 
-// Walks y in row-major order; the source offset follows through the input
-// strides permuted by perm. Each element is copied as elem_size bytes.
+namespace {
+
+// Walks y in row-major order, one run of the innermost output axis at a time;
+// the source offset follows through the input strides permuted by perm.
+template <class T>
+void transpose_typed(int rank, const int64_t* y_shape, const int64_t* src_stride, int64_t total,
+                     const T* src, T* dst) {
+  const int64_t inner = y_shape[rank - 1];
+  const int64_t inner_stride = src_stride[rank - 1];
+  int64_t index[kMaxRank] = {};
+  int64_t offset = 0;  // in input elements, of the run's first element
+  for (int64_t i = 0; i < total; i += inner) {
+    for (int64_t j = 0; j < inner; ++j) dst[i + j] = src[offset + j * inner_stride];
+    for (int d = rank - 2; d >= 0; --d) {
+      ++index[d];
+      offset += src_stride[d];
+      if (index[d] < y_shape[d]) break;
+      offset -= src_stride[d] * y_shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
 void transpose__ref(int rank, const int64_t* x_shape, const int* perm, size_t elem_size,
                     const void* x, void* y) {
+  if (rank <= 0) {
+    std::memcpy(y, x, elem_size);
+    return;
+  }
   int64_t x_stride[kMaxRank] = {};
   int64_t y_shape[kMaxRank] = {};
   int64_t src_stride[kMaxRank] = {};  // input stride of output axis d
@@ -22,11 +50,28 @@ void transpose__ref(int rank, const int64_t* x_shape, const int* perm, size_t el
     src_stride[d] = x_stride[perm[d]];
     total *= y_shape[d];
   }
+  if (total == 0) return;
+  switch (elem_size) {
+    case 1:
+      return transpose_typed(rank, y_shape, src_stride, total, static_cast<const uint8_t*>(x),
+                             static_cast<uint8_t*>(y));
+    case 2:
+      return transpose_typed(rank, y_shape, src_stride, total, static_cast<const uint16_t*>(x),
+                             static_cast<uint16_t*>(y));
+    case 4:
+      return transpose_typed(rank, y_shape, src_stride, total, static_cast<const uint32_t*>(x),
+                             static_cast<uint32_t*>(y));
+    case 8:
+      return transpose_typed(rank, y_shape, src_stride, total, static_cast<const uint64_t*>(x),
+                             static_cast<uint64_t*>(y));
+    default: break;
+  }
+  // Any other size: byte-wise copies of each element.
   const auto* src = static_cast<const unsigned char*>(x);
   auto* dst = static_cast<unsigned char*>(y);
   const int64_t esize = static_cast<int64_t>(elem_size);
   int64_t index[kMaxRank] = {};
-  int64_t offset = 0;  // in input elements
+  int64_t offset = 0;
   for (int64_t i = 0; i < total; ++i) {
     std::memcpy(dst + i * esize, src + offset * esize, elem_size);
     for (int d = rank - 1; d >= 0; --d) {
