@@ -18,6 +18,7 @@
 #include <immintrin.h>
 
 #include "quanta/kernels/x86.h"
+#include "tap_window.h"
 
 namespace quanta::kernels {
 
@@ -30,17 +31,8 @@ inline __m256i MaskFirst(int c) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 8 - c));
 }
 
-struct Window {
-  int ky0, ky1, kx0, kx1;
-};
-
-// First and one-past-last tap index t with 0 <= base + t * dil < extent.
-inline void ValidRange(int base, int dil, int taps, int extent, int& t0, int& t1) {
-  t0 = 0;
-  while (t0 < taps && base + t0 * dil < 0) ++t0;
-  t1 = taps;
-  while (t1 > t0 && base + (t1 - 1) * dil >= extent) --t1;
-}
+using Window = tap_window::Rect;
+using tap_window::ValidRange;
 
 struct Ctx {
   const float* x_img;    // x + image offset + channel offset c

@@ -20,29 +20,15 @@
 #include "quanta/kernels/x86.h"
 #include "quanta/kernels/x86_avx512.h"
 #include "simd_x86.h"
-
-// GCC 12 also reports the _mm512_undefined_ps() operand of its vmaxps/vminps
-// builtins as "used uninitialized" once inlined (same bug as in simd_x86.h).
-#if defined(__GNUC__) && !defined(__clang__) && !defined(QUANTA_SIMD_EMULATE)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "tap_window.h"
 
 namespace quanta::kernels {
 QUANTA_SIMD_NS_BEGIN
 
 namespace {
 
-struct Window {
-  int ky0, ky1, kx0, kx1;
-};
-
-// First and one-past-last tap index t with 0 <= base + t * dil < extent.
-inline void ValidRange(int base, int dil, int taps, int extent, int& t0, int& t1) {
-  t0 = 0;
-  while (t0 < taps && base + t0 * dil < 0) ++t0;
-  t1 = taps;
-  while (t1 > t0 && base + (t1 - 1) * dil >= extent) --t1;
-}
+using Window = tap_window::Rect;
+using tap_window::ValidRange;
 
 struct Ctx {
   const float* x_img;  // image start

@@ -21,12 +21,6 @@
 #include "quanta/kernels/x86_avx512.h"
 #include "simd_x86.h"
 
-// GCC 12 also reports the _mm512_undefined_ps() operand of its vmaxps/vminps
-// builtins as "used uninitialized" once inlined (same bug as in simd_x86.h).
-#if defined(__GNUC__) && !defined(__clang__) && !defined(QUANTA_SIMD_EMULATE)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-
 namespace quanta::kernels {
 QUANTA_SIMD_NS_BEGIN
 

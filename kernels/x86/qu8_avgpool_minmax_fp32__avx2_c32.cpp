@@ -13,17 +13,11 @@
 #include <cstring>
 
 #include "quanta/kernels/x86_misc.h"
+#include "tap_window.h"
 
 namespace quanta::kernels {
 
 namespace {
-
-inline void ValidRange(int base, int dil, int taps, int extent, int& t0, int& t1) {
-  t0 = 0;
-  while (t0 < taps && base + t0 * dil < 0) ++t0;
-  t1 = taps;
-  while (t1 > t0 && base + (t1 - 1) * dil >= extent) --t1;
-}
 
 struct Epi {
   __m256 lo, hi, m;
@@ -60,91 +54,70 @@ void qu8_avgpool_minmax_fp32__avx2_c32(const Pool2DParams& p, const uint8_t* x, 
                                        float ratio, int32_t zy, QRange r, uint8_t* y) {
   const int C = p.c;
   if (C <= 0 || p.n <= 0 || p.oh <= 0 || p.ow <= 0) return;
-  const int64_t cs = C;
-  const int64_t row = static_cast<int64_t>(p.w) * cs;
-  const int64_t image = static_cast<int64_t>(p.h) * row;
   Epi e;
   e.lo = _mm256_set1_ps(static_cast<float>(r.qmin - zy));
   e.hi = _mm256_set1_ps(static_cast<float>(r.qmax - zy));
   e.zy = _mm256_set1_epi32(zy);
-  for (int n = 0; n < p.n; ++n) {
-    const uint8_t* x_img = x + n * image;
-    for (int oy = 0; oy < p.oh; ++oy) {
-      const int iy0 = oy * p.stride_h - p.pad_top;
-      int ky0, ky1;
-      ValidRange(iy0, p.dil_h, p.kh, p.h, ky0, ky1);
-      for (int ox = 0; ox < p.ow; ++ox) {
-        const int ix0 = ox * p.stride_w - p.pad_left;
-        int kx0, kx1;
-        ValidRange(ix0, p.dil_w, p.kw, p.w, kx0, kx1);
-        uint8_t* yp = y + ((static_cast<int64_t>(n) * p.oh + oy) * p.ow + ox) * cs;
-        const int64_t inside = static_cast<int64_t>(ky1 - ky0) * (kx1 - kx0);
-        int64_t count = p.count_include_pad ? int64_t{p.kh} * p.kw : inside;
-        if (count == 0) count = 1;
-        const float m = ratio / static_cast<float>(count);
-        e.m = _mm256_set1_ps(m);
-        e.bias = _mm256_set1_epi32(static_cast<int32_t>(-inside * zx));
-        auto for_taps = [&](auto&& f) {
-          for (int ky = ky0; ky < ky1; ++ky) {
-            const uint8_t* xr = x_img + static_cast<int64_t>(iy0 + ky * p.dil_h) * row;
-            for (int kx = kx0; kx < kx1; ++kx) f(xr + static_cast<int64_t>(ix0 + kx * p.dil_w) * cs);
-          }
-        };
-        int c = 0;
-        for (; c + 32 <= C; c += 32) {
-          __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-          if (inside <= 256) {
-            // uint16 lanes hold up to 256 * 255: two vpmovzxbw + two vpaddw
-            // per tap instead of four of each at int32.
-            __m256i lo16 = _mm256_setzero_si256(), hi16 = lo16;
-            for_taps([&](const uint8_t* px) {
-              lo16 = _mm256_add_epi16(lo16, Load16(px + c));
-              hi16 = _mm256_add_epi16(hi16, Load16(px + c + 16));
-            });
-            s0 = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(lo16));
-            s1 = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(lo16, 1));
-            s2 = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(hi16));
-            s3 = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(hi16, 1));
-          } else {
-            for_taps([&](const uint8_t* px) {
-              s0 = _mm256_add_epi32(s0, Load8(px + c));
-              s1 = _mm256_add_epi32(s1, Load8(px + c + 8));
-              s2 = _mm256_add_epi32(s2, Load8(px + c + 16));
-              s3 = _mm256_add_epi32(s3, Load8(px + c + 24));
-            });
-          }
-          const __m256i q0 = _mm256_and_si256(Requant8(s0, e), _mm256_set1_epi32(0xFF));
-          const __m256i q1 = _mm256_and_si256(Requant8(s1, e), _mm256_set1_epi32(0xFF));
-          const __m256i q2 = _mm256_and_si256(Requant8(s2, e), _mm256_set1_epi32(0xFF));
-          const __m256i q3 = _mm256_and_si256(Requant8(s3, e), _mm256_set1_epi32(0xFF));
-          // packus works per 128-bit lane; a final dword permute restores order.
-          const __m256i w01 = _mm256_packus_epi32(q0, q1);
-          const __m256i w23 = _mm256_packus_epi32(q2, q3);
-          const __m256i b = _mm256_packus_epi16(w01, w23);
-          const __m256i ordered =
-              _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + c), ordered);
-        }
-        for (; c + 8 <= C; c += 8) {
-          __m256i s = _mm256_setzero_si256();
-          for_taps([&](const uint8_t* px) { s = _mm256_add_epi32(s, Load8(px + c)); });
-          _mm_storel_epi64(reinterpret_cast<__m128i*>(yp + c), Pack8(Requant8(s, e)));
-        }
-        if (c < C) {
-          const int rem = C - c;
-          __m256i s = _mm256_setzero_si256();
-          for_taps([&](const uint8_t* px) {
-            alignas(8) uint8_t tmp[8] = {};
-            std::memcpy(tmp, px + c, static_cast<size_t>(rem));
-            s = _mm256_add_epi32(s, Load8(tmp));
-          });
-          alignas(16) uint8_t out[16];
-          _mm_store_si128(reinterpret_cast<__m128i*>(out), Pack8(Requant8(s, e)));
-          std::memcpy(yp + c, out, static_cast<size_t>(rem));
-        }
+  tap_window::ForEachPoolPixel(p, x, y, [&](const tap_window::PoolWindow& win, uint8_t* yp) {
+    const int64_t inside = win.Inside();
+    int64_t count = p.count_include_pad ? int64_t{p.kh} * p.kw : inside;
+    if (count == 0) count = 1;
+    const float m = ratio / static_cast<float>(count);
+    e.m = _mm256_set1_ps(m);
+    e.bias = _mm256_set1_epi32(static_cast<int32_t>(-inside * zx));
+    int c = 0;
+    for (; c + 32 <= C; c += 32) {
+      __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+      if (inside <= 256) {
+        // uint16 lanes hold up to 256 * 255: two vpmovzxbw + two vpaddw
+        // per tap instead of four of each at int32.
+        __m256i lo16 = _mm256_setzero_si256(), hi16 = lo16;
+        win.ForTaps([&](const uint8_t* px) {
+          lo16 = _mm256_add_epi16(lo16, Load16(px + c));
+          hi16 = _mm256_add_epi16(hi16, Load16(px + c + 16));
+        });
+        s0 = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(lo16));
+        s1 = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(lo16, 1));
+        s2 = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(hi16));
+        s3 = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(hi16, 1));
+      } else {
+        win.ForTaps([&](const uint8_t* px) {
+          s0 = _mm256_add_epi32(s0, Load8(px + c));
+          s1 = _mm256_add_epi32(s1, Load8(px + c + 8));
+          s2 = _mm256_add_epi32(s2, Load8(px + c + 16));
+          s3 = _mm256_add_epi32(s3, Load8(px + c + 24));
+        });
       }
+      const __m256i q0 = _mm256_and_si256(Requant8(s0, e), _mm256_set1_epi32(0xFF));
+      const __m256i q1 = _mm256_and_si256(Requant8(s1, e), _mm256_set1_epi32(0xFF));
+      const __m256i q2 = _mm256_and_si256(Requant8(s2, e), _mm256_set1_epi32(0xFF));
+      const __m256i q3 = _mm256_and_si256(Requant8(s3, e), _mm256_set1_epi32(0xFF));
+      // packus works per 128-bit lane; a final dword permute restores order.
+      const __m256i w01 = _mm256_packus_epi32(q0, q1);
+      const __m256i w23 = _mm256_packus_epi32(q2, q3);
+      const __m256i b = _mm256_packus_epi16(w01, w23);
+      const __m256i ordered =
+          _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + c), ordered);
     }
-  }
+    for (; c + 8 <= C; c += 8) {
+      __m256i s = _mm256_setzero_si256();
+      win.ForTaps([&](const uint8_t* px) { s = _mm256_add_epi32(s, Load8(px + c)); });
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(yp + c), Pack8(Requant8(s, e)));
+    }
+    if (c < C) {
+      const int rem = C - c;
+      __m256i s = _mm256_setzero_si256();
+      win.ForTaps([&](const uint8_t* px) {
+        alignas(8) uint8_t tmp[8] = {};
+        std::memcpy(tmp, px + c, static_cast<size_t>(rem));
+        s = _mm256_add_epi32(s, Load8(tmp));
+      });
+      alignas(16) uint8_t out[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(out), Pack8(Requant8(s, e)));
+      std::memcpy(yp + c, out, static_cast<size_t>(rem));
+    }
+  });
 }
 
 }  // namespace quanta::kernels

@@ -43,15 +43,10 @@
 // channels of the output pixel. No allocation; stack < 13 KB.
 #include <cstring>
 
+#include "qu8_requant_avx512.h"
 #include "quanta/kernels/x86.h"
 #include "quanta/kernels/x86_avx512.h"
 #include "simd_x86.h"
-
-// GCC 12 also reports the _mm512_undefined_ps() operand of its vmaxps/vminps
-// builtins as "used uninitialized" once inlined (same bug as in simd_x86.h).
-#if defined(__GNUC__) && !defined(__clang__) && !defined(QUANTA_SIMD_EMULATE)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
 
 namespace quanta::kernels {
 QUANTA_SIMD_NS_BEGIN
@@ -62,31 +57,10 @@ constexpr int kC = 16;                  // channels per block (int32 lanes of a 
 constexpr int kMaxInteriorTaps = 256;   // tap offsets kept on the stack
 constexpr int kSeg = 64;                // output columns per 3x3 segment
 
-struct Epilogue {
-  __m512 lo, hi;
-  __m512i zy;
-};
-
-inline Epilogue MakeEpilogue(int32_t zy, QRange r) {
-  Epilogue e;
-  e.lo = _mm512_set1_ps(static_cast<float>(r.qmin - zy));
-  e.hi = _mm512_set1_ps(static_cast<float>(r.qmax - zy));
-  e.zy = _mm512_set1_epi32(zy);
-  return e;
-}
-
-inline __mmask16 MaskFirst(int n) {
-  return n >= kC ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
-}
-
-inline void StoreBlock(__m512i acc, const float* mul, const Epilogue& e, __mmask16 mask,
-                       uint8_t* y) {
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(mul));
-  f = _mm512_max_ps(e.lo, f);  // = std::max(f, lo): NaN stays f
-  f = _mm512_min_ps(e.hi, f);  // = std::min(f, hi): NaN stays f
-  const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), e.zy);
-  _mm512_mask_cvtepi32_storeu_epi8(y, mask, q);
-}
+using requant512::Epilogue;
+using requant512::MakeEpilogue;
+using requant512::MaskFirst;
+using requant512::StoreBlock;
 
 // 16 channel bytes at a; a channel-tail block loads only its valid bytes.
 template <bool kTail>

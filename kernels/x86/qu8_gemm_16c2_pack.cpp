@@ -11,8 +11,7 @@
 //     ymm 1: for channel c = 8..15: int16 w[c][2p], int16 w[c][2p+1]
 // so block size = 128 + 32 * Kp bytes (a multiple of 32). Weights are
 // sign-extended to int16 once, here, so the kernel's vpmaddwd is exact.
-#include <cstring>
-
+#include "qu8_pack_common.h"
 #include "quanta/kernels/x86.h"
 
 namespace quanta::kernels {
@@ -27,32 +26,8 @@ size_t qu8_gemm_16c2_packed_size(int n, int k) {
 void qu8_gemm_16c2_pack(int n, int k, const int8_t* w, const int32_t* bias_folded,
                         const float* multiplier, void* packed) {
   if (n <= 0) return;
-  const int64_t kk = k > 0 ? k : 0;
-  const int64_t kp = (kk + 7) / 8 * 8;
-  auto* out = static_cast<unsigned char*>(packed);
-  for (int64_t nb = 0; nb < n; nb += 16) {
-    int32_t b[16] = {};
-    float mul[16] = {};
-    for (int64_t j = 0; j < 16 && nb + j < n; ++j) {
-      b[j] = bias_folded != nullptr ? bias_folded[nb + j] : 0;
-      mul[j] = multiplier[nb + j];
-    }
-    std::memcpy(out, b, sizeof(b));
-    std::memcpy(out + 64, mul, sizeof(mul));
-    out += 128;
-    for (int64_t p = 0; p < kp; p += 2) {
-      int16_t pair[32];  // channel c: pair[2c], pair[2c+1]
-      for (int64_t c = 0; c < 16; ++c) {
-        for (int64_t e = 0; e < 2; ++e) {
-          const int64_t ch = nb + c, kidx = p + e;
-          pair[2 * c + e] =
-              ch < n && kidx < kk ? static_cast<int16_t>(w[ch * kk + kidx]) : int16_t{0};
-        }
-      }
-      std::memcpy(out, pair, sizeof(pair));
-      out += sizeof(pair);
-    }
-  }
+  // Channel c of a pair p: int16 w[c][p], w[c][p+1] at pair[2c], pair[2c+1].
+  pack_detail::PackGemm16<int16_t, 2>(n, k, 8, w, bias_folded, multiplier, packed);
 }
 
 }  // namespace quanta::kernels

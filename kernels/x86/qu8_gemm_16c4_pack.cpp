@@ -1,8 +1,7 @@
 // Weight packing for qu8_gemm_minmax_fp32__avx512vnni_8x32c4 ("16c4" layout,
 // documented in x86_avx512.h). Plain scalar C++ compiled without ISA flags:
 // runs at prepare time on any CPU, and serves the native and emulated kernels.
-#include <cstring>
-
+#include "qu8_pack_common.h"
 #include "quanta/kernels/x86_avx512.h"
 
 namespace quanta::kernels {
@@ -17,31 +16,8 @@ size_t qu8_gemm_16c4_packed_size(int n, int k) {
 void qu8_gemm_16c4_pack(int n, int k, const int8_t* w, const int32_t* bias_folded,
                         const float* multiplier, void* packed) {
   if (n <= 0) return;
-  const int64_t kk = k > 0 ? k : 0;
-  const int64_t kp = (kk + 3) / 4 * 4;
-  auto* out = static_cast<unsigned char*>(packed);
-  for (int64_t nb = 0; nb < n; nb += 16) {
-    int32_t b[16] = {};
-    float mul[16] = {};
-    for (int64_t j = 0; j < 16 && nb + j < n; ++j) {
-      b[j] = bias_folded != nullptr ? bias_folded[nb + j] : 0;
-      mul[j] = multiplier[nb + j];
-    }
-    std::memcpy(out, b, sizeof(b));
-    std::memcpy(out + 64, mul, sizeof(mul));
-    out += 128;
-    for (int64_t g = 0; g < kp; g += 4) {
-      int8_t group[64];  // channel c: group[4c .. 4c+3] = w[c][g .. g+3]
-      for (int64_t c = 0; c < 16; ++c) {
-        for (int64_t e = 0; e < 4; ++e) {
-          const int64_t ch = nb + c, kidx = g + e;
-          group[4 * c + e] = ch < n && kidx < kk ? w[ch * kk + kidx] : int8_t{0};
-        }
-      }
-      std::memcpy(out, group, sizeof(group));
-      out += sizeof(group);
-    }
-  }
+  // Channel c of a group of 4 K positions g: bytes 4c .. 4c+3 = w[c][g .. g+3].
+  pack_detail::PackGemm16<int8_t, 4>(n, k, 4, w, bias_folded, multiplier, packed);
 }
 
 }  // namespace quanta::kernels

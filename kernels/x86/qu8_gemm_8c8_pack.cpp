@@ -14,6 +14,7 @@
 // multiply (vpmaddwd) is exact (see the kernel's file header).
 #include <cstring>
 
+#include "qu8_pack_common.h"
 #include "quanta/kernels/x86.h"
 
 namespace quanta::kernels {
@@ -32,15 +33,7 @@ void qu8_gemm_8c8_pack(int n, int k, const int8_t* w, const int32_t* bias_folded
   const int64_t kp = (kk + 7) / 8 * 8;
   auto* out = static_cast<unsigned char*>(packed);
   for (int64_t nb = 0; nb < n; nb += 8) {
-    int32_t b[8] = {};
-    float mul[8] = {};
-    for (int64_t j = 0; j < 8 && nb + j < n; ++j) {
-      b[j] = bias_folded != nullptr ? bias_folded[nb + j] : 0;
-      mul[j] = multiplier[nb + j];
-    }
-    std::memcpy(out, b, sizeof(b));
-    std::memcpy(out + 32, mul, sizeof(mul));
-    out += 64;
+    out = pack_detail::WriteBlockHead(out, 8, nb, n, bias_folded, multiplier);
     for (int64_t c = 0; c < kp; c += 8) {
       int16_t chunk[64];
       for (int64_t v = 0; v < 4; ++v) {

@@ -50,31 +50,19 @@ inline __m256i LoadX8(const uint8_t* p) {
   return _mm256_cvtepu8_epi16(_mm_unpacklo_epi64(v, v));
 }
 
-struct Epilogue {
-  __m256 lo, hi;
-  __m256i zy, mask;
-  residual_detail::ResidualEpi res;  // kRes only
-  const uint8_t* s = nullptr;         // kRes only: residual row 0 of the call
-  size_t s_stride = 0;
-};
+using residual_detail::Epilogue;
 
-// Requantizes 8 int32 sums (channels 0..7 in order) and writes nr <= 8 bytes.
-// kRes: the nr residual bytes at sr are read first (y may alias them).
+// Requantizes 8 int32 sums + bias (channels 0..7 in order) and writes nr <= 8
+// bytes. kRes: the nr residual bytes at sr are read first (y may alias them).
 template <bool kRes>
 inline void Store8(__m256i sum, const int32_t* bias, const float* mul, const Epilogue& e, int nr,
                    uint8_t* y, const uint8_t* sr) {
-  const __m256i acc =
-      _mm256_add_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias)));
-  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(mul));
-  f = _mm256_max_ps(e.lo, f);  // = std::max(f, lo): NaN stays f
-  f = _mm256_min_ps(e.hi, f);  // = std::min(f, hi): NaN stays f
-  __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), e.zy);
-  q = _mm256_and_si256(q,
-                       e.mask);  // low byte, so the packs below never saturate
+  __m256i q = residual_detail::Requant8(
+      _mm256_add_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias))), mul, e);
   if constexpr (kRes) {
     q = residual_detail::AddResidual8(q, residual_detail::LoadResidual8(sr, nr), e.res);
   }
-  const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+  const __m128i w16 = residual_detail::Pack8(q);
   const __m128i b8 = _mm_packus_epi16(w16, w16);
   if (nr == 8) {
     _mm_storel_epi64(reinterpret_cast<__m128i*>(y), b8);
@@ -203,17 +191,10 @@ void qu8_gemm_minmax_fp32__avx2_2x8c8(int m, int n, int k, const uint8_t* x, siz
                                       size_t y_stride, const QResidual* res) {
   if (m <= 0 || n <= 0) return;
   if (k < 0) k = 0;
-  Epilogue e;
-  e.lo = _mm256_set1_ps(static_cast<float>(r.qmin - zy));
-  e.hi = _mm256_set1_ps(static_cast<float>(r.qmax - zy));
-  e.zy = _mm256_set1_epi32(zy);
-  e.mask = _mm256_set1_epi32(0xFF);
+  const Epilogue e = residual_detail::MakeEpilogue(zy, r, res);
   if (res == nullptr) {
     Run<false>(m, n, k, x, x_stride, packed, e, y, y_stride);
   } else {
-    e.res = residual_detail::MakeResidualEpi(*res);
-    e.s = res->data;
-    e.s_stride = res->stride;
     Run<true>(m, n, k, x, x_stride, packed, e, y, y_stride);
   }
 }

@@ -40,51 +40,17 @@ inline __m256i LoadX8(const uint8_t* p) {
   return _mm256_cvtepu8_epi16(_mm_unpacklo_epi64(v, v));
 }
 
-using residual_detail::ResidualEpi;
+using residual_detail::Epilogue;
 
-struct Epilogue {
-  __m256 lo, hi;
-  __m256i zy, mask;
-  ResidualEpi res;            // kRes only
-  const uint8_t* s = nullptr;  // kRes only: residual row 0 of the current call
-  size_t s_stride = 0;
-};
-
-// 8 sums -> 8 requantized bytes as int32 lanes (each in [0, 255]).
-inline __m256i Requant8(__m256i sum, const int32_t* bias, const float* mul, const Epilogue& e) {
-  const __m256i acc =
-      _mm256_add_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias)));
-  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(mul));
-  f = _mm256_max_ps(e.lo, f);  // = std::max(f, lo): NaN stays f
-  f = _mm256_min_ps(e.hi, f);  // = std::min(f, hi): NaN stays f
-  __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), e.zy);
-  return _mm256_and_si256(q, e.mask);  // low byte, so the packs below never saturate
-}
-
-inline __m128i Pack8(__m256i q) {
-  return _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-}
-
-// 16 sums (channels 0..7 in s0, 8..15 in s1) -> nr <= 16 bytes. kRes: the
-// residual bytes at `sr` are read before y is written (y may alias them).
+// 16 sums (channels 0..7 in s0, 8..15 in s1) + bias -> nr <= 16 bytes. kRes:
+// the residual bytes at `sr` are read before y is written (y may alias them).
 template <bool kRes>
 inline void Store16(__m256i s0, __m256i s1, const int32_t* bias, const float* mul,
                     const Epilogue& e, int nr, uint8_t* y, const uint8_t* sr) {
-  __m256i q0 = Requant8(s0, bias, mul, e);
-  __m256i q1 = Requant8(s1, bias + 8, mul + 8, e);
-  if constexpr (kRes) {
-    const __m128i sv = residual_detail::LoadResidual16(sr, nr);
-    q0 = residual_detail::AddResidual8(q0, sv, e.res);
-    q1 = residual_detail::AddResidual8(q1, _mm_unpackhi_epi64(sv, sv), e.res);
-  }
-  const __m128i b = _mm_packus_epi16(Pack8(q0), Pack8(q1));
-  if (nr == 16) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y), b);
-  } else {
-    alignas(16) uint8_t tmp[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), b);
-    std::memcpy(y, tmp, static_cast<size_t>(nr));
-  }
+  residual_detail::Store16<kRes>(
+      _mm256_add_epi32(s0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias))),
+      _mm256_add_epi32(s1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias + 8))), mul,
+      e, nr, y, sr);
 }
 
 // The residual epilogue of a tile, out of line so that its constants do not
@@ -193,17 +159,10 @@ void qu8_gemm_minmax_fp32__avx2_3x16c2(int m, int n, int k, const uint8_t* x, si
                                        size_t y_stride, const QResidual* res) {
   if (m <= 0 || n <= 0) return;
   if (k < 0) k = 0;
-  Epilogue e;
-  e.lo = _mm256_set1_ps(static_cast<float>(r.qmin - zy));
-  e.hi = _mm256_set1_ps(static_cast<float>(r.qmax - zy));
-  e.zy = _mm256_set1_epi32(zy);
-  e.mask = _mm256_set1_epi32(0xFF);
+  const Epilogue e = residual_detail::MakeEpilogue(zy, r, res);
   if (res == nullptr) {
     Run<false>(m, n, k, x, x_stride, packed, e, y, y_stride);
   } else {
-    e.res = residual_detail::MakeResidualEpi(*res);
-    e.s = res->data;
-    e.s_stride = res->stride;
     Run<true>(m, n, k, x, x_stride, packed, e, y, y_stride);
   }
 }

@@ -25,6 +25,7 @@
 // (the packed weights there are zero too), so no byte past x[i][k) is read.
 #include <cstring>
 
+#include "qu8_requant_avx512.h"
 #include "quanta/kernels/x86_avx512.h"
 #include "simd_x86.h"
 
@@ -35,32 +36,14 @@ namespace {
 
 constexpr int kMR = 8;
 
-struct Epilogue {
-  __m512 lo, hi;
-  __m512i zy;
-};
-
-inline __m512i BroadcastX4(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return _mm512_set1_epi32(v);
-}
+using requant512::BroadcastX4;
+using requant512::Epilogue;
+using requant512::StoreBlock;
 
 inline __m512i BroadcastTail(const uint8_t* p, int kr) {
   int32_t v = 0;
   std::memcpy(&v, p, static_cast<size_t>(kr));
   return _mm512_set1_epi32(v);
-}
-
-inline void StoreBlock(__m512i acc, const float* mul, const Epilogue& e, int valid,
-                       uint8_t* y) {
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(mul));
-  f = _mm512_max_ps(e.lo, f);  // = std::max(f, lo): NaN stays f
-  f = _mm512_min_ps(e.hi, f);  // = std::min(f, hi): NaN stays f
-  const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), e.zy);
-  const __mmask16 mask =
-      valid >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1u);
-  _mm512_mask_cvtepi32_storeu_epi8(y, mask, q);
 }
 
 // R rows x NB blocks of 16 channels starting at `blk`; nr = valid channels of
@@ -148,10 +131,7 @@ void qu8_gemm_minmax_fp32__avx512vnni_8x32c4(int m, int n, int k, const uint8_t*
                                              QRange r, uint8_t* y, size_t y_stride) {
   if (m <= 0 || n <= 0) return;
   if (k < 0) k = 0;
-  Epilogue e;
-  e.lo = _mm512_set1_ps(static_cast<float>(r.qmin - zy));
-  e.hi = _mm512_set1_ps(static_cast<float>(r.qmax - zy));
-  e.zy = _mm512_set1_epi32(zy);
+  const Epilogue e = requant512::MakeEpilogue(zy, r);
   const size_t kp = (static_cast<size_t>(k) + 3) / 4 * 4;
   const size_t block_bytes = 128 + 16 * kp;
   const auto* base = static_cast<const unsigned char*>(packed);

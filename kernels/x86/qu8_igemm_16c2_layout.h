@@ -5,7 +5,7 @@
 // then the padding buffer (cin bytes equal to zx, rounded up to 32 bytes).
 // Block (one per 16 output channels):
 //   int32 bias_folded[16], float multiplier[16]   (0 for padded channels)
-//   total_chunks chunks of 8 K positions, 256 bytes each: 4 K pairs, each pair
+//   total_groups chunks of 8 K positions, 256 bytes each: 4 K pairs, each pair
 //   2 ymm of int16: ymm 0 = channels 0..7 (w[c][2p], w[c][2p+1]), ymm 1 =
 //   channels 8..15. The meaning of a chunk's 8 K positions depends on the mode:
 //
@@ -20,30 +20,21 @@
 //   into a small stack buffer (nt*cin bytes, then zeros).
 #pragma once
 
-#include <cstdint>
+#include "qu8_pack_common.h"
 
 namespace quanta::kernels::igemm_detail {
 
-inline constexpr int32_t kModeTap = 0;
-inline constexpr int32_t kModeGather = 1;
+using pack_detail::kModeGather;
+using pack_detail::kModeTap;
 inline constexpr int32_t kGatherPassBytes = 512;  // max K bytes per gather pass
 inline constexpr int32_t kMagic = 0x51494731;     // "QIG1"
 
-struct Igemm16c2Header {
-  int32_t magic;
-  int32_t cin, kh, kw, cout;
-  int32_t mode;
-  int32_t pass_taps;     // kGather: taps per pass; kTap: 1
-  int32_t passes;        // kGather: number of passes; kTap: taps
-  int32_t total_chunks;  // chunks of 8 K positions per block
-  int32_t reserved;
-  uint64_t block_bytes;  // 128 + 256 * total_chunks
-  uint64_t zbuf_offset;  // from the start of the blob
-  uint64_t reserved2;
-};
-static_assert(sizeof(Igemm16c2Header) == 64);
+// Header fields: qu8_pack_common.h (total_groups counts the groups of 8 K
+// positions of a block).
+using Igemm16c2Header = pack_detail::IgemmHeader;
 
-inline int32_t GatherPassTaps(int32_t cin) { return kGatherPassBytes / cin; }
-inline int32_t ChunksOf(int64_t k) { return static_cast<int32_t>((k + 7) / 8); }
+// Chunks of 8 K positions, 4 pairs x 16 channels x 2 int16 = 256 bytes;
+// padding row rounded up to 32 bytes.
+inline constexpr pack_detail::IgemmFormat kFormat{kMagic, 8, kGatherPassBytes, 256, 32};
 
 }  // namespace quanta::kernels::igemm_detail

@@ -17,29 +17,21 @@
 //   zero-padded to a multiple of 4, gathered per pixel into a stack buffer.
 #pragma once
 
-#include <cstdint>
+#include "qu8_pack_common.h"
 
 namespace quanta::kernels::igemm16c4_detail {
 
-inline constexpr int32_t kModeTap = 0;
-inline constexpr int32_t kModeGather = 1;
+using pack_detail::kModeGather;
+using pack_detail::kModeTap;
 inline constexpr int32_t kGatherPassBytes = 256;  // max K bytes per gather pass
 inline constexpr int32_t kMagic = 0x51493443;     // "QI4C"
 
-struct Igemm16c4Header {
-  int32_t magic;
-  int32_t cin, kh, kw, cout;
-  int32_t mode;
-  int32_t pass_taps;     // kGather: taps per pass; kTap: 1
-  int32_t passes;        // kGather: number of passes; kTap: taps
-  int32_t total_groups;  // groups of 4 K positions per block
-  int32_t reserved;
-  uint64_t block_bytes;  // 128 + 64 * total_groups
-  uint64_t zbuf_offset;  // from the start of the blob
-  uint64_t reserved2;
-};
-static_assert(sizeof(Igemm16c4Header) == 64);
+// Header fields: qu8_pack_common.h (total_groups counts the groups of 4 K
+// positions of a block).
+using Igemm16c4Header = pack_detail::IgemmHeader;
 
-inline int32_t GroupsOf(int64_t k) { return static_cast<int32_t>((k + 3) / 4); }
+// Groups of 4 K positions, 16 channels x 4 int8 = 64 bytes; padding row
+// rounded up to 64 bytes.
+inline constexpr pack_detail::IgemmFormat kFormat{kMagic, 4, kGatherPassBytes, 64, 64};
 
 }  // namespace quanta::kernels::igemm16c4_detail

@@ -76,45 +76,8 @@ inline __m256i PairMask() {
                           lo, z, hi, z, lo, z, hi, z, lo, z, hi, z);
 }
 
-struct Epilogue {
-  __m256 lo, hi;
-  __m256i zy, mask;
-  residual_detail::ResidualEpi res;  // kRes only
-};
-
-// 8 accumulators -> 8 requantized bytes as int32 lanes (each in [0, 255]).
-inline __m256i Requant8(__m256i acc, const float* mul, const Epilogue& e) {
-  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(mul));
-  f = _mm256_max_ps(e.lo, f);  // = std::max(f, lo): NaN stays f
-  f = _mm256_min_ps(e.hi, f);  // = std::min(f, hi): NaN stays f
-  __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), e.zy);
-  return _mm256_and_si256(q, e.mask);  // low byte: the packs below never saturate
-}
-
-inline __m128i Pack8(__m256i q) {
-  return _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-}
-
-// kRes: the nr residual bytes at sr are read before y is written (in place ok).
-template <bool kRes>
-inline void Store16(__m256i s0, __m256i s1, const float* mul, const Epilogue& e, int nr,
-                    uint8_t* y, const uint8_t* sr) {
-  __m256i q0 = Requant8(s0, mul, e);
-  __m256i q1 = Requant8(s1, mul + 8, e);
-  if constexpr (kRes) {
-    const __m128i sv = residual_detail::LoadResidual16(sr, nr);
-    q0 = residual_detail::AddResidual8(q0, sv, e.res);
-    q1 = residual_detail::AddResidual8(q1, _mm_unpackhi_epi64(sv, sv), e.res);
-  }
-  const __m128i b = _mm_packus_epi16(Pack8(q0), Pack8(q1));
-  if (nr == 16) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y), b);
-  } else {
-    alignas(16) uint8_t tmp[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), b);
-    std::memcpy(y, tmp, static_cast<size_t>(nr));
-  }
-}
+using residual_detail::Epilogue;
+using residual_detail::Store16;
 
 template <int R, int kQ>
 inline void Pair(const __m256i (&xw)[R], __m256i w0, __m256i w1, __m256i (&a)[R][2]) {
@@ -155,9 +118,8 @@ struct Ctx {
   const Igemm16c2Header* h;
   const unsigned char* blocks;
   const uint8_t* zbuf;
-  Epilogue e;
   int cout;
-  size_t s_stride;  // kRes: residual bytes between pixels
+  Epilogue e;  // kRes: e.s_stride = residual bytes between pixels
 };
 
 // The residual epilogue, out of line: inlined into the tile, its constants
@@ -169,7 +131,7 @@ __attribute__((noinline)) void StoreRowsResidual(const __m256i* a, int rows,
   const auto* mul = reinterpret_cast<const float*>(block + 64);
   const size_t y_stride = static_cast<size_t>(c.cout);
   for (int r = 0; r < rows; ++r) {
-    Store16<true>(a[2 * r], a[2 * r + 1], mul, c.e, nr, y + r * y_stride, sr + r * c.s_stride);
+    Store16<true>(a[2 * r], a[2 * r + 1], mul, c.e, nr, y + r * y_stride, sr + r * c.e.s_stride);
   }
 }
 
@@ -416,7 +378,7 @@ __attribute__((noinline)) void RunImage(const Ctx& c, const uint8_t* x_img, cons
   auto ind_at = [&](int64_t i) { return indirection + static_cast<size_t>(i) * taps; };
   auto y_at = [&](int64_t i) { return y_img + static_cast<size_t>(i) * ystride; };
   auto s_at = [&](int64_t i) {
-    return kRes ? s_img + static_cast<size_t>(i) * c.s_stride : nullptr;
+    return kRes ? s_img + static_cast<size_t>(i) * c.e.s_stride : nullptr;
   };
   if (c.h->mode == igemm_detail::kModeTap) {
     for (int nb = 0; nb < c.cout; nb += 16) {
@@ -468,7 +430,7 @@ void Run(const Conv2DParams& p, const uint8_t* x, const int32_t* indirection, co
     const size_t first = static_cast<size_t>(img * m);
     RunImage<kRes>(c, x + static_cast<size_t>(img) * x_image, indirection, b, e,
                    y + first * static_cast<size_t>(p.cout),
-                   kRes ? s + first * c.s_stride : nullptr);
+                   kRes ? s + first * c.e.s_stride : nullptr);
   }
 }
 
@@ -491,16 +453,10 @@ void qu8_igemm_minmax_fp32__avx2_4x16c2(const Conv2DParams& p, const uint8_t* x,
   c.blocks = base + sizeof(Igemm16c2Header);
   c.zbuf = base + c.h->zbuf_offset;
   c.cout = p.cout;
-  c.s_stride = 0;
-  c.e.lo = _mm256_set1_ps(static_cast<float>(r.qmin - zy));
-  c.e.hi = _mm256_set1_ps(static_cast<float>(r.qmax - zy));
-  c.e.zy = _mm256_set1_epi32(zy);
-  c.e.mask = _mm256_set1_epi32(0xFF);
+  c.e = residual_detail::MakeEpilogue(zy, r, res);
   if (res == nullptr) {
     Run<false>(p, x, indirection, c, y, pixel_begin, pixel_end, nullptr);
   } else {
-    c.e.res = residual_detail::MakeResidualEpi(*res);
-    c.s_stride = res->stride;
     Run<true>(p, x, indirection, c, y, pixel_begin, pixel_end, res->data);
   }
 }

@@ -29,6 +29,7 @@
 #include <cstring>
 
 #include "qu8_igemm_16c4_layout.h"
+#include "qu8_requant_avx512.h"
 #include "quanta/kernels/x86_avx512.h"
 #include "simd_x86.h"
 
@@ -42,27 +43,9 @@ using igemm16c4_detail::Igemm16c4Header;
 constexpr int kMR = 8;
 constexpr int kGatherRow = igemm16c4_detail::kGatherPassBytes + 4;
 
-struct Epilogue {
-  __m512 lo, hi;
-  __m512i zy;
-};
-
-inline __m512i BroadcastX4(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return _mm512_set1_epi32(v);
-}
-
-inline void StoreBlock(__m512i acc, const float* mul, const Epilogue& e, int valid,
-                       uint8_t* y) {
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(mul));
-  f = _mm512_max_ps(e.lo, f);  // = std::max(f, lo): NaN stays f
-  f = _mm512_min_ps(e.hi, f);  // = std::min(f, hi): NaN stays f
-  const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), e.zy);
-  const __mmask16 mask =
-      valid >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1u);
-  _mm512_mask_cvtepi32_storeu_epi8(y, mask, q);
-}
+using requant512::BroadcastX4;
+using requant512::Epilogue;
+using requant512::StoreBlock;
 
 struct Ctx {
   const Igemm16c4Header* h;
@@ -282,9 +265,7 @@ void qu8_igemm_minmax_fp32__avx512vnni_8x32c4(const Conv2DParams& p, const uint8
   c.cin = p.cin;
   c.cout = p.cout;
   c.block_bytes = static_cast<size_t>(c.h->block_bytes);
-  c.e.lo = _mm512_set1_ps(static_cast<float>(r.qmin - zy));
-  c.e.hi = _mm512_set1_ps(static_cast<float>(r.qmax - zy));
-  c.e.zy = _mm512_set1_epi32(zy);
+  c.e = requant512::MakeEpilogue(zy, r);
 
   if (c.h->mode == igemm16c4_detail::kModeTap) {
     for (int c0 = 0; c0 < p.cout; c0 += 32) {

@@ -146,9 +146,11 @@ inline __m128i _mm_maskz_loadu_epi8(__mmask16 k, const void* p) {
 
 // GCC 12's avx512fintrin.h builds results from _mm512_undefined_*() and then
 // reports them as "may be used uninitialized" once inlined (GCC PR 105593,
-// fixed in GCC 13): silenced for the rest of this (kernel) translation unit.
+// fixed in GCC 13), and for the vmaxps/vminps builtins as "used
+// uninitialized": both silenced for the rest of this (kernel) translation unit.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #define QUANTA_SIMD_NS_BEGIN

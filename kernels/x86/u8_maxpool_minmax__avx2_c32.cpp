@@ -12,17 +12,11 @@
 #include <cstring>
 
 #include "quanta/kernels/x86_misc.h"
+#include "tap_window.h"
 
 namespace quanta::kernels {
 
 namespace {
-
-inline void ValidRange(int base, int dil, int taps, int extent, int& t0, int& t1) {
-  t0 = 0;
-  while (t0 < taps && base + t0 * dil < 0) ++t0;
-  t1 = taps;
-  while (t1 > t0 && base + (t1 - 1) * dil >= extent) --t1;
-}
 
 inline __m128i LoadTail(const uint8_t* a, int rem, const uint8_t* x_end) {
   if (x_end - a >= 16) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
@@ -36,76 +30,54 @@ inline __m128i LoadTail(const uint8_t* a, int rem, const uint8_t* x_end) {
 void u8_maxpool_minmax__avx2_c32(const Pool2DParams& p, const uint8_t* x, QRange r, uint8_t* y) {
   const int C = p.c;
   if (C <= 0 || p.n <= 0 || p.oh <= 0 || p.ow <= 0) return;
-  const int64_t cs = C;
-  const int64_t row = static_cast<int64_t>(p.w) * cs;
-  const int64_t image = static_cast<int64_t>(p.h) * row;
-  const uint8_t* x_end = x + static_cast<int64_t>(p.n) * image;
+  const uint8_t* x_end = x + static_cast<int64_t>(p.n) * p.h * p.w * C;
   const __m256i lo = _mm256_set1_epi8(static_cast<char>(r.qmin));
   const __m256i hi = _mm256_set1_epi8(static_cast<char>(r.qmax));
   const __m128i lo16 = _mm256_castsi256_si128(lo);
   const __m128i hi16 = _mm256_castsi256_si128(hi);
-  for (int n = 0; n < p.n; ++n) {
-    const uint8_t* x_img = x + n * image;
-    for (int oy = 0; oy < p.oh; ++oy) {
-      const int iy0 = oy * p.stride_h - p.pad_top;
-      int ky0, ky1;
-      ValidRange(iy0, p.dil_h, p.kh, p.h, ky0, ky1);
-      for (int ox = 0; ox < p.ow; ++ox) {
-        const int ix0 = ox * p.stride_w - p.pad_left;
-        int kx0, kx1;
-        ValidRange(ix0, p.dil_w, p.kw, p.w, kx0, kx1);
-        uint8_t* yp = y + ((static_cast<int64_t>(n) * p.oh + oy) * p.ow + ox) * cs;
-        // Taps are visited through their pixel pointers (channel 0).
-        auto for_taps = [&](auto&& f) {
-          for (int ky = ky0; ky < ky1; ++ky) {
-            const uint8_t* xr = x_img + static_cast<int64_t>(iy0 + ky * p.dil_h) * row;
-            for (int kx = kx0; kx < kx1; ++kx) f(xr + static_cast<int64_t>(ix0 + kx * p.dil_w) * cs);
-          }
-        };
-        int c = 0;
-        for (; c + 64 <= C; c += 64) {
-          __m256i m0 = _mm256_setzero_si256();
-          __m256i m1 = _mm256_setzero_si256();
-          for_taps([&](const uint8_t* px) {
-            m0 = _mm256_max_epu8(m0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(px + c)));
-            m1 = _mm256_max_epu8(m1,
-                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(px + c + 32)));
-          });
-          m0 = _mm256_min_epu8(_mm256_max_epu8(m0, lo), hi);
-          m1 = _mm256_min_epu8(_mm256_max_epu8(m1, lo), hi);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + c), m0);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + c + 32), m1);
-        }
-        if (c + 32 <= C) {
-          __m256i m = _mm256_setzero_si256();
-          for_taps([&](const uint8_t* px) {
-            m = _mm256_max_epu8(m, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(px + c)));
-          });
-          m = _mm256_min_epu8(_mm256_max_epu8(m, lo), hi);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + c), m);
-          c += 32;
-        }
-        if (c + 16 <= C) {
-          __m128i m = _mm_setzero_si128();
-          for_taps([&](const uint8_t* px) {
-            m = _mm_max_epu8(m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(px + c)));
-          });
-          m = _mm_min_epu8(_mm_max_epu8(m, lo16), hi16);
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(yp + c), m);
-          c += 16;
-        }
-        if (c < C) {
-          const int rem = C - c;
-          __m128i m = _mm_setzero_si128();
-          for_taps([&](const uint8_t* px) { m = _mm_max_epu8(m, LoadTail(px + c, rem, x_end)); });
-          m = _mm_min_epu8(_mm_max_epu8(m, lo16), hi16);
-          alignas(16) uint8_t tmp[16];
-          _mm_store_si128(reinterpret_cast<__m128i*>(tmp), m);
-          std::memcpy(yp + c, tmp, static_cast<size_t>(rem));
-        }
-      }
+  tap_window::ForEachPoolPixel(p, x, y, [&](const tap_window::PoolWindow& win, uint8_t* yp) {
+    int c = 0;
+    for (; c + 64 <= C; c += 64) {
+      __m256i m0 = _mm256_setzero_si256();
+      __m256i m1 = _mm256_setzero_si256();
+      win.ForTaps([&](const uint8_t* px) {
+        m0 = _mm256_max_epu8(m0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(px + c)));
+        m1 = _mm256_max_epu8(m1,
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(px + c + 32)));
+      });
+      m0 = _mm256_min_epu8(_mm256_max_epu8(m0, lo), hi);
+      m1 = _mm256_min_epu8(_mm256_max_epu8(m1, lo), hi);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + c), m0);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + c + 32), m1);
     }
-  }
+    if (c + 32 <= C) {
+      __m256i m = _mm256_setzero_si256();
+      win.ForTaps([&](const uint8_t* px) {
+        m = _mm256_max_epu8(m, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(px + c)));
+      });
+      m = _mm256_min_epu8(_mm256_max_epu8(m, lo), hi);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(yp + c), m);
+      c += 32;
+    }
+    if (c + 16 <= C) {
+      __m128i m = _mm_setzero_si128();
+      win.ForTaps([&](const uint8_t* px) {
+        m = _mm_max_epu8(m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(px + c)));
+      });
+      m = _mm_min_epu8(_mm_max_epu8(m, lo16), hi16);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(yp + c), m);
+      c += 16;
+    }
+    if (c < C) {
+      const int rem = C - c;
+      __m128i m = _mm_setzero_si128();
+      win.ForTaps([&](const uint8_t* px) { m = _mm_max_epu8(m, LoadTail(px + c, rem, x_end)); });
+      m = _mm_min_epu8(_mm_max_epu8(m, lo16), hi16);
+      alignas(16) uint8_t tmp[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), m);
+      std::memcpy(yp + c, tmp, static_cast<size_t>(rem));
+    }
+  });
 }
 
 }  // namespace quanta::kernels

@@ -302,6 +302,49 @@ bool choose_split(int64_t wcount, const int8_t* w, bool allow_split, bool depthw
   return true;
 }
 
+// The memory descriptors of an int8 convolution / matmul: tmp is the f32
+// result of the first half of a split, mul the per-channel multiplier as a
+// binary post-op operand.
+struct Q8Mds {
+  dnnl::memory::desc src, dst, tmp, bias, wei_any, wei_user, mul;
+};
+
+// The int8 primitive shared by conv and gemm: one step (Part::kWhole) or,
+// with `split`, two steps over the halves of the weights (split_weights).
+// make_pd(has_bias, out_md, attr) returns the step's primitive descriptor.
+// Call inside guarded(), with the OpenMP threads set.
+template <class MakePd>
+std::unique_ptr<Primitive> build_q8(const Q8Mds& md, const Q8Common& c, int64_t wcount,
+                                    const int8_t* w, const int32_t* bias, const uint8_t* x_data,
+                                    uint8_t* y_data, bool split, int threads, MakePd&& make_pd) {
+  auto prim = std::make_unique<DnnlPrimitive>(std::max(1, threads));
+  dnnl::memory x = user_mem(md.src, x_data), y = user_mem(md.dst, y_data);
+  dnnl::memory tmp, mul;
+  std::vector<int8_t> w1, w2;
+  if (split) {
+    split_weights(wcount, w, &w1, &w2);
+    tmp = prim->own(md.tmp);
+    mul = user_mem(md.mul, c.multiplier);
+  }
+  const std::vector<Part> parts =
+      split ? std::vector<Part>{Part::kFirstHalf, Part::kSecondHalf} : std::vector<Part>{Part::kWhole};
+  for (Part part : parts) {
+    const bool has_bias = bias != nullptr && part != Part::kFirstHalf;
+    const dnnl::memory::desc& out_md = part == Part::kFirstHalf ? md.tmp : md.dst;
+    const dnnl::primitive_attr attr = q8_attr(c, part, 1 << 1, md.tmp, md.mul);
+    const auto pd = make_pd(has_bias, out_md, attr);
+    const int8_t* wsrc = part == Part::kWhole ? w : part == Part::kFirstHalf ? w1.data() : w2.data();
+    dnnl::memory wei = prim->reorder_in(md.wei_user, wsrc, pd.weights_desc());
+    Step& s = prim->add_step(pd);
+    s.arg(DNNL_ARG_SRC, x);
+    s.arg(DNNL_ARG_WEIGHTS, wei);
+    if (has_bias) s.arg(DNNL_ARG_BIAS, user_mem(md.bias, bias));
+    s.arg(DNNL_ARG_DST, part == Part::kFirstHalf ? tmp : y);
+    q8_args(prim.get(), s, c, part, tmp, mul);
+  }
+  return prim;
+}
+
 }  // namespace
 
 bool int8_dot_is_exact() {
@@ -324,49 +367,28 @@ std::unique_ptr<Primitive> make_qu8_conv(const Qu8ConvDesc& d, int threads, std:
 
   return guarded(why, [&]() -> std::unique_ptr<Primitive> {
     OmpThreads t(threads);
-    auto prim = std::make_unique<DnnlPrimitive>(std::max(1, threads));
-    const dnnl::memory::desc src_md(g.src, dt::u8, tag::nhwc);
-    const dnnl::memory::desc dst_md(g.dst, dt::u8, tag::nhwc);
-    const dnnl::memory::desc tmp_md(g.dst, dt::f32, tag::nhwc);
-    const dnnl::memory::desc bias_md(g.bias, dt::s32, tag::a);
-    const dnnl::memory::desc wei_any(g.wei, dt::s8, g.grouped ? tag::any : tag::any);
-    const dnnl::memory::desc wei_user(g.wei, dt::s8, g.wei_user_strides);
-    const dnnl::memory::desc mul_md({1, p.cout, 1, 1}, dt::f32, tag::abcd);
+    const Q8Mds md{dnnl::memory::desc(g.src, dt::u8, tag::nhwc),
+                   dnnl::memory::desc(g.dst, dt::u8, tag::nhwc),
+                   dnnl::memory::desc(g.dst, dt::f32, tag::nhwc),
+                   dnnl::memory::desc(g.bias, dt::s32, tag::a),
+                   dnnl::memory::desc(g.wei, dt::s8, tag::any),
+                   dnnl::memory::desc(g.wei, dt::s8, g.wei_user_strides),
+                   dnnl::memory::desc({1, p.cout, 1, 1}, dt::f32, tag::abcd)};
     const Q8Common c{d.zx, d.zy, d.r, d.multiplier, p.cout};
-
-    dnnl::memory x = user_mem(src_md, d.x), y = user_mem(dst_md, d.y);
-    dnnl::memory tmp, mul;
-    std::vector<int8_t> w1, w2;
-    if (split) {
-      split_weights(wcount, d.w, &w1, &w2);
-      tmp = prim->own(tmp_md);
-      mul = user_mem(mul_md, d.multiplier);
-    }
-    const std::vector<Part> parts =
-        split ? std::vector<Part>{Part::kFirstHalf, Part::kSecondHalf} : std::vector<Part>{Part::kWhole};
-    for (Part part : parts) {
-      const bool has_bias = d.bias != nullptr && part != Part::kFirstHalf;
-      const dnnl::memory::desc& out_md = part == Part::kFirstHalf ? tmp_md : dst_md;
-      const auto od = has_bias ? dnnl::convolution_forward::desc(
-                                     dnnl::prop_kind::forward_inference,
-                                     dnnl::algorithm::convolution_direct, src_md, wei_any, bias_md,
-                                     out_md, g.strides, g.dil, g.pad_l, g.pad_r)
-                               : dnnl::convolution_forward::desc(
-                                     dnnl::prop_kind::forward_inference,
-                                     dnnl::algorithm::convolution_direct, src_md, wei_any, out_md,
-                                     g.strides, g.dil, g.pad_l, g.pad_r);
-      const dnnl::primitive_attr attr = q8_attr(c, part, 1 << 1, tmp_md, mul_md);
-      const dnnl::convolution_forward::primitive_desc pd(od, attr, cpu_engine());
-      const int8_t* wsrc = part == Part::kWhole ? d.w : part == Part::kFirstHalf ? w1.data() : w2.data();
-      dnnl::memory wei = prim->reorder_in(wei_user, wsrc, pd.weights_desc());
-      Step& s = prim->add_step(pd);
-      s.arg(DNNL_ARG_SRC, x);
-      s.arg(DNNL_ARG_WEIGHTS, wei);
-      if (has_bias) s.arg(DNNL_ARG_BIAS, user_mem(bias_md, d.bias));
-      s.arg(DNNL_ARG_DST, part == Part::kFirstHalf ? tmp : y);
-      q8_args(prim.get(), s, c, part, tmp, mul);
-    }
-    return prim;
+    return build_q8(md, c, wcount, d.w, d.bias, d.x, d.y, split, threads,
+                    [&](bool has_bias, const dnnl::memory::desc& out_md,
+                        const dnnl::primitive_attr& attr) {
+                      const auto od =
+                          has_bias ? dnnl::convolution_forward::desc(
+                                         dnnl::prop_kind::forward_inference,
+                                         dnnl::algorithm::convolution_direct, md.src, md.wei_any,
+                                         md.bias, out_md, g.strides, g.dil, g.pad_l, g.pad_r)
+                                   : dnnl::convolution_forward::desc(
+                                         dnnl::prop_kind::forward_inference,
+                                         dnnl::algorithm::convolution_direct, md.src, md.wei_any,
+                                         out_md, g.strides, g.dil, g.pad_l, g.pad_r);
+                      return dnnl::convolution_forward::primitive_desc(od, attr, cpu_engine());
+                    });
   });
 }
 
@@ -383,43 +405,22 @@ std::unique_ptr<Primitive> make_qu8_gemm(const Qu8GemmDesc& d, int threads, std:
 
   return guarded(why, [&]() -> std::unique_ptr<Primitive> {
     OmpThreads t(threads);
-    auto prim = std::make_unique<DnnlPrimitive>(std::max(1, threads));
-    const dnnl::memory::desc src_md({d.m, d.k}, dt::u8, tag::ab);
-    const dnnl::memory::desc dst_md({d.m, d.n}, dt::u8, tag::ab);
-    const dnnl::memory::desc tmp_md({d.m, d.n}, dt::f32, tag::ab);
-    const dnnl::memory::desc bias_md({1, d.n}, dt::s32, tag::ab);
-    const dnnl::memory::desc wei_any({d.k, d.n}, dt::s8, tag::any);
-    const dnnl::memory::desc wei_user({d.k, d.n}, dt::s8, tag::ba);  // w[n, k]
-    const dnnl::memory::desc mul_md({1, d.n}, dt::f32, tag::ab);
+    const Q8Mds md{dnnl::memory::desc({d.m, d.k}, dt::u8, tag::ab),
+                   dnnl::memory::desc({d.m, d.n}, dt::u8, tag::ab),
+                   dnnl::memory::desc({d.m, d.n}, dt::f32, tag::ab),
+                   dnnl::memory::desc({1, d.n}, dt::s32, tag::ab),
+                   dnnl::memory::desc({d.k, d.n}, dt::s8, tag::any),
+                   dnnl::memory::desc({d.k, d.n}, dt::s8, tag::ba),  // w[n, k]
+                   dnnl::memory::desc({1, d.n}, dt::f32, tag::ab)};
     const Q8Common c{d.zx, d.zy, d.r, d.multiplier, d.n};
-
-    dnnl::memory x = user_mem(src_md, d.x), y = user_mem(dst_md, d.y);
-    dnnl::memory tmp, mul;
-    std::vector<int8_t> w1, w2;
-    if (split) {
-      split_weights(wcount, d.w, &w1, &w2);
-      tmp = prim->own(tmp_md);
-      mul = user_mem(mul_md, d.multiplier);
-    }
-    const std::vector<Part> parts =
-        split ? std::vector<Part>{Part::kFirstHalf, Part::kSecondHalf} : std::vector<Part>{Part::kWhole};
-    for (Part part : parts) {
-      const bool has_bias = d.bias != nullptr && part != Part::kFirstHalf;
-      const dnnl::memory::desc& out_md = part == Part::kFirstHalf ? tmp_md : dst_md;
-      const auto od = has_bias ? dnnl::matmul::desc(src_md, wei_any, bias_md, out_md)
-                               : dnnl::matmul::desc(src_md, wei_any, out_md);
-      const dnnl::primitive_attr attr = q8_attr(c, part, 1 << 1, tmp_md, mul_md);
-      const dnnl::matmul::primitive_desc pd(od, attr, cpu_engine());
-      const int8_t* wsrc = part == Part::kWhole ? d.w : part == Part::kFirstHalf ? w1.data() : w2.data();
-      dnnl::memory wei = prim->reorder_in(wei_user, wsrc, pd.weights_desc());
-      Step& s = prim->add_step(pd);
-      s.arg(DNNL_ARG_SRC, x);
-      s.arg(DNNL_ARG_WEIGHTS, wei);
-      if (has_bias) s.arg(DNNL_ARG_BIAS, user_mem(bias_md, d.bias));
-      s.arg(DNNL_ARG_DST, part == Part::kFirstHalf ? tmp : y);
-      q8_args(prim.get(), s, c, part, tmp, mul);
-    }
-    return prim;
+    return build_q8(md, c, wcount, d.w, d.bias, d.x, d.y, split, threads,
+                    [&](bool has_bias, const dnnl::memory::desc& out_md,
+                        const dnnl::primitive_attr& attr) {
+                      const auto od = has_bias
+                                          ? dnnl::matmul::desc(md.src, md.wei_any, md.bias, out_md)
+                                          : dnnl::matmul::desc(md.src, md.wei_any, out_md);
+                      return dnnl::matmul::primitive_desc(od, attr, cpu_engine());
+                    });
   });
 }
 
@@ -435,6 +436,24 @@ dnnl::primitive_attr f32_attr(kernels::FRange act) {
   }
   return attr;
 }
+
+// The single step of an f32 primitive: weights reordered from `wei_user` into
+// the layout pd chose, bias optional. Call inside guarded().
+template <class PD>
+std::unique_ptr<Primitive> build_f32(int threads, const PD& pd, const dnnl::memory::desc& src_md,
+                                     const dnnl::memory::desc& wei_user,
+                                     const dnnl::memory::desc& bias_md,
+                                     const dnnl::memory::desc& dst_md, const float* x,
+                                     const float* w, const float* bias, float* y) {
+  auto prim = std::make_unique<DnnlPrimitive>(std::max(1, threads));
+  dnnl::memory wei = prim->reorder_in(wei_user, w, pd.weights_desc());
+  Step& s = prim->add_step(pd);
+  s.arg(DNNL_ARG_SRC, user_mem(src_md, x));
+  s.arg(DNNL_ARG_WEIGHTS, wei);
+  if (bias != nullptr) s.arg(DNNL_ARG_BIAS, user_mem(bias_md, bias));
+  s.arg(DNNL_ARG_DST, user_mem(dst_md, y));
+  return prim;
+}
 }  // namespace
 
 std::unique_ptr<Primitive> make_f32_conv(const F32ConvDesc& d, int threads, std::string* why) {
@@ -442,7 +461,6 @@ std::unique_ptr<Primitive> make_f32_conv(const F32ConvDesc& d, int threads, std:
   if (!conv_geom(d.p, &g, why)) return nullptr;
   return guarded(why, [&]() -> std::unique_ptr<Primitive> {
     OmpThreads t(threads);
-    auto prim = std::make_unique<DnnlPrimitive>(std::max(1, threads));
     const dnnl::memory::desc src_md(g.src, dt::f32, tag::nhwc);
     const dnnl::memory::desc dst_md(g.dst, dt::f32, tag::nhwc);
     const dnnl::memory::desc bias_md(g.bias, dt::f32, tag::a);
@@ -456,13 +474,7 @@ std::unique_ptr<Primitive> make_f32_conv(const F32ConvDesc& d, int threads, std:
                               dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                               src_md, wei_any, dst_md, g.strides, g.dil, g.pad_l, g.pad_r);
     const dnnl::convolution_forward::primitive_desc pd(od, f32_attr(d.act), cpu_engine());
-    dnnl::memory wei = prim->reorder_in(wei_user, d.w, pd.weights_desc());
-    Step& s = prim->add_step(pd);
-    s.arg(DNNL_ARG_SRC, user_mem(src_md, d.x));
-    s.arg(DNNL_ARG_WEIGHTS, wei);
-    if (d.bias != nullptr) s.arg(DNNL_ARG_BIAS, user_mem(bias_md, d.bias));
-    s.arg(DNNL_ARG_DST, user_mem(dst_md, d.y));
-    return prim;
+    return build_f32(threads, pd, src_md, wei_user, bias_md, dst_md, d.x, d.w, d.bias, d.y);
   });
 }
 
@@ -473,7 +485,6 @@ std::unique_ptr<Primitive> make_f32_gemm(const F32GemmDesc& d, int threads, std:
   }
   return guarded(why, [&]() -> std::unique_ptr<Primitive> {
     OmpThreads t(threads);
-    auto prim = std::make_unique<DnnlPrimitive>(std::max(1, threads));
     const dnnl::memory::desc src_md({d.m, d.k}, dt::f32, tag::ab);
     const dnnl::memory::desc dst_md({d.m, d.n}, dt::f32, tag::ab);
     const dnnl::memory::desc bias_md({1, d.n}, dt::f32, tag::ab);
@@ -482,13 +493,7 @@ std::unique_ptr<Primitive> make_f32_gemm(const F32GemmDesc& d, int threads, std:
     const auto od = d.bias != nullptr ? dnnl::matmul::desc(src_md, wei_any, bias_md, dst_md)
                                       : dnnl::matmul::desc(src_md, wei_any, dst_md);
     const dnnl::matmul::primitive_desc pd(od, f32_attr(d.act), cpu_engine());
-    dnnl::memory wei = prim->reorder_in(wei_user, d.w, pd.weights_desc());
-    Step& s = prim->add_step(pd);
-    s.arg(DNNL_ARG_SRC, user_mem(src_md, d.x));
-    s.arg(DNNL_ARG_WEIGHTS, wei);
-    if (d.bias != nullptr) s.arg(DNNL_ARG_BIAS, user_mem(bias_md, d.bias));
-    s.arg(DNNL_ARG_DST, user_mem(dst_md, d.y));
-    return prim;
+    return build_f32(threads, pd, src_md, wei_user, bias_md, dst_md, d.x, d.w, d.bias, d.y);
   });
 }
 
