@@ -7,18 +7,32 @@ namespace quanta::kernels {
 
 namespace {
 
-// Walks y in row-major order, one run of the innermost output axis at a time;
-// the source offset follows through the input strides permuted by perm.
+// Walks y in row-major order over all but the last two output axes; the two
+// innermost axes are copied as a 2-D block, looping over the longer one
+// innermost (NCHW -> NHWC with 3 channels: 3 runs of W contiguous reads
+// rather than W runs of 3 strided ones). The source offset follows through
+// the input strides permuted by perm.
 template <class T>
 void transpose_typed(int rank, const int64_t* y_shape, const int64_t* src_stride, int64_t total,
                      const T* src, T* dst) {
-  const int64_t inner = y_shape[rank - 1];
-  const int64_t inner_stride = src_stride[rank - 1];
+  const int64_t n1 = y_shape[rank - 1], s1 = src_stride[rank - 1];
+  const int64_t n2 = rank >= 2 ? y_shape[rank - 2] : 1;
+  const int64_t s2 = rank >= 2 ? src_stride[rank - 2] : 0;
+  const int64_t block = n1 * n2;
   int64_t index[kMaxRank] = {};
-  int64_t offset = 0;  // in input elements, of the run's first element
-  for (int64_t i = 0; i < total; i += inner) {
-    for (int64_t j = 0; j < inner; ++j) dst[i + j] = src[offset + j * inner_stride];
-    for (int d = rank - 2; d >= 0; --d) {
+  int64_t offset = 0;  // in input elements, of the block's first element
+  for (int64_t i = 0; i < total; i += block) {
+    T* out = dst + i;
+    if (n1 >= n2) {
+      for (int64_t a = 0; a < n2; ++a) {
+        for (int64_t b = 0; b < n1; ++b) out[a * n1 + b] = src[offset + a * s2 + b * s1];
+      }
+    } else {
+      for (int64_t b = 0; b < n1; ++b) {
+        for (int64_t a = 0; a < n2; ++a) out[a * n1 + b] = src[offset + a * s2 + b * s1];
+      }
+    }
+    for (int d = rank - 3; d >= 0; --d) {
       ++index[d];
       offset += src_stride[d];
       if (index[d] < y_shape[d]) break;
