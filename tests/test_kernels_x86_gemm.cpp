@@ -14,6 +14,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernel_test_util.hpp"
@@ -688,5 +689,56 @@ TEST(X86GemmResidual, NullResidualAndNoReadPastResidual) {
               static_cast<size_t>(n), &res);
         EXPECT_EQ(y, RefAdd(Reference(p), skip, m, n, res.add)) << "m=" << m << " n=" << n;
       }
+  }
+}
+
+// MatMul of two activations: B packed at run time by qu8_gemm_16c2_pack_act,
+// then the 3x16c2 kernel, against qu8_matmul_minmax_fp32__ref. Includes the
+// largest supported K with all-255 / all-0 operands (the int32 bound).
+namespace {
+
+int64_t CheckActMatMul(int m, int n, int k, int32_t za, int32_t zb, int32_t zy, qk::QRange r,
+                       float mult, const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  std::vector<uint8_t> want(static_cast<size_t>(m) * n), got(want.size() + 32, 0xA5);
+  qk::qu8_matmul_minmax_fp32__ref(m, k, n, a.data(), za, b.data(), zb, mult, zy, r, want.data());
+  std::vector<uint8_t> packed(qk::qu8_gemm_16c2_packed_size(n, k) + 1, 0x5A);
+  qk::qu8_gemm_16c2_pack_act(n, k, b.data(), static_cast<size_t>(n), zb, za, mult, packed.data());
+  EXPECT_EQ(packed.back(), 0x5A) << "packing wrote past its size";
+  qk::qu8_gemm_minmax_fp32__avx2_3x16c2(m, n, k, a.data(), static_cast<size_t>(k), packed.data(),
+                                        zy, r, got.data(), static_cast<size_t>(n));
+  int64_t bad = 0;
+  for (size_t i = 0; i < want.size(); ++i) bad += got[i] != want[i];
+  for (size_t i = want.size(); i < got.size(); ++i) bad += got[i] != 0xA5;
+  return bad;
+}
+
+}  // namespace
+
+TEST(X86Gemm, ActivationMatMulMatchesReference) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(77);
+  int64_t bad = 0, cases = 0;
+  int which = 0;
+  for (int m : {1, 2, 3, 4, 7})
+    for (int n : {1, 5, 16, 17, 24, 33, 64})
+      for (int k : {1, 2, 7, 8, 9, 31, 64, 100})
+        for (int32_t za : kZeroPoints)
+          for (int32_t zb : kZeroPoints) {
+            const auto a = kt::RandomU8(int64_t{m} * k, rng);
+            const auto b = kt::RandomU8(int64_t{k} * n, rng);
+            const int32_t zy = (za + zb) / 2;
+            const float mult = 0.5f / static_cast<float>(k * 64);
+            bad += CheckActMatMul(m, n, k, za, zb, zy, ClampFor(which++, zy), mult, a, b);
+            ++cases;
+          }
+  EXPECT_EQ(bad, 0) << "over " << cases << " cases";
+  // The largest K the runtime sends here, at the extremes of the accumulator.
+  const int k = qk::kQu8GemmActMaxK;
+  for (auto [av, bv, za, zb] : {std::tuple{255, 0, 0, 255}, std::tuple{255, 255, 0, 0},
+                                std::tuple{0, 255, 255, 0}}) {
+    const std::vector<uint8_t> a(static_cast<size_t>(2) * k, static_cast<uint8_t>(av));
+    const std::vector<uint8_t> b(static_cast<size_t>(k) * 3, static_cast<uint8_t>(bv));
+    EXPECT_EQ(CheckActMatMul(2, 3, k, za, zb, 128, {0, 255}, 1e-9f, a, b), 0)
+        << "a=" << av << " b=" << bv << " za=" << za << " zb=" << zb;
   }
 }

@@ -230,6 +230,35 @@ TEST(Threads, GemmsGiveTheSameBytesForEveryThreadCount) {
   }
 }
 
+// Attention-style MatMul of two activations (B = a transposed activation):
+// the optimized tiers pack B at run time; every tier must give the
+// reference's bytes, with any thread count.
+TEST(Threads, ActivationMatMulGivesTheReferenceBytes) {
+  OnnxBuilder ob;
+  ob.input("x", {3, 24, 40});
+  ob.node("Relu", {"x"}, {"h"});
+  auto& t = ob.node("Transpose", {"h"}, {"ht"});
+  attr_ints(t, "perm", {0, 2, 1});
+  ob.node("MatMul", {"x", "ht"}, {"y"});
+  ob.output("y");
+  const Built b = build(ob.bytes(), 3 * 24 * 40);
+  ASSERT_FALSE(b.int8.empty());
+  SessionOptions ref;
+  ref.kernels = KernelTier::kReference;
+  const std::vector<uint8_t> want = run_bytes(b.int8, b.inputs, ref);
+  for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+    const k::Isa isa = tier == KernelTier::kAvx2 ? k::Isa::kAvx2 : k::Isa::kAvx512Vnni;
+    if (!k::cpu_supports(isa)) continue;
+    for (int threads : {1, 2}) {
+      SessionOptions o;
+      o.kernels = tier;
+      o.threads = threads;
+      EXPECT_EQ(run_bytes(b.int8, b.inputs, o), want)
+          << kernel_tier_name(tier) << ", threads " << threads;
+    }
+  }
+}
+
 TEST(Threads, OutOfRangeCountsAreRefused) {
   OnnxBuilder ob;
   ob.input("x", {1, 4});

@@ -11,6 +11,8 @@
 //     ymm 1: for channel c = 8..15: int16 w[c][2p], int16 w[c][2p+1]
 // so block size = 128 + 32 * Kp bytes (a multiple of 32). Weights are
 // sign-extended to int16 once, here, so the kernel's vpmaddwd is exact.
+#include <algorithm>
+
 #include "qu8_pack_common.h"
 #include "quanta/kernels/x86.h"
 
@@ -28,6 +30,30 @@ void qu8_gemm_16c2_pack(int n, int k, const int8_t* w, const int32_t* bias_folde
   if (n <= 0) return;
   // Channel c of a pair p: int16 w[c][p], w[c][p+1] at pair[2c], pair[2c+1].
   pack_detail::PackGemm16<int16_t, 2>(n, k, 8, w, bias_folded, multiplier, packed);
+}
+
+void qu8_gemm_16c2_pack_act(int n, int k, const uint8_t* b, size_t ldb, int32_t zb, int32_t za,
+                            float m, void* packed) {
+  if (n <= 0) return;
+  const int64_t kk = k > 0 ? k : 0;
+  const int64_t kp = (kk + 7) / 8 * 8;
+  const auto stride = static_cast<int64_t>(ldb);
+  auto* out = static_cast<unsigned char*>(packed);
+  for (int64_t nb = 0; nb < n; nb += 16) {
+    const int width = static_cast<int>(std::min<int64_t>(16, n - nb));
+    int32_t bias[16] = {};
+    float mult[16] = {};
+    for (int j = 0; j < width; ++j) {
+      int32_t sum = 0;  // |sum| <= k * 255: fits (k <= kQu8GemmActMaxK)
+      for (int64_t i = 0; i < kk; ++i) sum += b[i * stride + nb + j] - zb;
+      bias[j] = -za * sum;
+      mult[j] = m;
+    }
+    out = pack_detail::WriteBlockHead(out, 16, 0, width, bias, mult);
+    out = pack_detail::PackGroups16<int16_t, 2>(out, kp, [&](int64_t c, int64_t kidx) {
+      return c < width && kidx < kk ? b[kidx * stride + nb + c] - zb : 0;
+    });
+  }
 }
 
 }  // namespace quanta::kernels

@@ -764,6 +764,33 @@ void run_matmul_qu8(const MatMulQU8& s) {
   }
 }
 
+// Quantized MatMul of two activations on the optimized tiers: B is packed
+// into `packed` (owned here, sized at prepare) once per batch at run time,
+// with its zero point and A's folded into the weights and bias, then the qu8
+// GEMM kernel runs on A's rows.
+struct MatMulQU8Avx2 {
+  int m, k, n;
+  std::vector<BatchOffsets> batches;
+  const uint8_t* a;
+  int32_t za;
+  const uint8_t* b;
+  int32_t zb;
+  float multiplier;
+  int32_t zy;
+  k::QRange r;
+  uint8_t* y;
+  std::unique_ptr<uint8_t[]> packed;
+};
+void run_matmul_qu8_avx2(const MatMulQU8Avx2& s) {
+  for (const BatchOffsets& o : s.batches) {
+    k::qu8_gemm_16c2_pack_act(s.n, s.k, s.b + o.b, static_cast<size_t>(s.n), s.zb, s.za,
+                              s.multiplier, s.packed.get());
+    k::qu8_gemm_minmax_fp32__avx2_3x16c2(s.m, s.n, s.k, s.a + o.a, static_cast<size_t>(s.k),
+                                         s.packed.get(), s.zy, s.r, s.y + o.y,
+                                         static_cast<size_t>(s.n));
+  }
+}
+
 Result<PreparedOp> Preparer::matmul() {
   const int a = in(0), b = in(1), y = out();
   const auto o = read_options<fb::MatMulOptionsT>(fbn_);
@@ -860,6 +887,24 @@ Result<PreparedOp> Preparer::matmul() {
   if (rows > INT_MAX) {
     return error(StatusCode::kUnsupported,
                  fmt::format("MatMul: {} rows exceed the kernel limit {}", rows, INT_MAX));
+  }
+  if (use_avx2() && kk <= k::kQu8GemmActMaxK && n <= INT_MAX) {
+    auto f = std::make_shared<MatMulQU8Avx2>();
+    f->m = static_cast<int>(rows);
+    f->k = static_cast<int>(kk);
+    f->n = static_cast<int>(n);
+    f->batches = std::move(batches);
+    f->a = data<const uint8_t>(a);
+    f->za = zero(a);
+    f->b = data<const uint8_t>(b);
+    f->zb = zero(b);
+    f->multiplier = k::requant_multiplier(scale(a), scale(b), scale(y));
+    QUANTA_OPS_TRY(check_multiplier(f->multiplier, "output"));
+    f->zy = zero(y);
+    f->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), f->zy);
+    f->y = data<uint8_t>(y);
+    f->packed.reset(new uint8_t[k::qu8_gemm_16c2_packed_size(f->n, f->k)]);
+    return make_prepared<MatMulQU8Avx2, run_matmul_qu8_avx2>(std::move(f));
   }
   auto s = std::make_shared<MatMulQU8>();
   s->m = static_cast<int>(rows);

@@ -86,6 +86,18 @@ void qu8_gemm_minmax_fp32__avx2_2x8c8(int m, int n, int k, const uint8_t* x, siz
 size_t qu8_gemm_16c2_packed_size(int n, int k);
 void qu8_gemm_16c2_pack(int n, int k, const int8_t* w, const int32_t* bias_folded,
                         const float* multiplier, void* packed);
+// The same layout for a MatMul whose B is an activation (qu8 x qu8, both with
+// zero points): run at run time, once per batch, into a buffer of
+// qu8_gemm_16c2_packed_size(n, k) bytes; no allocation. b is [k, n] u8 with
+// rows ldb bytes apart. The packed weight of (channel j, position kk) is
+// b[kk][j] - zb (int16 in [-255, 255]; vpmaddwd stays exact), the folded bias
+// of j is -za * sum_kk (b[kk][j] - zb), the multiplier m for every channel.
+// With it, the 3x16c2 kernel on a [m, k] gives the bytes of
+// qu8_matmul_minmax_fp32__ref as long as 2 * k * 255 * 255 < 2^31, i.e.
+// k <= kQu8GemmActMaxK (the caller checks; beyond, int32 could overflow).
+constexpr int kQu8GemmActMaxK = 16000;
+void qu8_gemm_16c2_pack_act(int n, int k, const uint8_t* b, size_t ldb, int32_t zb, int32_t za,
+                            float m, void* packed);
 // AVX2 kernel: 3 rows x 16 channels per tile, K in pairs, 8 at a time.
 void qu8_gemm_minmax_fp32__avx2_3x16c2(int m, int n, int k, const uint8_t* x, size_t x_stride,
                                        const void* packed, int32_t zy, QRange r, uint8_t* y,
