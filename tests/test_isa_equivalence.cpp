@@ -128,6 +128,38 @@ TEST_P(IsaEquivalence, OnednnBackendGivesTheReferenceBytes) {
   }
 }
 
+// ResNet-8's residual Adds are absorbed by the convolutions before them on the
+// AVX2 tier (with 1 and 2 threads), and the bytes stay the reference's.
+TEST(FusedResidualAdd, ResNet8AbsorbsItsAddsWithTheReferenceBytes) {
+  if (!k::cpu_supports(k::Isa::kAvx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::vector<uint8_t> int8;
+  std::vector<std::vector<float>> inputs;
+  ASSERT_NO_FATAL_FAILURE(convert_case(
+      {"tests/data/zoo/resnet8_op13.onnx", "tests/data/zoo/data_cifar_calib.npy"}, &int8, &inputs));
+  SessionOptions ref;
+  ref.kernels = KernelTier::kReference;
+  const std::vector<float> want = run_all(int8, inputs, ref);
+  auto m = Model::load_buffer(int8.data(), int8.size(), true);
+  ASSERT_TRUE(m.ok());
+  for (int threads : {1, 2}) {
+    SessionOptions o;
+    o.kernels = KernelTier::kAvx2;
+    o.threads = threads;
+    auto s = Session::create(*m, o);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    EXPECT_GT((*s)->fused_adds(), 0) << "no Add was fused";
+    const std::vector<float> got = run_all(int8, inputs, o);
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+        << "threads " << threads;
+  }
+  SessionOptions r;
+  r.kernels = KernelTier::kReference;
+  auto s = Session::create(*m, r);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->fused_adds(), 0) << "the reference tier never fuses";
+}
+
 TEST(SessionBackend, OptionEnvironmentAndErrors) {
   auto m = Model::load_file(src("models/demo_cnn_int8.quanta"));
   ASSERT_TRUE(m.ok()) << m.status().message();

@@ -132,11 +132,39 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     }
   }
   impl->backend = backend;
+  // Residual-Add fusion candidates (docs/runtime.md, "Fused residual Add").
+  std::vector<int> readers(m.tensors.size(), 0);
+  for (const NodeInfo& n : m.nodes) {
+    for (int t : n.inputs) {
+      if (t >= 0) ++readers[static_cast<size_t>(t)];
+    }
+  }
+  for (int t : m.outputs) ++readers[static_cast<size_t>(t)];
+  const auto fusable_add = [&](size_t j) -> int {
+    if (j + 1 >= m.nodes.size()) return -1;
+    const NodeInfo& producer = m.nodes[j];
+    const NodeInfo& add = m.nodes[j + 1];
+    if (producer.op != OpType::kConv2D && producer.op != OpType::kFullyConnected) return -1;
+    if (add.op != OpType::kAdd || add.inputs.size() != 2 || add.outputs.size() != 1) return -1;
+    const int t = producer.outputs[0];
+    const int a = add.inputs[0], b = add.inputs[1];
+    if ((a == t) == (b == t) || readers[static_cast<size_t>(t)] != 1) return -1;
+    const TensorInfo& y = m.tensors[static_cast<size_t>(add.outputs[0])];
+    for (int in : {a, b}) {
+      const TensorInfo& ti = m.tensors[static_cast<size_t>(in)];
+      if (ti.dtype != DType::kU8 || ti.shape != y.shape || !ti.quant.per_tensor()) return -1;
+    }
+    return y.dtype == DType::kU8 && y.quant.per_tensor() ? static_cast<int>(j + 1) : -1;
+  };
   impl->prepared.reserve(m.nodes.size());
   for (size_t i = 0; i < m.nodes.size(); ++i) {
+    if (i > 0 && impl->prepared[i - 1].absorbed_next) {
+      impl->prepared.push_back({});  // computed by node i - 1
+      continue;
+    }
     detail::OpContext ctx{m,   static_cast<int>(i), impl->tensor_data.data(),
                           isa, impl->pool.get(),   backend == Backend::kOnednn,
-                          threads};
+                          threads, fusable_add(i)};
     Result<detail::PreparedOp> op = detail::prepare_op(ctx);
     if (!op) return op.status();
     if (op->run) impl->steps.push_back({op->run, op->state.get(), static_cast<int>(i)});
@@ -155,6 +183,11 @@ Session::~Session() = default;
 
 const Model& Session::model() const { return *impl_->model; }
 size_t Session::arena_bytes() const { return impl_->arena_bytes; }
+int Session::fused_adds() const {
+  int n = 0;
+  for (const detail::PreparedOp& op : impl_->prepared) n += op.absorbed_next ? 1 : 0;
+  return n;
+}
 int Session::onednn_nodes() const {
   int n = 0;
   for (const detail::PreparedOp& op : impl_->prepared) n += op.onednn ? 1 : 0;

@@ -242,6 +242,9 @@ class Session {
   Backend backend() const;
   // Nodes run by oneDNN (0 unless the backend is kOnednn).
   int onednn_nodes() const;
+  // Residual Adds computed inside the convolution or GEMM before them
+  // (docs/runtime.md, "Fused residual Add").
+  int fused_adds() const;
   // Bytes of the activation arena planned for this session.
   size_t arena_bytes() const;
   // Bytes the arena would need without reuse (every tensor its own space).

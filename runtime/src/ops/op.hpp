@@ -32,6 +32,11 @@ struct OpContext {
   // it accepts the node (backends/onednn.hpp), with this many threads.
   bool onednn = false;
   int threads = 1;
+  // The index of the next node when it is a quantized Add of two tensors of
+  // its own shape, one of them this node's output with no other reader (and
+  // not a graph output): the node may absorb it (PreparedOp::absorbed_next).
+  // -1 otherwise.
+  int fuse_add = -1;
 
   const NodeInfo& node() const { return model.nodes[node_index]; }
   const fb::Node* fb_node() const { return model.fb_nodes[node_index]; }
@@ -45,6 +50,9 @@ struct PreparedOp {
   RunFn run = nullptr;            // nullptr: nothing to do (e.g. an aliased reshape)
   std::shared_ptr<void> state;    // owns what run() reads; passed as state.get()
   bool onednn = false;            // run by the oneDNN backend
+  // The node also computed the next node (the Add of OpContext::fuse_add),
+  // which then has nothing to do.
+  bool absorbed_next = false;
 };
 
 // ops/prepare.cpp: dispatches on the node's op type.

@@ -99,6 +99,13 @@ void run_split(const S& s) {
   s.split.pool->run(s.split.tasks, &split_task<S, Range>, &s);
 }
 
+// A residual Add absorbed by the node before it (docs/runtime.md, "Fused
+// residual Add"): the Add's parameters with the residual, and its output.
+struct FusedAdd {
+  k::QResidual res;
+  uint8_t* y = nullptr;
+};
+
 // A node run by the oneDNN backend. `keep` owns what the primitive reads by
 // pointer (multipliers, transposed weights).
 struct OnednnOp {
@@ -254,6 +261,12 @@ class Preparer {
     return op;
   }
 
+  // The Add this node may absorb (OpContext::fuse_add), if its parameters
+  // are finite and the memory allows writing its output here: y must not
+  // overlap this node's input x, and must equal the residual or not overlap
+  // it. nullopt otherwise (the Add then runs as its own node).
+  std::optional<FusedAdd> fused_add(int x, int t) const;
+
   Result<PreparedOp> conv2d();
   Result<PreparedOp> fully_connected();
   Result<PreparedOp> matmul();
@@ -310,16 +323,29 @@ struct GemmQU8Fast {
   k::QRange r;
   uint8_t* y;
   Split split;
+  bool has_res = false;  // a fused residual Add (AVX2 kernels only)
+  k::QResidual res;
 };
+// The residual of rows [r0, ...) and channels [c0, ...), or nullptr.
+const k::QResidual* residual_at(const GemmQU8Fast& s, int64_t r0, int64_t c0, k::QResidual* tmp) {
+  if (!s.has_res) return nullptr;
+  *tmp = s.res;
+  tmp->data = s.res.data + r0 * static_cast<int64_t>(s.res.stride) + c0;
+  return tmp;
+}
 void gemm_qu8_avx2_2x8c8_rows(const GemmQU8Fast& s, int64_t r0, int64_t r1) {
+  k::QResidual tmp;
   k::qu8_gemm_minmax_fp32__avx2_2x8c8(static_cast<int>(r1 - r0), s.n, s.k, s.x + r0 * s.k,
                                       static_cast<size_t>(s.k), s.packed.data(), s.zy, s.r,
-                                      s.y + r0 * s.n, static_cast<size_t>(s.n));
+                                      s.y + r0 * s.n, static_cast<size_t>(s.n),
+                                      residual_at(s, r0, 0, &tmp));
 }
 void gemm_qu8_avx2_3x16c2_rows(const GemmQU8Fast& s, int64_t r0, int64_t r1) {
+  k::QResidual tmp;
   k::qu8_gemm_minmax_fp32__avx2_3x16c2(static_cast<int>(r1 - r0), s.n, s.k, s.x + r0 * s.k,
                                        static_cast<size_t>(s.k), s.packed.data(), s.zy, s.r,
-                                       s.y + r0 * s.n, static_cast<size_t>(s.n));
+                                       s.y + r0 * s.n, static_cast<size_t>(s.n),
+                                       residual_at(s, r0, 0, &tmp));
 }
 void gemm_qu8_vnni_rows(const GemmQU8Fast& s, int64_t r0, int64_t r1) {
   k::qu8_gemm_minmax_fp32__avx512vnni_8x32c4(static_cast<int>(r1 - r0), s.n, s.k, s.x + r0 * s.k,
@@ -334,15 +360,19 @@ void gemm_qu8_vnni_cols(const GemmQU8Fast& s, int64_t c0, int64_t c1) {
 }
 // Channels [c0, c1), c0 a multiple of 16: the packing is block-major.
 void gemm_qu8_avx2_3x16c2_cols(const GemmQU8Fast& s, int64_t c0, int64_t c1) {
+  k::QResidual tmp;
   k::qu8_gemm_minmax_fp32__avx2_3x16c2(s.m, static_cast<int>(c1 - c0), s.k, s.x,
                                        static_cast<size_t>(s.k),
                                        s.packed.data() + (c0 / 16) * s.block_bytes, s.zy, s.r,
-                                       s.y + c0, static_cast<size_t>(s.n));
+                                       s.y + c0, static_cast<size_t>(s.n),
+                                       residual_at(s, 0, c0, &tmp));
 }
 
-// `s` has the model's weights, the folded bias and the multipliers.
+// `s` has the model's weights, the folded bias and the multipliers. With
+// `fuse` (AVX2 tier only), the kernel writes the Add's output instead.
 template <class S>
-PreparedOp prepare_gemm_qu8_fast(k::Isa isa, ThreadPool* pool, int m, int n, int kk, const S& s) {
+PreparedOp prepare_gemm_qu8_fast(k::Isa isa, ThreadPool* pool, int m, int n, int kk, const S& s,
+                                 const FusedAdd* fuse = nullptr) {
   auto g = std::make_shared<GemmQU8Fast>();
   g->m = m;
   g->n = n;
@@ -351,6 +381,11 @@ PreparedOp prepare_gemm_qu8_fast(k::Isa isa, ThreadPool* pool, int m, int n, int
   g->zy = s.zy;
   g->r = s.r;
   g->y = s.y;
+  if (fuse != nullptr && isa == k::Isa::kAvx2) {
+    g->has_res = true;
+    g->res = fuse->res;
+    g->y = fuse->y;
+  }
   const int64_t macs = int64_t{m} * n * kk;
   if (isa == k::Isa::kAvx512Vnni) {
     g->packed.resize(k::qu8_gemm_16c4_packed_size(n, kk));
@@ -383,6 +418,15 @@ PreparedOp prepare_gemm_qu8_fast(k::Isa isa, ThreadPool* pool, int m, int n, int
   g->split = make_split(pool, macs, m, 3);
   return make_prepared<GemmQU8Fast, run_split<GemmQU8Fast, gemm_qu8_avx2_3x16c2_rows>>(
       std::move(g));
+}
+
+// prepare_gemm_qu8_fast, recording whether the fused Add was taken.
+template <class S>
+PreparedOp prepare_gemm_qu8_fused(k::Isa isa, ThreadPool* pool, int m, int n, int kk, const S& s,
+                                  const std::optional<FusedAdd>& fuse) {
+  PreparedOp op = prepare_gemm_qu8_fast(isa, pool, m, n, kk, s, fuse ? &*fuse : nullptr);
+  op.absorbed_next = fuse.has_value() && isa == k::Isa::kAvx2;
+  return op;
 }
 
 // Float FullyConnected / 1x1 Conv2D on the optimized tiers, split over rows
@@ -499,6 +543,8 @@ struct IgemmQU8Fast {
   k::QRange r;
   uint8_t* y;
   Split split;  // over output pixels
+  bool has_res = false;  // a fused residual Add (AVX2 kernel only)
+  k::QResidual res;
 };
 void igemm_qu8_vnni_pixels(const IgemmQU8Fast& s, int64_t p0, int64_t p1) {
   k::qu8_igemm_minmax_fp32__avx512vnni_8x32c4(s.p, s.x, s.table.data(), s.packed.data(), s.zy,
@@ -506,7 +552,44 @@ void igemm_qu8_vnni_pixels(const IgemmQU8Fast& s, int64_t p0, int64_t p1) {
 }
 void igemm_qu8_avx2_pixels(const IgemmQU8Fast& s, int64_t p0, int64_t p1) {
   k::qu8_igemm_minmax_fp32__avx2_4x16c2(s.p, s.x, s.table.data(), s.packed.data(), s.zy, s.r, s.y,
-                                        p0, p1, nullptr);
+                                        p0, p1, s.has_res ? &s.res : nullptr);
+}
+
+std::optional<FusedAdd> Preparer::fused_add(int x, int t) const {
+  if (ctx_.fuse_add < 0 || ctx_.isa != k::Isa::kAvx2) return std::nullopt;
+  const NodeInfo& add = ctx_.model.nodes[static_cast<size_t>(ctx_.fuse_add)];
+  const int a = add.inputs[0], b = add.inputs[1], y = add.outputs[0];
+  const bool conv_first = a == t;
+  const int r = conv_first ? b : a;
+  const auto o = read_options<fb::ElementwiseOptionsT>(
+      ctx_.model.fb_nodes[static_cast<size_t>(ctx_.fuse_add)]);
+  FusedAdd f;
+  f.res.add.za = zero(a);
+  f.res.add.zb = zero(b);
+  f.res.add.zy = zero(y);
+  f.res.add.ma = scale(a) / scale(y);
+  f.res.add.mb = scale(b) / scale(y);
+  if (!std::isfinite(f.res.add.ma) || !std::isfinite(f.res.add.mb)) return std::nullopt;
+  f.res.add.r = k::activation_range_u8(to_act(o.activation), o.clip_min, o.clip_max, scale(y),
+                                       zero(y));
+  f.res.order = conv_first ? k::AddOrder::kConvFirst : k::AddOrder::kResidualFirst;
+  f.res.data = data<const uint8_t>(r);
+  f.res.stride = static_cast<size_t>(info(y).shape.back());
+  f.y = data<uint8_t>(y);
+  const auto overlap = [](const void* p, size_t pn, const void* q, size_t qn) {
+    const auto* a0 = static_cast<const uint8_t*>(p);
+    const auto* b0 = static_cast<const uint8_t*>(q);
+    return a0 < b0 + qn && b0 < a0 + pn;
+  };
+  const size_t ybytes = static_cast<size_t>(info(y).num_bytes);
+  if (overlap(f.y, ybytes, ctx_.data(x), static_cast<size_t>(info(x).num_bytes))) {
+    return std::nullopt;
+  }
+  if (static_cast<const void*>(f.y) != static_cast<const void*>(f.res.data) &&
+      overlap(f.y, ybytes, f.res.data, static_cast<size_t>(info(r).num_bytes))) {
+    return std::nullopt;
+  }
+  return f;
 }
 
 Result<PreparedOp> Preparer::conv2d() {
@@ -595,8 +678,9 @@ Result<PreparedOp> Preparer::conv2d() {
                            s)) {
     return std::move(*op);
   }
+  const std::optional<FusedAdd> fuse = fused_add(x, y);
   if (pointwise && use_avx2()) {
-    return prepare_gemm_qu8_fast(ctx_.isa, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, *s);
+    return prepare_gemm_qu8_fused(ctx_.isa, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, *s, fuse);
   }
   if (depthwise && use_avx2()) {
     auto d = std::make_shared<DwConvQU8Fast>();
@@ -639,8 +723,15 @@ Result<PreparedOp> Preparer::conv2d() {
       k::qu8_igemm_16c2_pack(p.cout, p.kh, p.kw, p.cin, s->w, s->bias.data(),
                              s->multiplier.data(), s->zx, g->packed.data());
       g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels, 4);
-      return make_prepared<IgemmQU8Fast, run_split<IgemmQU8Fast, igemm_qu8_avx2_pixels>>(
+      if (fuse) {
+        g->has_res = true;
+        g->res = fuse->res;
+        g->y = fuse->y;
+      }
+      PreparedOp op = make_prepared<IgemmQU8Fast, run_split<IgemmQU8Fast, igemm_qu8_avx2_pixels>>(
           std::move(g));
+      op.absorbed_next = fuse.has_value();
+      return op;
     }
   }
   return make_prepared<ConvQU8, run_conv_qu8>(std::move(s));
@@ -721,7 +812,9 @@ Result<PreparedOp> Preparer::fully_connected() {
                            s)) {
     return std::move(*op);
   }
-  if (use_avx2()) return prepare_gemm_qu8_fast(ctx_.isa, ctx_.pool, m, n, kk, *s);
+  if (use_avx2()) {
+    return prepare_gemm_qu8_fused(ctx_.isa, ctx_.pool, m, n, kk, *s, fused_add(x, y));
+  }
   return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
 }
 
