@@ -7,6 +7,12 @@
 // (Zen 3 dev host, best of 5: fused 55.8, separate 56.2 GMAC/s, plain conv
 // 62.0: with everything in L1 the fused epilogue costs about what the vadd
 // pass does; the fusion saves the temporary's traffic and a dispatch).
+// First layers (Zen 3 dev host, best of 3, GMAC/s), gather mode -> row mode
+// (cin < 8, kw*cin in [8, 32]: filter rows read in place, 8-wide blocks for
+// cout <= 8): MobileNetV1 3->8 s2 (shape 4) 10.7 -> 25.2, ResNet-8 3->16
+// (shape 3) 22.3 -> 28.5 (39.3 unpadded, shape 5: the border tiles, whose cut
+// rows are assembled on the stack, cost the rest); DS-CNN 1->64 10x4 (shape
+// 2, kw*cin = 4) keeps the gather mode (34-36).
 //
 //   ./bench_x86_conv --benchmark_min_time=0.5 --benchmark_repetitions=5
 //     --benchmark_report_aggregates_only=true     (one command line)
@@ -35,12 +41,15 @@ struct Shape {
 // 3: ResNet-8 first layer: 32x32x3 -> 32x32x16, 3x3, stride 1, pad 1.
 // 4: MobileNetV1 (0.25, 96x96) first layer: 96x96x3 -> 48x48x8, 3x3, stride 2,
 //    TF "SAME" padding (0, 0, 1, 1).
+// 5: shape 3 without padding (34x34 -> 32x32): every tile dense in the row
+//    mode, the ceiling for 3 with its border tiles.
 constexpr Shape kShapes[] = {
     {16, 16, 32, 32, 3, 3, 1, 1, 1, 1, 1},
     {64, 64, 56, 56, 3, 3, 1, 1, 1, 1, 1},
     {1, 64, 49, 10, 10, 4, 2, 4, 1, 5, 1},
     {3, 16, 32, 32, 3, 3, 1, 1, 1, 1, 1},
     {3, 8, 96, 96, 3, 3, 2, 0, 0, 1, 1},
+    {3, 16, 34, 34, 3, 3, 1, 0, 0, 0, 0},
 };
 constexpr int kNumShapes = static_cast<int>(sizeof(kShapes) / sizeof(kShapes[0]));
 

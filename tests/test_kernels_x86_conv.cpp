@@ -446,6 +446,133 @@ TEST(X86Conv, ReadsNothingPastTheInput) {
     }
 }
 
+// ------------------------------------------------ first layers (cin < 8)
+// cin 1..4 (row mode for 8 <= kw*cin <= 32 and kh <= 16, gather otherwise):
+// kernel sizes 1..7, 10x4 and wide rows, strides 1..3, dilations, paddings,
+// images big enough for interior (dense) tiles, cout 1..40 (8-wide blocks for
+// cout <= 8), all zero points and clamps; guarded outputs (Check).
+struct SmallKernel {
+  int kh, kw, dh, dw;
+};
+
+TEST(X86ConvFirstLayer, SmallCinSweep) {
+  SKIP_WITHOUT_AVX2();
+  const SmallKernel kernels[] = {{1, 1, 1, 1}, {2, 2, 1, 1}, {3, 3, 1, 1}, {4, 4, 1, 1},
+                                 {5, 5, 1, 1}, {6, 6, 1, 1}, {7, 7, 1, 1}, {10, 4, 1, 1},
+                                 {3, 8, 1, 1}, {1, 9, 1, 1}, {3, 3, 2, 1}, {3, 3, 1, 2},
+                                 {17, 2, 1, 1}, {2, 11, 1, 1}};
+  const int couts[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 31, 33, 40};
+  int64_t bad = 0, cases = 0;
+  uint32_t seed = 5000;
+  for (int ci = 1; ci <= 4; ++ci)
+    for (const SmallKernel& k : kernels)
+      for (int s = 1; s <= 3; ++s)
+        for (int pad = 0; pad < 2; ++pad) {
+          Case cs;
+          cs.cin = ci;
+          cs.cout = couts[seed % (sizeof(couts) / sizeof(couts[0]))];
+          cs.n = 1 + static_cast<int>(seed % 3 == 0);
+          cs.h = 13 + static_cast<int>(seed % 4);
+          cs.w = 11 + static_cast<int>(seed % 5);
+          cs.kh = k.kh; cs.kw = k.kw; cs.dh = k.dh; cs.dw = k.dw;
+          cs.sh = s;
+          cs.sw = 1 + (s + pad) % 3;
+          if (pad == 0) {
+            cs.pt = cs.pl = cs.pb = cs.pr = 0;
+          } else {  // asymmetric, TF "SAME"-like
+            cs.pt = k.kh / 2; cs.pl = (k.kw - 1) / 2; cs.pb = k.kh - 1 - cs.pt + 1;
+            cs.pr = k.kw / 2;
+          }
+          cs.zx = kZeroPoints[seed % 3];
+          cs.zy = kZeroPoints[(seed / 3) % 3];
+          if (seed % 4 == 1) cs.r = {cs.zy, 255};
+          if (seed % 4 == 2) cs.r = {std::min(cs.zy, 40), std::max(cs.zy, 200)};
+          cs.seed = seed++;
+          bad += Check(cs);
+          ++cases;
+          if (bad > 20) FAIL() << "too many mismatches";
+        }
+  EXPECT_EQ(bad, 0) << "over " << cases << " cases";
+}
+
+// Every cout 1..40 on the three reference first layers' kernels (small images).
+TEST(X86ConvFirstLayer, CoutSweep) {
+  SKIP_WITHOUT_AVX2();
+  int64_t bad = 0;
+  uint32_t seed = 5600;
+  for (int co = 1; co <= 40; ++co)
+    for (int which = 0; which < 3; ++which) {
+      Case cs;
+      cs.cout = co;
+      cs.zx = kZeroPoints[seed % 3];
+      cs.zy = kZeroPoints[(seed / 3) % 3];
+      cs.seed = seed++;
+      if (which == 0) {  // MobileNetV1 first layer, scaled down
+        cs.cin = 3; cs.h = cs.w = 14; cs.sh = cs.sw = 2;
+        cs.pt = cs.pl = 0; cs.pb = cs.pr = 1;
+      } else if (which == 1) {  // ResNet-8 first layer
+        cs.cin = 3; cs.h = cs.w = 10;
+      } else {  // DS-CNN first layer
+        cs.cin = 1; cs.h = 21; cs.w = 10; cs.kh = 10; cs.kw = 4; cs.sh = cs.sw = 2;
+        cs.pt = 4; cs.pl = 1; cs.pb = 5; cs.pr = 1;
+      }
+      bad += Check(cs);
+    }
+  EXPECT_EQ(bad, 0);
+}
+
+// Extreme inputs / weights through the row mode (int32 sums of 255 * +-127).
+TEST(X86ConvFirstLayer, ExtremeValues) {
+  SKIP_WITHOUT_AVX2();
+  int64_t bad = 0;
+  for (int ci : {1, 2, 3, 4})
+    for (int co : {8, 16, 19})
+      for (int neg = 0; neg < 2; ++neg)
+        for (int zx : {0, 255}) {
+          Case cs;
+          cs.cin = ci;
+          cs.cout = co;
+          cs.h = cs.w = 12;
+          cs.kh = cs.kw = 8 / ci + 1;
+          cs.x_fill = Case::Fill::kMax;
+          cs.w_fill = Case::Fill::kMax;
+          cs.w_negative_extreme = neg == 1;
+          cs.zx = zx;
+          cs.mul_scale = 1e-3f;
+          bad += Check(cs);
+        }
+  EXPECT_EQ(bad, 0);
+}
+
+// The input against an unreadable page, with the last rows of the image read
+// directly (no padding at the bottom/right: dense tiles reach the last byte).
+TEST(X86ConvFirstLayer, ReadsNothingPastTheInput) {
+  SKIP_WITHOUT_AVX2();
+  const SmallKernel kernels[] = {{3, 3, 1, 1}, {1, 8, 1, 1}, {2, 5, 1, 1}, {3, 3, 1, 2}};
+  for (int ci = 1; ci <= 4; ++ci)
+    for (const SmallKernel& k : kernels)
+      for (int co : {8, 16, 20}) {
+        Case cs;
+        cs.cin = ci;
+        cs.cout = co;
+        cs.h = 9; cs.w = 12;
+        cs.kh = k.kh; cs.kw = k.kw; cs.dh = k.dh; cs.dw = k.dw;
+        cs.pt = cs.pl = cs.pb = cs.pr = 0;
+        Problem pr;
+        if (!MakeProblem(cs, &pr)) continue;
+        const kt::TailGuarded guarded(pr.x.data(), pr.x.size());
+        ASSERT_NE(guarded.data(), nullptr);
+        const int64_t ny = int64_t{pr.p.oh} * pr.p.ow * cs.cout;
+        std::vector<uint8_t> want(static_cast<size_t>(ny)), got(static_cast<size_t>(ny));
+        qk::qu8_conv2d_minmax_fp32__ref(pr.p, pr.x.data(), cs.zx, pr.w.data(), pr.bias.data(),
+                                        pr.mul.data(), cs.zy, cs.r, want.data());
+        const Prepared prep = Prepare(pr, cs.zx, false);
+        qk::qu8_igemm_minmax_fp32__avx2_4x16c2(pr.p, guarded.data(), prep.ind.data(),
+                                               prep.packed.data(), cs.zy, cs.r, got.data());
+        EXPECT_EQ(Compare(cs, want, got), 0);
+      }
+}
+
 // --------------------------------------------------------- pixel ranges
 // The range overload over several splits of the flattened n*oh*ow pixels
 // (tile-aligned and not, empty pieces, pieces spanning images) gives the bytes
@@ -519,7 +646,8 @@ TEST(X86Conv, PixelRangeSplits) {
   // tap and gather modes, several images, m per image not a multiple of 4
   const int shapes[][6] = {  // cin, cout, n, h, w, stride
       {16, 16, 2, 7, 9, 1}, {3, 16, 3, 9, 7, 2}, {1, 33, 2, 6, 5, 1},
-      {17, 20, 3, 5, 5, 1}, {8, 40, 1, 11, 6, 2}, {5, 7, 2, 3, 3, 1}};
+      {17, 20, 3, 5, 5, 1}, {8, 40, 1, 11, 6, 2}, {5, 7, 2, 3, 3, 1},
+      {3, 8, 2, 13, 11, 2}, {3, 5, 1, 10, 9, 1}, {4, 24, 2, 9, 13, 1}, {2, 17, 3, 7, 12, 3}};
   for (const auto& sh : shapes) {
     Case cs;
     cs.cin = sh[0];
@@ -660,6 +788,11 @@ TEST(X86ConvResidual, ChannelAndGeometrySweep) {
         ++which;
         bad += CheckResidual(cs, ro);
         ++cases;
+        if (ci < 8) {  // a bigger image: the row mode's dense tiles
+          cs.h = 12; cs.w = 13;
+          bad += CheckResidual(cs, ro);
+          ++cases;
+        }
         if (bad > 20) FAIL() << "too many mismatches";
       }
   EXPECT_EQ(bad, 0) << "over " << cases << " cases";
@@ -673,10 +806,10 @@ TEST(X86ConvResidual, ZeroPointsClampsOrdersInPlace) {
   for (int which = 0; which < 81; ++which)
     for (int order = 0; order < 2; ++order)
       for (int in_place = 0; in_place < 2; ++in_place)
-        for (int ci : {2, 16}) {
+        for (int ci : {2, 3, 16}) {
           Case cs;
           cs.cin = ci;
-          cs.cout = 19;
+          cs.cout = ci == 3 ? 7 : 19;
           cs.h = 5; cs.w = 5;
           cs.zx = kZeroPoints[which % 3];
           cs.zy = kZeroPoints[(which / 3) % 3];

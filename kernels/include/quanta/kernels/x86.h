@@ -226,8 +226,10 @@ bool qu8_conv_indirection_build(const Conv2DParams& p, int32_t* table);
 // blob holds the padding buffer of cin bytes equal to zx, so it depends on zx as
 // the folded bias does). Header + blocks of 16 channels with int16 weights
 // (layout: kernels/x86/qu8_igemm_16c2_layout.h). cin >= 8: per tap, chunks of
-// 8 channels read in place; cin < 8: (tap, ci) pairs form one K axis gathered
-// per tile. `packed` must hold qu8_igemm_16c2_packed_size(cout, kh, kw, cin)
+// 8 channels read in place; cin < 8 with 8 <= kw*cin <= 32 and kh <= 16 (3x3x3
+// first layers): per filter row, its kw*cin contiguous bytes read in place
+// (8-channel blocks when cout <= 8); other cin < 8: (tap, ci) pairs form one K
+// axis gathered per tile. `packed` must hold qu8_igemm_16c2_packed_size(cout, kh, kw, cin)
 // bytes (0 if a dimension is <= 0); 32-byte alignment recommended (not required).
 size_t qu8_igemm_16c2_packed_size(int cout, int kh, int kw, int cin);
 void qu8_igemm_16c2_pack(int cout, int kh, int kw, int cin, const int8_t* w,
@@ -242,7 +244,7 @@ void qu8_igemm_16c2_pack(int cout, int kh, int kw, int cin, const int8_t* w,
 // [0, 255]. Reads only the input bytes named by the table (each tap reads
 // exactly the cin bytes of its pixel) in x[0 .. n*h*w*cin), the table, and the
 // blob; writes only y[0 .. n*oh*ow*cout) (y[pixel][0 .. cout), every byte).
-// No allocation (at most ~6.5 KB of stack: the gather buffers).
+// No allocation (at most ~6.5 KB of stack: the gather / padded-row buffers).
 void qu8_igemm_minmax_fp32__avx2_4x16c2(const Conv2DParams& p, const uint8_t* x,
                                         const int32_t* indirection, const void* packed,
                                         int32_t zy, QRange r, uint8_t* y);
