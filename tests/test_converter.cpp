@@ -16,6 +16,7 @@
 #include "npy.hpp"
 #include "quanta/converter.hpp"
 #include "support/onnx_builder.hpp"
+#include "support/vector_source.hpp"
 
 namespace quanta {
 namespace {
@@ -115,25 +116,7 @@ std::vector<float> ref_conv(const std::vector<float>& x, int c, int h, int w,
   return y;
 }
 
-// An in-memory calibration source (single input).
-class VectorSource : public qc::SampleSource {
- public:
-  explicit VectorSource(std::vector<std::vector<float>> samples) : samples_(std::move(samples)) {}
-  int64_t size() const override { return static_cast<int64_t>(samples_.size()); }
-  Result<bool> next(std::vector<std::vector<float>>& s) override {
-    if (pos_ >= samples_.size()) return false;
-    s = {samples_[pos_++]};
-    return true;
-  }
-  Status rewind() override {
-    pos_ = 0;
-    return Status::Ok();
-  }
-
- private:
-  std::vector<std::vector<float>> samples_;
-  size_t pos_ = 0;
-};
+using test::VectorSource;
 
 // ------------------------------------------------------------------ rewrites
 

@@ -16,6 +16,7 @@
 #include "quanta/kernels/isa.h"
 #include "quanta/quanta.hpp"
 #include "support/onnx_builder.hpp"
+#include "support/vector_source.hpp"
 #include "thread_pool.hpp"
 
 namespace quanta {
@@ -82,24 +83,7 @@ TEST(ThreadPool, ZeroTasksDoNothingAndAnIdlePoolShutsDown) {
 }
 
 // ------------------------------------------------------------ sessions
-class VectorSource : public qc::SampleSource {
- public:
-  explicit VectorSource(std::vector<std::vector<float>> samples) : samples_(std::move(samples)) {}
-  int64_t size() const override { return static_cast<int64_t>(samples_.size()); }
-  Result<bool> next(std::vector<std::vector<float>>& sample) override {
-    if (pos_ >= samples_.size()) return false;
-    sample.assign(1, samples_[pos_++]);
-    return true;
-  }
-  Status rewind() override {
-    pos_ = 0;
-    return Status::Ok();
-  }
-
- private:
-  std::vector<std::vector<float>> samples_;
-  size_t pos_ = 0;
-};
+using test::VectorSource;
 
 struct Built {
   std::vector<uint8_t> fp32, int8;

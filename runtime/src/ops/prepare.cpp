@@ -861,17 +861,7 @@ void run_matmul_qu8(const MatMulQU8& s) {
 // into `packed` (owned here, sized at prepare) once per batch at run time,
 // with its zero point and A's folded into the weights and bias, then the qu8
 // GEMM kernel runs on A's rows.
-struct MatMulQU8Avx2 {
-  int m, k, n;
-  std::vector<BatchOffsets> batches;
-  const uint8_t* a;
-  int32_t za;
-  const uint8_t* b;
-  int32_t zb;
-  float multiplier;
-  int32_t zy;
-  k::QRange r;
-  uint8_t* y;
+struct MatMulQU8Avx2 : MatMulQU8 {
   std::unique_ptr<uint8_t[]> packed;
 };
 void run_matmul_qu8_avx2(const MatMulQU8Avx2& s) {
@@ -981,25 +971,15 @@ Result<PreparedOp> Preparer::matmul() {
     return error(StatusCode::kUnsupported,
                  fmt::format("MatMul: {} rows exceed the kernel limit {}", rows, INT_MAX));
   }
-  if (use_avx2() && kk <= k::kQu8GemmActMaxK && n <= INT_MAX) {
-    auto f = std::make_shared<MatMulQU8Avx2>();
-    f->m = static_cast<int>(rows);
-    f->k = static_cast<int>(kk);
-    f->n = static_cast<int>(n);
-    f->batches = std::move(batches);
-    f->a = data<const uint8_t>(a);
-    f->za = zero(a);
-    f->b = data<const uint8_t>(b);
-    f->zb = zero(b);
-    f->multiplier = k::requant_multiplier(scale(a), scale(b), scale(y));
-    QUANTA_OPS_TRY(check_multiplier(f->multiplier, "output"));
-    f->zy = zero(y);
-    f->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), f->zy);
-    f->y = data<uint8_t>(y);
-    f->packed.reset(new uint8_t[k::qu8_gemm_16c2_packed_size(f->n, f->k)]);
-    return make_prepared<MatMulQU8Avx2, run_matmul_qu8_avx2>(std::move(f));
+  // B packed at run time on the optimized tiers (up to kQu8GemmActMaxK).
+  std::shared_ptr<MatMulQU8Avx2> fast;
+  std::shared_ptr<MatMulQU8> s;
+  if (use_avx2() && kk <= k::kQu8GemmActMaxK) {
+    fast = std::make_shared<MatMulQU8Avx2>();
+    s = fast;
+  } else {
+    s = std::make_shared<MatMulQU8>();
   }
-  auto s = std::make_shared<MatMulQU8>();
   s->m = static_cast<int>(rows);
   s->k = static_cast<int>(kk);
   s->n = static_cast<int>(n);
@@ -1013,6 +993,10 @@ Result<PreparedOp> Preparer::matmul() {
   s->zy = zero(y);
   s->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), s->zy);
   s->y = data<uint8_t>(y);
+  if (fast) {
+    fast->packed.reset(new uint8_t[k::qu8_gemm_16c2_packed_size(s->n, s->k)]);
+    return make_prepared<MatMulQU8Avx2, run_matmul_qu8_avx2>(std::move(fast));
+  }
   return make_prepared<MatMulQU8, run_matmul_qu8>(std::move(s));
 }
 
