@@ -229,6 +229,20 @@ class Preparer {
     return Status::Ok();
   }
 
+  // A quantized Add of a and b into y with the Add's options o: zero points,
+  // the two input multipliers s_in / s_y (not checked here) and the
+  // activation range. Shared by the Add node and a conv that absorbs it.
+  k::QAddParams qadd_params(int a, int b, int y, const fb::ElementwiseOptionsT& o) const {
+    k::QAddParams p;
+    p.za = zero(a);
+    p.zb = zero(b);
+    p.zy = zero(y);
+    p.ma = scale(a) / scale(y);
+    p.mb = scale(b) / scale(y);
+    p.r = k::activation_range_u8(to_act(o.activation), o.clip_min, o.clip_max, scale(y), p.zy);
+    return p;
+  }
+
   // The fields AddQU8 and MulQU8 share (the multipliers differ).
   template <class S>
   std::shared_ptr<S> binary_qu8_state(const k::BroadcastShape& shape, int a, int b, int y,
@@ -564,14 +578,8 @@ std::optional<FusedAdd> Preparer::fused_add(int x, int t) const {
   const auto o = read_options<fb::ElementwiseOptionsT>(
       ctx_.model.fb_nodes[static_cast<size_t>(ctx_.fuse_add)]);
   FusedAdd f;
-  f.res.add.za = zero(a);
-  f.res.add.zb = zero(b);
-  f.res.add.zy = zero(y);
-  f.res.add.ma = scale(a) / scale(y);
-  f.res.add.mb = scale(b) / scale(y);
+  f.res.add = qadd_params(a, b, y, o);
   if (!std::isfinite(f.res.add.ma) || !std::isfinite(f.res.add.mb)) return std::nullopt;
-  f.res.add.r = k::activation_range_u8(to_act(o.activation), o.clip_min, o.clip_max, scale(y),
-                                       zero(y));
   f.res.order = conv_first ? k::AddOrder::kConvFirst : k::AddOrder::kResidualFirst;
   f.res.data = data<const uint8_t>(r);
   f.res.stride = static_cast<size_t>(info(y).shape.back());
@@ -1029,25 +1037,27 @@ struct MulQU8 {
 };
 void run_mul_qu8(const MulQU8& s) { k::qu8_mul_minmax_fp32__ref(s.shape, s.a, s.b, s.p, s.y); }
 
-// Quantized Add of two inputs of the same shape on the optimized tiers.
-struct VAddQU8Avx2 {
+// Quantized Add / Mul of two inputs of the same shape on the optimized tiers:
+// P is QAddParams or QMulParams.
+template <class P>
+struct DenseQU8 {
   int64_t n;
   const uint8_t* a;
   const uint8_t* b;
-  k::QAddParams p;
+  P p;
   uint8_t* y;
 };
-void run_vadd_qu8_avx2(const VAddQU8Avx2& s) { k::qu8_vadd_minmax_fp32__avx2(s.n, s.a, s.b, s.p, s.y); }
-
-// Quantized Mul of two inputs of the same shape on the optimized tiers.
-struct VMulQU8Avx2 {
-  int64_t n;
-  const uint8_t* a;
-  const uint8_t* b;
-  k::QMulParams p;
-  uint8_t* y;
-};
-void run_vmul_qu8_avx2(const VMulQU8Avx2& s) { k::qu8_vmul_minmax_fp32__avx2(s.n, s.a, s.b, s.p, s.y); }
+void run_vadd_qu8_avx2(const DenseQU8<k::QAddParams>& s) {
+  k::qu8_vadd_minmax_fp32__avx2(s.n, s.a, s.b, s.p, s.y);
+}
+void run_vmul_qu8_avx2(const DenseQU8<k::QMulParams>& s) {
+  k::qu8_vmul_minmax_fp32__avx2(s.n, s.a, s.b, s.p, s.y);
+}
+// The dense form of a broadcast-capable state S (AddQU8, MulQU8).
+template <class S, class P>
+std::shared_ptr<DenseQU8<P>> dense_of(const S& s) {
+  return std::make_shared<DenseQU8<P>>(DenseQU8<P>{s.shape.num_elements(), s.a, s.b, s.p, s.y});
+}
 
 Result<PreparedOp> Preparer::binary() {
   const int a = in(0), b = in(1), y = out();
@@ -1073,14 +1083,12 @@ Result<PreparedOp> Preparer::binary() {
   const k::QRange r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), zero(y));
   if (is_add) {
     auto s = binary_qu8_state<AddQU8>(shape, a, b, y, r);
-    s->p.ma = scale(a) / scale(y);
-    s->p.mb = scale(b) / scale(y);
+    s->p = qadd_params(a, b, y, o);
     QUANTA_OPS_TRY(check_multiplier(s->p.ma, "input", 0));
     QUANTA_OPS_TRY(check_multiplier(s->p.mb, "input", 1));
     if (use_avx2() && as == bs) {
-      auto v = std::make_shared<VAddQU8Avx2>(
-          VAddQU8Avx2{shape.num_elements(), s->a, s->b, s->p, s->y});
-      return make_prepared<VAddQU8Avx2, run_vadd_qu8_avx2>(std::move(v));
+      return make_prepared<DenseQU8<k::QAddParams>, run_vadd_qu8_avx2>(
+          dense_of<AddQU8, k::QAddParams>(*s));
     }
     return make_prepared<AddQU8, run_add_qu8>(std::move(s));
   }
@@ -1088,9 +1096,8 @@ Result<PreparedOp> Preparer::binary() {
   s->p.m = k::requant_multiplier(scale(a), scale(b), scale(y));
   QUANTA_OPS_TRY(check_multiplier(s->p.m, "output"));
   if (use_avx2() && as == bs) {
-    auto v = std::make_shared<VMulQU8Avx2>(
-        VMulQU8Avx2{shape.num_elements(), s->a, s->b, s->p, s->y});
-    return make_prepared<VMulQU8Avx2, run_vmul_qu8_avx2>(std::move(v));
+    return make_prepared<DenseQU8<k::QMulParams>, run_vmul_qu8_avx2>(
+        dense_of<MulQU8, k::QMulParams>(*s));
   }
   return make_prepared<MulQU8, run_mul_qu8>(std::move(s));
 }
