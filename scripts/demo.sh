@@ -18,7 +18,7 @@ step "setup"
 ./scripts/setup.sh
 step "build"
 mkdir -p build
-./scripts/build.sh > build/build.log 2>&1 || {
+./scripts/build.sh --target quanta > build/build.log 2>&1 || {
   tail -n 60 build/build.log
   echo "demo: build failed (full log: build/build.log)" >&2
   exit 1

@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# Installs everything Quanta needs to build and test on Debian 12 (bookworm).
+# Installs everything Quanta needs on Debian 12 (bookworm).
+#   ./scripts/setup.sh           what the build and the demo need
+#   ./scripts/setup.sh --test    plus what the test suite needs (scripts/test.sh)
+#   ./scripts/setup.sh PKG...    plus the named packages (scripts/train_models.sh)
 # Idempotent: packages already installed are left alone, and `apt-get update`
 # only runs when something is missing. Works as root, or through sudo.
-# Extra arguments are more packages to ensure (scripts/train_models.sh uses it).
+# Installs with --no-install-recommends, so this list must name every package
+# the build uses directly: scripts/check_fresh_machine.sh proves it in a
+# minimal Debian 12 root (docs/install.md).
 set -euo pipefail
 
 PACKAGES=(
-  cmake g++ ninja-build
+  cmake g++ ninja-build pkg-config
   libdnnl-dev libflatbuffers-dev flatbuffers-compiler libfmt-dev
   zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev pkg-config libonnx-testdata
-  python3-pip python3-onnx
-  python3-numpy clang-14 libclang-rt-14-dev libsimde-dev
-  "$@"
+  libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev
+  libsimde-dev python3-numpy
 )
+# Only the tests use these: ONNX's operator test data, pip (ONNX Runtime for
+# the oracle tests), the onnx Python module (test model generators), clang
+# with its sanitizer and fuzzer runtimes.
+TEST_PACKAGES=(
+  libonnx-testdata python3-pip python3-onnx clang-14 libclang-rt-14-dev
+)
+for arg in "$@"; do
+  if [[ "$arg" == "--test" ]]; then
+    PACKAGES+=("${TEST_PACKAGES[@]}")
+  else
+    PACKAGES+=("$arg")
+  fi
+done
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -45,7 +45,7 @@ build_asan() {
       test_onnx_conformance test_threads
 }
 
-run_step "setup" ./scripts/setup.sh
+run_step "setup" ./scripts/setup.sh --test
 run_step "onnxruntime (pip, oracle tests)" ./scripts/install_onnxruntime.sh build/pydeps
 run_step "build (Release)" ./scripts/build.sh
 if [[ $FAILED -eq 0 ]]; then
