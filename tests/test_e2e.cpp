@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -286,6 +287,38 @@ TEST(EndToEnd, RawQuantizedBoundary) {
   Status bad = (*session)->set_input_raw(0, xq.data(), 49);
   EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.message().find("49"), std::string::npos) << bad.message();
+}
+
+// The float boundary of a uint8 input, as quanta.hpp documents it: +-inf
+// saturate to 255 / 0, a NaN is refused and leaves the input as it was.
+TEST(EndToEnd, FloatBoundaryOfAQuantizedInput) {
+  QuantCnn net;
+  ModelWriter w = net.build();
+  auto& m = w.raw();
+  m.nodes.erase(m.nodes.begin());  // xq becomes the input (as in RawQuantizedBoundary)
+  w.blobs().emplace_back(50 * sizeof(float), uint8_t{0});
+  m.tensors[0]->buffer = static_cast<uint32_t>(w.blobs().size());
+  w.set_inputs({1});
+  auto model = load(w);
+  ASSERT_TRUE(model);
+  auto session = Session::create(model);
+  ASSERT_TRUE(session.ok()) << session.status().to_string();
+  Session& s = **session;
+  ASSERT_EQ(s.input(0).info->dtype, DType::kU8);
+  std::vector<float> x(50, 0.f);
+  x[0] = std::numeric_limits<float>::infinity();
+  x[1] = -std::numeric_limits<float>::infinity();
+  ASSERT_TRUE(s.set_input(0, x).ok());
+  const auto* q = static_cast<const uint8_t*>(s.input(0).data);
+  EXPECT_EQ(q[0], 255);
+  EXPECT_EQ(q[1], 0);
+  EXPECT_EQ(q[2], net.zx);  // 0.0 is the zero point
+  x[7] = std::nanf("");
+  const Status bad = s.set_input(0, x);
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("element 7 is NaN"), std::string::npos) << bad.message();
+  EXPECT_EQ(q[0], 255) << "a refused set_input must leave the input unchanged";
+  EXPECT_EQ(q[1], 0);
 }
 
 TEST(EndToEnd, BoundaryErrorsAreReported) {

@@ -256,8 +256,11 @@ class Session {
   TensorView input(size_t i);
   TensorView output(size_t i);
 
-  // Float boundary: quantizes (or copies) `data` into input i. NaN becomes
-  // the zero point, +-inf saturate. The span length must equal the element count.
+  // Float boundary: quantizes (or copies) `data` into input i. A NaN anywhere
+  // is refused (kInvalidArgument naming the input and the element index; the
+  // input is left unchanged); +-inf saturate to 0 / 255 on a quantized input
+  // and are copied as they are on a float one. The span length must equal
+  // the element count.
   Status set_input(size_t i, std::span<const float> data);
   // Raw boundary: copies bytes already in the input's dtype.
   Status set_input_raw(size_t i, const void* data, size_t bytes);
