@@ -122,6 +122,16 @@ std::vector<float> ref_conv(const std::vector<float>& x, int c, int h, int w,
 
 using test::VectorSource;
 
+// Calibrates g (default options) on n samples of `size` values in [lo, hi),
+// test_values seeds seed, seed + 1, ...
+Result<qc::Calibration> calibrate_on(const qc::FloatGraph& g, size_t size, uint32_t n, uint32_t seed,
+                                     float lo = -1.0f, float hi = 1.0f) {
+  std::vector<std::vector<float>> samples;
+  for (uint32_t i = 0; i < n; ++i) samples.push_back(test_values(size, seed + i, lo, hi));
+  VectorSource src(samples);
+  return qc::calibrate(g, src, {});
+}
+
 // ------------------------------------------------------------------ rewrites
 
 // Conv (no bias) -> BatchNormalization -> Relu, NCHW input 1x3x6x6.
@@ -696,10 +706,7 @@ TEST(ConverterQuantize, ExcludedNodeStaysFloatBetweenDequantizeAndQuantize) {
   b.node("Conv", {"y", "w2"}, {"y2"}, "conv2");
   auto g = import_ok(b);
   ASSERT_TRUE(g);
-  std::vector<std::vector<float>> samples;
-  for (uint32_t i = 0; i < 16; ++i) samples.push_back(test_values(108, 100 + i));
-  VectorSource src(samples);
-  auto calib = qc::calibrate(*g, src, {});
+  auto calib = calibrate_on(*g, 108, 16, 100);
   ASSERT_TRUE(calib.ok()) << calib.status().message();
   qc::QuantizeOptions qo;
   qo.exclude = {"conv2"};
@@ -766,10 +773,7 @@ TEST(ConverterQuantize, ResidualAddAndConcatRescaleToTheOutputScale) {
   attr_int(b.node("Concat", {"s", "a"}, {"y"}, "cat"), "axis", 1);
   auto g = import_ok(b);
   ASSERT_TRUE(g);
-  std::vector<std::vector<float>> samples;
-  for (uint32_t i = 0; i < 32; ++i) samples.push_back(test_values(50, 200 + i));
-  VectorSource src(samples);
-  auto calib = qc::calibrate(*g, src, {});
+  auto calib = calibrate_on(*g, 50, 32, 200);
   ASSERT_TRUE(calib.ok());
   auto bytes = qc::build_int8(*g, *calib, {}, nullptr);
   ASSERT_TRUE(bytes.ok()) << bytes.status().message();
@@ -864,10 +868,7 @@ Int8Run convert_dead(const DeadChannelCase& d, const qc::QuantizeOptions& qo) {
   auto g = import_ok(d.model);
   EXPECT_TRUE(g);
   if (!g) return r;
-  std::vector<std::vector<float>> samples;
-  for (uint32_t i = 0; i < 64; ++i) samples.push_back(test_values(d.in_size, 300 + i));
-  VectorSource src(samples);
-  auto calib = qc::calibrate(*g, src, {});
+  auto calib = calibrate_on(*g, d.in_size, 64, 300);
   EXPECT_TRUE(calib.ok()) << calib.status().message();
   if (!calib.ok()) return r;
   auto bytes = qc::build_int8(*g, *calib, qo, &r.report);
@@ -929,10 +930,7 @@ TEST(ConverterScaleFloor, FlooredScaleKeepsBiasAndAccumulatorInsideInt32) {
   const DeadChannelCase d = dead_conv();
   auto g = import_ok(d.model);
   ASSERT_TRUE(g);
-  std::vector<std::vector<float>> samples;
-  for (uint32_t i = 0; i < 8; ++i) samples.push_back(test_values(d.in_size, 500 + i));
-  VectorSource src(samples);
-  auto calib = qc::calibrate(*g, src, {});
+  auto calib = calibrate_on(*g, d.in_size, 8, 500);
   ASSERT_TRUE(calib.ok());
   auto bytes = qc::build_int8(*g, *calib, {}, nullptr);
   ASSERT_TRUE(bytes.ok()) << bytes.status().message();
@@ -1013,10 +1011,7 @@ TEST(ConverterScaleFloor, TinyWeightsWithoutBiasGetANormalScale) {
   b.initializer("wt", {8, 4}, wt);
   auto g = import_ok(b);
   ASSERT_TRUE(g);
-  std::vector<std::vector<float>> samples;
-  for (uint32_t i = 0; i < 8; ++i) samples.push_back(test_values(8, 600 + i));
-  VectorSource src(samples);
-  auto calib = qc::calibrate(*g, src, {});
+  auto calib = calibrate_on(*g, 8, 8, 600);
   ASSERT_TRUE(calib.ok());
   qc::QuantizeReport report;
   auto bytes = qc::build_int8(*g, *calib, {}, &report);
@@ -1054,12 +1049,7 @@ TEST(ConverterScaleFloor, NearTheAccumulatorLimitAFloorThatCostsAccuracyIsAWarni
   attr_int(b.node("Gemm", {"x", "w", "b"}, {"y"}, "fc"), "transB", 1);
   auto g = import_ok(b);
   ASSERT_TRUE(g);
-  std::vector<std::vector<float>> samples;
-  for (uint32_t i = 0; i < 4; ++i) {
-    samples.push_back(test_values(static_cast<size_t>(k), 800 + i, 0.0f, 1.0f));
-  }
-  VectorSource src(samples);
-  auto calib = qc::calibrate(*g, src, {});
+  auto calib = calibrate_on(*g, static_cast<size_t>(k), 4, 800, 0.0f, 1.0f);
   ASSERT_TRUE(calib.ok());
   qc::QuantizeReport report;
   auto bytes = qc::build_int8(*g, *calib, {}, &report);
