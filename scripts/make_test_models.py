@@ -53,6 +53,9 @@ it normalize inside the graph, as many exported models do):
                 (opsets 9, 13: BatchNormalization with 5 outputs; 15: training_mode=1):
                 it normalizes with batch statistics, it is not an inference graph, so
                 conversion must be refused (expect: error mentioning "training")
+  tflite_deadch  (written by scripts/make_dead_channel_model.py, called at the end) a
+                TFLite-style CNN, BatchNorm folded, depthwise/pointwise and residual
+                blocks, with dead channels: weights ~1e-30 and non-zero biases
   upsample_unsupported  a net with nearest-neighbour upsampling (ONNX Upsample at opset 9,
                 Resize at 13), which the converter does not support: conversion must fail
                 with a clear message naming the op (manifest "expect": {"error": [...]})
@@ -611,6 +614,8 @@ def main():
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
+    import make_dead_channel_model  # numpy + onnx only; appends its own manifest entry
+    make_dead_channel_model.add_to_zoo(out)
     total = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
     print(f"{len(manifest['models'])} models, directory {total} bytes")
     if total > MAX_DIR:

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "npy.hpp"
 #include "quanta/quanta.hpp"
 #include "support/cli_runner.hpp"
 #include "support/onnx_builder.hpp"
@@ -107,6 +108,46 @@ TEST_F(CliConvert, ExcludeUnknownNodeIsRefused) {
                       " --calib " + shell_quote(models("fashion_calib_x.npy")) + " --calib-limit 8 --exclude nosuch -q");
   EXPECT_EQ(o.code, 1) << o.output;
   EXPECT_THAT(o.output, HasSubstr("--exclude 'nosuch'"));
+}
+
+// A TFLite-style Conv with dead channels (weights ~1e-30, non-zero bias)
+// converts without --exclude, and the summary names the floored channels.
+TEST_F(CliConvert, DeadChannelsAreFlooredAndListedInTheSummary) {
+  std::vector<float> w = test::test_values(8 * 36, 41, -0.5f, 0.5f);
+  std::vector<float> bias = test::test_values(8, 42, -0.2f, 0.2f);
+  for (int c : {2, 5, 6}) {
+    for (int k = 0; k < 36; ++k) w[c * 36 + k] *= 1e-30f;
+    bias[c] = c == 5 ? -3.0f : 1.5f;
+  }
+  test::OnnxBuilder b;
+  b.input("x", {1, 4, 6, 6}).output("y");
+  b.initializer("w", {8, 4, 3, 3}, w).initializer("b", {8}, bias);
+  test::attr_ints(b.node("Conv", {"x", "w", "b"}, {"y"}, "conv"), "pads", {1, 1, 1, 1});
+  {
+    std::ofstream f(path("dead.onnx"), std::ios::binary);
+    f << b.bytes();
+  }
+  const std::vector<float> x = test::test_values(16 * 144, 43);
+  ASSERT_TRUE(npy::write_file(path("calib.npy"), npy::from_floats({16, 4, 6, 6}, x)).ok());
+  const std::string cmd = "convert " + shell_quote(path("dead.onnx")) + " -o " + shell_quote(path("dead.quanta")) +
+                          " --calib " + shell_quote(path("calib.npy"));
+  auto o = run_quanta(cmd);
+  ASSERT_TRUE(o.exited && o.code == 0) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("; 3 floored: 2, 5, 6"));
+  auto j = run_quanta(cmd + " --json", /*discard_stderr=*/true);
+  ASSERT_EQ(j.code, 0) << j.output;
+  const auto js = nlohmann::json::parse(j.output);
+  int seen = 0;
+  for (const auto& n : js["nodes"]) {
+    if (n["name"] != "conv") {
+      EXPECT_TRUE(n["floored_channels"].empty()) << n.dump();
+      continue;
+    }
+    ++seen;
+    EXPECT_EQ(n["precision"], "int8");
+    EXPECT_EQ(n["floored_channels"], nlohmann::json::array({2, 5, 6}));
+  }
+  EXPECT_EQ(seen, 1) << j.output;
 }
 
 }  // namespace

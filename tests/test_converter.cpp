@@ -4,12 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cfloat>
+#include <climits>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
 
+#include <fmt/format.h>
 #include <stb/stb_image_write.h>
 
 #include "graph.hpp"
@@ -117,6 +121,16 @@ std::vector<float> ref_conv(const std::vector<float>& x, int c, int h, int w,
 }
 
 using test::VectorSource;
+
+// Calibrates g (default options) on n samples of `size` values in [lo, hi),
+// test_values seeds seed, seed + 1, ...
+Result<qc::Calibration> calibrate_on(const qc::FloatGraph& g, size_t size, uint32_t n, uint32_t seed,
+                                     float lo = -1.0f, float hi = 1.0f) {
+  std::vector<std::vector<float>> samples;
+  for (uint32_t i = 0; i < n; ++i) samples.push_back(test_values(size, seed + i, lo, hi));
+  VectorSource src(samples);
+  return qc::calibrate(g, src, {});
+}
 
 // ------------------------------------------------------------------ rewrites
 
@@ -692,10 +706,7 @@ TEST(ConverterQuantize, ExcludedNodeStaysFloatBetweenDequantizeAndQuantize) {
   b.node("Conv", {"y", "w2"}, {"y2"}, "conv2");
   auto g = import_ok(b);
   ASSERT_TRUE(g);
-  std::vector<std::vector<float>> samples;
-  for (uint32_t i = 0; i < 16; ++i) samples.push_back(test_values(108, 100 + i));
-  VectorSource src(samples);
-  auto calib = qc::calibrate(*g, src, {});
+  auto calib = calibrate_on(*g, 108, 16, 100);
   ASSERT_TRUE(calib.ok()) << calib.status().message();
   qc::QuantizeOptions qo;
   qo.exclude = {"conv2"};
@@ -762,10 +773,7 @@ TEST(ConverterQuantize, ResidualAddAndConcatRescaleToTheOutputScale) {
   attr_int(b.node("Concat", {"s", "a"}, {"y"}, "cat"), "axis", 1);
   auto g = import_ok(b);
   ASSERT_TRUE(g);
-  std::vector<std::vector<float>> samples;
-  for (uint32_t i = 0; i < 32; ++i) samples.push_back(test_values(50, 200 + i));
-  VectorSource src(samples);
-  auto calib = qc::calibrate(*g, src, {});
+  auto calib = calibrate_on(*g, 50, 32, 200);
   ASSERT_TRUE(calib.ok());
   auto bytes = qc::build_int8(*g, *calib, {}, nullptr);
   ASSERT_TRUE(bytes.ok()) << bytes.status().message();
@@ -782,6 +790,279 @@ TEST(ConverterQuantize, ResidualAddAndConcatRescaleToTheOutputScale) {
     }
   }
   EXPECT_GT(10 * std::log10(sig / err), 30.0) << "SQNR of int8 against float (dB)";
+}
+
+// ------------------------------------------------------------------ weight scale floor
+//
+// TFLite-exported CNNs carry "dead" output channels: weights about 1e-30 (not
+// exactly 0) and a non-zero bias. s_w = max|w| / 127 would make the int32 bias
+// b / (s_x * s_w) overflow; the converter raises such a channel's scale to the
+// floor of docs/converter.md instead, and the node stays int8.
+
+// Kills channel c of a [cout, per] weight array: weights * 1e-30, or exactly 0.
+void kill_channel(std::vector<float>& w, int64_t per, int64_t c, bool exact_zero = false) {
+  for (int64_t k = 0; k < per; ++k) w[c * per + k] = exact_zero ? 0.0f : w[c * per + k] * 1e-30f;
+}
+
+struct DeadChannelCase {
+  OnnxBuilder model;
+  std::string node;                  // the Conv / Gemm
+  std::vector<float> bias;
+  std::vector<int64_t> dead;         // expected floored channels
+  int64_t cout = 0, pixels = 1;      // output NCHW: [1, cout, pixels]
+  size_t in_size = 0;
+};
+
+// Conv 4 -> 8, 3x3 pad 1 on 6x6 (K = 36): channels 2 and 5 are ~1e-30 with
+// biases 0.5 and -3, channel 6 is exactly 0 with bias 1.5.
+DeadChannelCase dead_conv() {
+  DeadChannelCase d;
+  std::vector<float> w = test_values(8 * 36, 41, -0.5f, 0.5f);
+  kill_channel(w, 36, 2);
+  kill_channel(w, 36, 5);
+  kill_channel(w, 36, 6, /*exact_zero=*/true);
+  d.bias = test_values(8, 42, -0.2f, 0.2f);
+  d.bias[2] = 0.5f;
+  d.bias[5] = -3.0f;
+  d.bias[6] = 1.5f;
+  d.model.input("x", {1, 4, 6, 6}).output("y");
+  d.model.initializer("w", {8, 4, 3, 3}, w).initializer("b", {8}, d.bias);
+  attr_ints(d.model.node("Conv", {"x", "w", "b"}, {"y"}, "conv"), "pads", {1, 1, 1, 1});
+  d.node = "conv";
+  d.dead = {2, 5, 6};
+  d.cout = 8;
+  d.pixels = 36;
+  d.in_size = 4 * 36;
+  return d;
+}
+
+// Gemm 16 -> 6 (K = 16): rows 1 and 4 are ~1e-30 with biases 2 and -0.75.
+DeadChannelCase dead_gemm() {
+  DeadChannelCase d;
+  std::vector<float> w = test_values(6 * 16, 43, -0.5f, 0.5f);
+  kill_channel(w, 16, 1);
+  kill_channel(w, 16, 4);
+  d.bias = test_values(6, 44, -0.2f, 0.2f);
+  d.bias[1] = 2.0f;
+  d.bias[4] = -0.75f;
+  d.model.input("x", {1, 16}).output("y");
+  d.model.initializer("w", {6, 16}, w).initializer("b", {6}, d.bias);
+  attr_int(d.model.node("Gemm", {"x", "w", "b"}, {"y"}, "fc"), "transB", 1);
+  d.node = "fc";
+  d.dead = {1, 4};
+  d.cout = 6;
+  d.in_size = 16;
+  return d;
+}
+
+struct Int8Run {
+  qc::QuantizeReport report;
+  double sqnr_db = 0;
+  float max_dead_err = 0, out_step = 0;  // dead channels: max |int8 - bias|; one output step
+};
+
+// Calibrates on 64 samples, converts without --exclude, and compares the int8
+// model with the float model on 8 other samples.
+Int8Run convert_dead(const DeadChannelCase& d, const qc::QuantizeOptions& qo) {
+  Int8Run r;
+  auto g = import_ok(d.model);
+  EXPECT_TRUE(g);
+  if (!g) return r;
+  auto calib = calibrate_on(*g, d.in_size, 64, 300);
+  EXPECT_TRUE(calib.ok()) << calib.status().message();
+  if (!calib.ok()) return r;
+  auto bytes = qc::build_int8(*g, *calib, qo, &r.report);
+  EXPECT_TRUE(bytes.ok()) << bytes.status().message();
+  if (!bytes.ok()) return r;
+  auto fp32 = qc::build_fp32(*g);
+  EXPECT_TRUE(fp32.ok());
+  const qc::TensorRange& yr = calib->ranges.at("y");
+  r.out_step = (yr.hi - yr.lo) / 255.0f;
+  double sig = 0, err = 0;
+  for (uint32_t i = 0; i < 8; ++i) {
+    const auto x = test_values(d.in_size, 900 + i);
+    const auto f = run_bytes(*fp32, {x})[0];
+    const auto q = run_bytes(*bytes, {x})[0];
+    EXPECT_EQ(f.size(), q.size());
+    for (size_t k = 0; k < f.size() && k < q.size(); ++k) {
+      sig += static_cast<double>(f[k]) * f[k];
+      err += static_cast<double>(f[k] - q[k]) * (f[k] - q[k]);
+    }
+    for (int64_t c : d.dead) {
+      for (int64_t p = 0; p < d.pixels; ++p) {
+        r.max_dead_err = std::max(r.max_dead_err, std::fabs(q[c * d.pixels + p] - d.bias[c]));
+      }
+    }
+  }
+  r.sqnr_db = 10 * std::log10(sig / err);
+  return r;
+}
+
+const qc::NodeSummary* summary_of(const qc::QuantizeReport& r, const std::string& node) {
+  for (const auto& n : r.nodes) {
+    if (n.name == node) return &n;
+  }
+  return nullptr;
+}
+
+class DeadChannels : public ::testing::TestWithParam<bool> {};  // true: Conv, false: Gemm
+
+TEST_P(DeadChannels, ConvertWithoutExcludeStayInt8AndKeepTheirBias) {
+  const DeadChannelCase d = GetParam() ? dead_conv() : dead_gemm();
+  const Int8Run r = convert_dead(d, {});
+  const qc::NodeSummary* s = summary_of(r.report, d.node);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->precision, "int8");
+  EXPECT_GT(r.sqnr_db, 30.0) << "SQNR of int8 against float (dB)";
+  // A dead channel computes its bias: within half an output step, plus slack
+  // for the calibration's rounding of the range.
+  EXPECT_LE(r.max_dead_err, 0.6f * r.out_step) << "output step " << r.out_step;
+  // The summary names the floored channels and counts them.
+  EXPECT_EQ(s->floored_channels, d.dead);
+  EXPECT_NE(s->weights.find(fmt::format("{} floored", d.dead.size())), std::string::npos) << s->weights;
+  EXPECT_TRUE(r.report.warnings.empty()) << r.report.warnings[0];
+}
+
+INSTANTIATE_TEST_SUITE_P(ConverterScaleFloor, DeadChannels, ::testing::Bool(),
+                         [](const auto& i) { return std::string(i.param ? "Conv" : "Gemm"); });
+
+TEST(ConverterScaleFloor, FlooredScaleKeepsBiasAndAccumulatorInsideInt32) {
+  const DeadChannelCase d = dead_conv();
+  auto g = import_ok(d.model);
+  ASSERT_TRUE(g);
+  auto calib = calibrate_on(*g, d.in_size, 8, 500);
+  ASSERT_TRUE(calib.ok());
+  auto bytes = qc::build_int8(*g, *calib, {}, nullptr);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  auto m = Model::load_buffer(bytes->data(), bytes->size(), true);
+  ASSERT_TRUE(m.ok());
+  const TensorInfo* wq = nullptr;
+  const TensorInfo* bq = nullptr;
+  const TensorInfo* xq = find_tensor(**m, "x_q");
+  for (const auto& t : (*m)->tensors()) {
+    if (t.dtype == DType::kI8) wq = &t;
+    if (t.dtype == DType::kI32) bq = &t;
+  }
+  ASSERT_TRUE(wq && bq && xq);
+  const auto* fbm = fb::GetModel(bytes->data());
+  std::vector<int32_t> bvals(8);
+  for (size_t i = 0; i < fbm->tensors()->size(); ++i) {
+    const auto* ft = fbm->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (ft->name()->str() == bq->name) {
+      std::memcpy(bvals.data(), bytes->data() + fbm->buffers()->Get(ft->buffer())->offset(), 32);
+    }
+  }
+  // The rule of docs/converter.md: |b_q| <= (INT32_MAX - K * 255 * 127) / 2,
+  // and a dead channel's scale is exactly that floor (its bias fills the budget).
+  const int64_t k = 36, budget = (INT32_MAX - k * 255 * 127) / 2;
+  const float sx = xq->quant.scale[0];
+  for (int64_t c : d.dead) {
+    const float sw = wq->quant.scale[static_cast<size_t>(c)];
+    EXPECT_LE(std::llabs(bvals[c]), budget) << c;
+    EXPECT_GT(std::llabs(bvals[c]), budget - budget / 1000) << c;
+    EXPECT_NEAR(sw, std::fabs(d.bias[c]) / (static_cast<double>(sx) * budget), 1e-6 * sw) << c;
+  }
+  // Live channels keep max|w| / 127.
+  const std::vector<float> w = test_values(8 * 36, 41, -0.5f, 0.5f);
+  for (int64_t c : {0, 1, 3, 4, 7}) {
+    float a = 0;
+    for (int64_t i = 0; i < 36; ++i) a = std::max(a, std::fabs(w[c * 36 + i]));
+    EXPECT_FLOAT_EQ(wq->quant.scale[static_cast<size_t>(c)], a / 127) << c;
+  }
+}
+
+TEST(ConverterScaleFloor, PerTensorWeightsOfAWhollyDeadLayerAreFloored) {
+  // Every row ~1e-30: per tensor, max|w| / 127 is ~1e-32 as well.
+  DeadChannelCase d = dead_gemm();
+  std::vector<float> w = test_values(6 * 16, 45, -0.5f, 0.5f);
+  for (int64_t c = 0; c < 6; ++c) kill_channel(w, 16, c);
+  d.bias = {0.5f, 2.0f, -1.0f, 0.25f, -0.75f, 3.0f};
+  d.model = OnnxBuilder();
+  d.model.input("x", {1, 16}).output("y");
+  d.model.initializer("w", {6, 16}, w).initializer("b", {6}, d.bias);
+  attr_int(d.model.node("Gemm", {"x", "w", "b"}, {"y"}, "fc"), "transB", 1);
+  d.dead = {0, 1, 2, 3, 4, 5};
+  for (bool per_channel : {true, false}) {
+    SCOPED_TRACE(per_channel ? "per channel" : "per tensor");
+    qc::QuantizeOptions qo;
+    qo.per_channel = per_channel;
+    const Int8Run r = convert_dead(d, qo);
+    const qc::NodeSummary* s = summary_of(r.report, "fc");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->precision, "int8");
+    EXPECT_LE(r.max_dead_err, 0.6f * r.out_step);
+    // Per tensor too, every channel's floor is above max|w| / 127; the one
+    // scale is the largest floor (channel 5, |b| = 3).
+    EXPECT_EQ(s->floored_channels, d.dead);
+  }
+}
+
+TEST(ConverterScaleFloor, TinyWeightsWithoutBiasGetANormalScale) {
+  // max|w| / 127 below FLT_MIN would be a denormal scale (refused by the loader).
+  std::vector<float> w = test_values(4 * 8, 46, -0.5f, 0.5f);
+  for (int64_t k = 0; k < 8; ++k) w[8 + k] *= 1e-37f;
+  OnnxBuilder b;
+  b.input("x", {1, 8}).output("y");
+  b.node("MatMul", {"x", "wt"}, {"y"}, "mm");
+  std::vector<float> wt(32);
+  for (int r = 0; r < 4; ++r) {
+    for (int k = 0; k < 8; ++k) wt[k * 4 + r] = w[r * 8 + k];
+  }
+  b.initializer("wt", {8, 4}, wt);
+  auto g = import_ok(b);
+  ASSERT_TRUE(g);
+  auto calib = calibrate_on(*g, 8, 8, 600);
+  ASSERT_TRUE(calib.ok());
+  qc::QuantizeReport report;
+  auto bytes = qc::build_int8(*g, *calib, {}, &report);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  auto m = Model::load_buffer(bytes->data(), bytes->size(), true);
+  ASSERT_TRUE(m.ok());
+  for (const auto& t : (*m)->tensors()) {
+    if (t.dtype != DType::kI8) continue;
+    for (float s : t.quant.scale) EXPECT_GE(s, FLT_MIN);
+  }
+  ASSERT_FALSE(report.nodes.empty());
+  const qc::NodeSummary* s = summary_of(report, "mm");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->floored_channels, std::vector<int64_t>{1});
+  // Channel 1 computes ~0; the others are unaffected.
+  const auto x = test_values(8, 700);
+  const auto f = run_fp32(*g, x);
+  const auto q = run_bytes(*bytes, {x})[0];
+  ASSERT_EQ(q.size(), 4u);
+  EXPECT_NEAR(q[1], 0.0f, 1e-6f);
+  for (int r = 0; r < 4; ++r) EXPECT_NEAR(q[r], f[r], 0.05f) << r;
+}
+
+TEST(ConverterScaleFloor, NearTheAccumulatorLimitAFloorThatCostsAccuracyIsAWarning) {
+  // K = 66311 is the largest K with K * 255 * 127 < INT32_MAX: the bias budget
+  // is (INT32_MAX - K * 255 * 127) / 2 = 956. Channel 0 has real weights and a
+  // bias that needs more: its floor coarsens them (warned). Channel 1 has no
+  // bias (no floor); channel 2 is dead (floored, nothing lost, no warning).
+  const int64_t k = 66311;
+  std::vector<float> w = test_values(static_cast<size_t>(3 * k), 47, -0.5f, 0.5f);
+  kill_channel(w, k, 2);
+  OnnxBuilder b;
+  b.input("x", {1, k}).output("y");
+  b.initializer("w", {3, k}, w).initializer("b", {3}, {1.0f, 0.0f, 2.0f});
+  attr_int(b.node("Gemm", {"x", "w", "b"}, {"y"}, "fc"), "transB", 1);
+  auto g = import_ok(b);
+  ASSERT_TRUE(g);
+  auto calib = calibrate_on(*g, static_cast<size_t>(k), 4, 800, 0.0f, 1.0f);
+  ASSERT_TRUE(calib.ok());
+  qc::QuantizeReport report;
+  auto bytes = qc::build_int8(*g, *calib, {}, &report);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  const qc::NodeSummary* s = summary_of(report, "fc");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->precision, "int8");
+  EXPECT_EQ(s->floored_channels, (std::vector<int64_t>{0, 2}));
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_NE(report.warnings[0].find("node 'fc'"), std::string::npos) << report.warnings[0];
+  EXPECT_NE(report.warnings[0].find("coarsens weights that matter in 1 channel(s): 0;"), std::string::npos)
+      << report.warnings[0];
+  EXPECT_NE(report.warnings[0].find("--exclude fc"), std::string::npos) << report.warnings[0];
 }
 
 // ------------------------------------------------------------------ committed models

@@ -223,7 +223,8 @@ int run_convert(const ConvertArgs& args) {
       json nodes = json::array();
       for (const auto& n : report.nodes) {
         nodes.push_back({{"name", n.name}, {"op", n.op}, {"precision", n.precision},
-                         {"weights", n.weights}, {"output", n.output}});
+                         {"weights", n.weights}, {"output", n.output},
+                         {"floored_channels", n.floored_channels}});
       }
       j["nodes"] = nodes;
       j["quantize_warnings"] = report.warnings;

@@ -9,7 +9,9 @@
 // same interface as the float one.
 //
 //   weights      int8 symmetric, per output channel (per tensor as an option):
-//                s_w[c] = max|w[c]| / 127, q = clamp(round(w / s_w), -127, 127)
+//                s_w[c] = max|w[c]| / 127, q = clamp(round(w / s_w), -127, 127),
+//                raised where needed to a floor that keeps the bias, the
+//                accumulator and the multiplier representable (scale_floor)
 //   bias         int32, s_b[c] = s_x * s_w[c], q = round(b / s_b) (the runtime
 //                folds the input zero point in at prepare time)
 //   activations  uint8 asymmetric per tensor, from the calibrated range
@@ -20,9 +22,11 @@
 //   constants read as activations (Add/Mul/Concat/MatMul operands): uint8
 //                per tensor over their own range
 #include <algorithm>
+#include <cfloat>
 #include <climits>
 #include <cmath>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <set>
 
 #include "calib_stats.hpp"
@@ -54,6 +58,52 @@ bool keeps_input_quant(OpType op) {
 }
 
 std::string fmt_scale(float s) { return fmt::format("{:.4g}", s); }
+
+// "2, 5, 6"; a long list shows its first 7 entries and its last.
+std::string channel_list(const std::vector<int64_t>& c) {
+  constexpr size_t kShown = 8;
+  if (c.size() <= kShown) return fmt::format("{}", fmt::join(c, ", "));
+  return fmt::format("{}, ..., {}", fmt::join(c.begin(), c.begin() + kShown - 1, ", "), c.back());
+}
+
+// ---- weight scale floor (docs/converter.md, "Weight scale floor")
+//
+// The largest |b_q| a channel may have with K terms in its dot products: half
+// of what the accumulator bound K * 255 * 127 (DESIGN §1) leaves of int32.
+// Needs K * 255 * 127 < INT32_MAX, which gives a budget of at least 956.
+int64_t bias_budget(int64_t k) { return (INT32_MAX - k * 255 * 127) / 2; }
+
+// round(b / s_b), in double as the bias is written.
+double quantized_bias(float b, float sb) {
+  return std::nearbyint(static_cast<double>(b) / static_cast<double>(sb));
+}
+
+// Whether s is a usable weight scale for a channel with bias b: s, the bias
+// scale fl(sx * s) and the multiplier fl(fl(sx * s) / sy) (the kernels' fp32
+// order) are normal floats, and |b_q| fits the budget.
+bool scale_usable(float s, float sx, float sy, float b, int64_t budget) {
+  const float sb = sx * s;
+  const float m = sb / sy;
+  return s >= FLT_MIN && sb >= FLT_MIN && m >= FLT_MIN && std::isfinite(m) &&
+         std::fabs(quantized_bias(b, sb)) <= static_cast<double>(budget);
+}
+
+// The smallest weight scale a channel may have (inf when no finite one works):
+//   max(FLT_MIN, FLT_MIN / sx, FLT_MIN * sy / sx, |b| / (sx * budget)),
+// computed in double, then moved up by a few fp32 steps until the fp32
+// products the runtime computes pass (the rounding of fl(sx * s) may cost one).
+float scale_floor(float sx, float sy, float b, int64_t budget) {
+  const double dx = sx;
+  const double need = std::max({static_cast<double>(FLT_MIN), FLT_MIN / dx,
+                                FLT_MIN * static_cast<double>(sy) / dx,
+                                std::fabs(static_cast<double>(b)) / (dx * static_cast<double>(budget))});
+  if (!(need <= FLT_MAX)) return INFINITY;
+  float s = static_cast<float>(need);
+  for (int i = 0; i < 8 && std::isfinite(s) && !scale_usable(s, sx, sy, b, budget); ++i) {
+    s = std::nextafter(s, INFINITY);
+  }
+  return scale_usable(s, sx, sy, b, budget) ? s : INFINITY;
+}
 
 std::string range_of(const QuantParams& q) {
   const float s = q.scale[0];
@@ -212,27 +262,85 @@ class Quantizer {
   }
 
   void summarize(const LNode& n, const std::string& precision, const std::string& weights,
-                 const std::string& output) {
+                 const std::string& output, std::vector<int64_t> floored = {}) {
     if (!report_) return;
-    report_->nodes.push_back({n.name, op_type_name(n.op), precision, weights, output});
+    report_->nodes.push_back({n.name, op_type_name(n.op), precision, weights, output, std::move(floored)});
   }
 
   struct QWeights {
     int w = -1, b = -1;
     std::string desc;
     int64_t max_abs_bias = 0;
+    std::vector<int64_t> floored;  // channels whose scale was raised to its floor
   };
 
+  // Sum over a channel's weights of (w - s * q)^2, q = clamp(round(w / s), -127, 127).
+  static double rounding_power(const float* w, int64_t n, float s) {
+    double e = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float q = std::clamp(std::nearbyint(w[i] / s), -127.0f, 127.0f);
+      const double d = static_cast<double>(w[i]) - static_cast<double>(s) * q;
+      e += d * d;
+    }
+    return e;
+  }
+
+  // A floored channel whose weights are ~0 (the usual case) loses nothing. One
+  // whose weights matter (K near the int32 limit) may: warn when the floor
+  // adds more than one output step of typical error to its dot products,
+  // 255 * s_x * sqrt(sum_k (w - s_w q)^2 - sum_k (w - s0 q0)^2) / s_y (inputs
+  // at full scale, independent rounding errors).
+  void warn_costly_floors(const LNode& n, const LTensor& wt, const std::vector<float>& s0,
+                          const std::vector<float>& sw, float sx, float sy) {
+    if (!report_) return;
+    const int64_t cout = wt.shape[0], per = wt.num_elements() / cout;
+    std::vector<int64_t> costly;
+    double worst = 0;
+    for (int64_t c = 0; c < cout; ++c) {
+      if (sw[c] <= s0[c]) continue;
+      const float* w = wt.data.data() + c * per;
+      const double added = rounding_power(w, per, sw[c]) - rounding_power(w, per, s0[c]);
+      const double extra = 255.0 * sx * std::sqrt(std::max(added, 0.0)) / sy;
+      if (extra > 1.0) {
+        costly.push_back(c);
+        worst = std::max(worst, extra);
+      }
+    }
+    if (costly.empty()) return;
+    report_->warnings.push_back(fmt::format(
+        "node '{}': the weight scale floor (bias and accumulator inside int32) coarsens weights "
+        "that matter in {} channel(s): {}; their outputs may move by about {:.1f} output steps "
+        "(--exclude {} keeps the node in float)",
+        n.name, costly.size(), channel_list(costly), worst, n.name));
+  }
+
   // Conv2D [Cout, KH, KW, Cin/g] or FullyConnected [N, K]: channel axis 0.
-  QWeights quantize_weights(const LNode& n, float sx) {
+  // sx, sy: the input and output scales (calibrated).
+  Result<QWeights> quantize_weights(const LNode& n, float sx, float sy) {
     const LTensor& wt = T(n.inputs[1]);
+    const LTensor* bt = n.inputs.size() > 2 && n.inputs[2] >= 0 ? &T(n.inputs[2]) : nullptr;
     const int64_t cout = wt.shape[0];
     const int64_t per = wt.num_elements() / cout;
     std::vector<float> amax(static_cast<size_t>(cout), 0.0f);
     for (int64_t c = 0; c < cout; ++c) {
-      for (int64_t k = 0; k < per; ++k) amax[c] = std::max(amax[c], std::fabs(wt.data[c * per + k]));
+      for (int64_t i = 0; i < per; ++i) amax[c] = std::max(amax[c], std::fabs(wt.data[c * per + i]));
     }
-    std::vector<float> sw(static_cast<size_t>(cout));
+    // The floor of each channel's scale (docs/converter.md, "Weight scale floor").
+    const int64_t budget = bias_budget(per);  // per = K, the dot length
+    std::vector<float> floor(static_cast<size_t>(cout));
+    for (int64_t c = 0; c < cout; ++c) {
+      const float b = bt ? bt->data[c] : 0.0f;
+      floor[c] = scale_floor(sx, sy, b, budget);
+      if (!std::isfinite(floor[c])) {
+        return Status{StatusCode::kUnsupported,
+                      fmt::format("node '{}', output channel {}: no fp32 weight scale represents its "
+                                  "bias {} as int32 with input scale {} and output scale {}; keep "
+                                  "the node in float with --exclude {}",
+                                  n.name, c, b, sx, sy, n.name)};
+      }
+    }
+    // The scale each channel would have without a floor (s0), and the one it gets (sw).
+    std::vector<float> s0(static_cast<size_t>(cout));
     if (opt_.per_channel) {
       // An all-zero channel borrows the smallest non-zero scale (its bias keeps a fine step).
       float smallest = 0;
@@ -240,21 +348,27 @@ class Quantizer {
         if (a > 0 && (smallest == 0 || a < smallest)) smallest = a;
       }
       for (int64_t c = 0; c < cout; ++c) {
-        const float a = amax[c] > 0 ? amax[c] : (smallest > 0 ? smallest : 127.0f);
-        sw[c] = a / 127.0f;
+        s0[c] = (amax[c] > 0 ? amax[c] : (smallest > 0 ? smallest : 127.0f)) / 127.0f;
       }
     } else {
-      float a = *std::max_element(amax.begin(), amax.end());
-      if (a <= 0) a = 127.0f;
-      std::fill(sw.begin(), sw.end(), a / 127.0f);
+      const float a = *std::max_element(amax.begin(), amax.end());
+      std::fill(s0.begin(), s0.end(), (a > 0 ? a : 127.0f) / 127.0f);
     }
+    QWeights r;
+    std::vector<float> sw(static_cast<size_t>(cout));
+    for (int64_t c = 0; c < cout; ++c) {
+      sw[c] = std::max(s0[c], floor[c]);
+      if (floor[c] > s0[c]) r.floored.push_back(c);
+    }
+    if (!opt_.per_channel) std::fill(sw.begin(), sw.end(), *std::max_element(sw.begin(), sw.end()));
     std::vector<int8_t> wq(static_cast<size_t>(wt.num_elements()));
     for (int64_t c = 0; c < cout; ++c) {
-      for (int64_t k = 0; k < per; ++k) {
-        const float q = std::nearbyint(wt.data[c * per + k] / sw[c]);
-        wq[c * per + k] = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
+      for (int64_t i = 0; i < per; ++i) {
+        const float q = std::nearbyint(wt.data[c * per + i] / sw[c]);
+        wq[c * per + i] = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
       }
     }
+    warn_costly_floors(n, wt, s0, sw, sx, sy);
     QuantParams wqp;
     if (opt_.per_channel) {
       wqp.axis = 0;
@@ -263,26 +377,27 @@ class Quantizer {
     } else {
       wqp = per_tensor(sw[0], 0);
     }
-    QWeights r;
     r.w = w_.add_constant_i8(wt.name, wt.shape, wq, wqp);
     const auto [mn, mx] = std::minmax_element(sw.begin(), sw.end());
     r.desc = opt_.per_channel ? fmt::format("i8 per-channel x{} s=[{}..{}]", cout, fmt_scale(*mn), fmt_scale(*mx))
                               : fmt::format("i8 per-tensor s={}", fmt_scale(sw[0]));
-    if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
-      const LTensor& bt = T(n.inputs[2]);
+    if (!r.floored.empty()) {
+      r.desc += fmt::format("; {} floored: {}", r.floored.size(), channel_list(r.floored));
+    }
+    if (bt) {
       std::vector<int32_t> bq(static_cast<size_t>(cout));
       QuantParams bqp;
       bqp.axis = 0;
       for (int64_t c = 0; c < cout; ++c) {
         const float sb = sx * sw[c];  // DESIGN §1, in fp32 as the runtime checks it
-        const double q = std::nearbyint(static_cast<double>(bt.data[c]) / static_cast<double>(sb));
+        const double q = quantized_bias(bt->data[c], sb);
         const double lim = static_cast<double>(INT32_MAX);
         bq[c] = static_cast<int32_t>(std::clamp(q, -lim, lim));
         r.max_abs_bias = std::max<int64_t>(r.max_abs_bias, std::llabs(static_cast<long long>(bq[c])));
         bqp.scale.push_back(sb);
         bqp.zero_point.push_back(0);
       }
-      r.b = w_.add_constant_i32(bt.name, bt.shape, bq, bqp);
+      r.b = w_.add_constant_i32(bt->name, bt->shape, bq, bqp);
     }
     return r;
   }
@@ -350,22 +465,6 @@ class Quantizer {
       if (!q) return q.status();
       ins.push_back(*q);
     }
-    std::string wdesc;
-    if (has_weights) {
-      const float sx = qparams_[n.inputs[0]].scale[0];
-      QWeights qw = quantize_weights(n, sx);
-      ins.push_back(qw.w);
-      if (n.inputs.size() > 2) ins.push_back(qw.b);
-      wdesc = qw.desc;
-      const LTensor& wt = T(n.inputs[1]);
-      const int64_t k = wt.num_elements() / wt.shape[0];
-      if (k * 255 * 127 + qw.max_abs_bias >= INT32_MAX) {
-        return Status{StatusCode::kUnsupported,
-                      fmt::format("node '{}': the quantized bias (max |b| = {}) and K = {} overflow "
-                                  "the int32 accumulator; exclude the node with --exclude {}",
-                                  n.name, qw.max_abs_bias, k, n.name)};
-      }
-    }
     QuantParams oq;
     if (keeps_input_quant(n.op)) {
       oq = qparams_[n.inputs[0]];
@@ -374,9 +473,29 @@ class Quantizer {
       if (!q) return q.status();
       oq = *q;
     }
+    std::string wdesc;
+    std::vector<int64_t> floored;
+    if (has_weights) {
+      const float sx = qparams_[n.inputs[0]].scale[0];
+      const LTensor& wt = T(n.inputs[1]);
+      const int64_t k = wt.num_elements() / wt.shape[0];
+      auto qw = quantize_weights(n, sx, oq.scale[0]);
+      if (!qw) return qw.status();
+      ins.push_back(qw->w);
+      if (n.inputs.size() > 2) ins.push_back(qw->b);
+      wdesc = qw->desc;
+      floored = qw->floored;
+      if (k * 255 * 127 + qw->max_abs_bias >= INT32_MAX) {  // the floor rules this out
+        return Status{StatusCode::kInternal,
+                      fmt::format("node '{}': the quantized bias (max |b| = {}) and K = {} overflow "
+                                  "the int32 accumulator despite the weight scale floor",
+                                  n.name, qw->max_abs_bias, k)};
+      }
+    }
     std::vector<int> outs = {new_output(n.outputs[0], true, oq)};
     w_.add_node(n.op, ins, outs, n.options, n.name, n.source);
-    summarize(n, keeps_input_quant(n.op) ? "uint8 (input's scale)" : "int8", wdesc, range_of(oq));
+    summarize(n, keeps_input_quant(n.op) ? "uint8 (input's scale)" : "int8", wdesc, range_of(oq),
+              std::move(floored));
     return Status::Ok();
   }
 };

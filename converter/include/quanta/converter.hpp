@@ -185,6 +185,11 @@ struct NodeSummary {
   std::string precision;     // "int8", "float (excluded)", "float", "uint8 (data movement)"
   std::string weights;       // "int8 per-channel x16, scales 0.0012..0.0101" or ""
   std::string output;        // "u8 s=0.0235 zp=0 range [0, 6.0]" or "f32"
+  // Output channels whose weight scale was raised to the floor that keeps
+  // their bias and the accumulator inside int32 (docs/converter.md, "Weight
+  // scale floor"); `weights` then ends with "N floored: c0, c1, ...". Per
+  // tensor: the channels whose floor raised the one scale.
+  std::vector<int64_t> floored_channels;
 };
 
 struct QuantizeReport {
