@@ -49,12 +49,6 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
   f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 }
 
-#define EXPECT_EXIT_CODE(o, c)                                                            \
-  do {                                                                                    \
-    EXPECT_TRUE((o).exited) << "killed by signal " << (o).signal << "\n" << (o).output;   \
-    EXPECT_EQ((o).code, (c)) << (o).output;                                               \
-  } while (0)
-
 class CliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
