@@ -338,7 +338,7 @@ TEST_F(CliEval, BatchedModel) {
   const Outcome bad = eval(quote(fc2_) + " --data " + q("fc_x5.npy"));
   EXPECT_EXIT_CODE(bad, 1);
   EXPECT_THAT(bad.output, HasSubstr("fc_x5.npy"));
-  EXPECT_THAT(bad.output, HasSubstr("multiple of 2"));
+  EXPECT_THAT(bad.output, HasSubstr("multiple of the model's batch 2"));
 }
 
 TEST_F(CliEval, LabelCountMismatch) {
@@ -371,10 +371,11 @@ TEST_F(CliEval, MissingFiles) {
   o = eval(quote(fp32_) + " --data " + q("missing.npy"));
   EXPECT_EXIT_CODE(o, 1);
   EXPECT_THAT(o.output, HasSubstr("missing.npy"));
-  // A prefix that is not an input name is part of the path.
+  // A prefix that is not an input name, in an argument that is not an
+  // existing file, is an unknown input name.
   o = eval(quote(fp32_) + " --data bogus=" + q("x.npy"));
-  EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.output, HasSubstr("bogus="));
+  EXPECT_EXIT_CODE(o, 2);
+  EXPECT_THAT(o.output, HasSubstr("no input named 'bogus' (inputs: 'input')"));
   o = eval(quote(fp32_) + " --data " + q("x.npy") + " --labels " + q("missing_y.npy"));
   EXPECT_EXIT_CODE(o, 1);
   EXPECT_THAT(o.output, HasSubstr("missing_y.npy"));
