@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -33,7 +32,11 @@ using ::testing::Not;
 // ---------------------------------------------------------------- running the binary
 
 using Outcome = test::CliOutcome;
+using test::int64_array;
+using test::line_starting;
+using test::percent_count;
 using test::quanta_bin;
+using test::write_npy;
 std::string quote(const std::string& s) { return test::shell_quote(s); }
 
 // Runs `quanta eval <args>`; stderr joins stdout unless `stdout_only`.
@@ -41,29 +44,10 @@ Outcome eval(const std::string& args, bool stdout_only = false) {
   return test::run_quanta("eval " + args, stdout_only);
 }
 
-#define EXPECT_EXIT_CODE(o, c)                                        \
-  do {                                                                \
-    EXPECT_TRUE((o).exited) << "killed by a signal\n" << (o).output;     \
-    EXPECT_EQ((o).code, (c)) << (o).output;                              \
-  } while (0)
-
-// The line of `text` that starts with `prefix` ("" if none).
-std::string line_starting(const std::string& text, const std::string& prefix) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(prefix, 0) == 0) return line;
-  }
-  return "";
-}
-
 size_t count_of(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
   return n;
-}
-
-std::string percent_count(int64_t k, int64_t n) {
-  return fmt::format("{:.2f}% ({}/{})", 100.0 * static_cast<double>(k) / static_cast<double>(n), k, n);
 }
 
 // ---------------------------------------------------------------- data
@@ -98,33 +82,6 @@ std::vector<int64_t> predict(const std::string& model_path, const std::vector<fl
     }
   }
   return preds;
-}
-
-void write_npy(const std::string& path, const npy::Array& a) {
-  const Status st = npy::write_file(path, a);
-  ASSERT_TRUE(st.ok()) << st.to_string();
-}
-
-npy::Array int64_array(const std::vector<int64_t>& v) {
-  return npy::from_bytes(npy::ElementType::kI64, {static_cast<int64_t>(v.size())}, v.data(), v.size() * 8);
-}
-
-// FullyConnected 4 -> 3 on a batch of 2: input "x" [2, 4], output "y" [2, 3].
-ModelWriter make_batch2_fc_writer() {
-  ModelWriter w("quanta-tests");
-  const int x = w.add_tensor("x", {2, 4}, DType::kF32);
-  const int wt = w.add_constant_f32("w", {3, 4},
-                                    {0.5f, -1.0f, 0.25f, 2.0f,  //
-                                     1.0f, 0.0f, -0.5f, 0.75f,  //
-                                     -2.0f, 1.5f, 0.125f, -1.0f});
-  const int b = w.add_constant_f32("b", {3}, {0.1f, -0.2f, 0.3f});
-  const int y = w.add_tensor("y", {2, 3}, DType::kF32);
-  fb::OptionsUnion opts;
-  opts.Set(fb::FullyConnectedOptionsT{});
-  w.add_node(OpType::kFullyConnected, {x, wt, b}, {y}, std::move(opts), "fc", {"Gemm_0"});
-  w.set_inputs({x});
-  w.set_outputs({y});
-  return w;
 }
 
 constexpr int64_t kSamples = 48;
@@ -179,7 +136,7 @@ class CliEval : public ::testing::Test {
 
     // The batch-2 model: 6 samples = 3 runs.
     fc2_ = p("fc2.quanta");
-    const Status st = make_batch2_fc_writer().write_file(fc2_);
+    const Status st = test::make_float_fc_batch2_writer().write_file(fc2_);
     ASSERT_TRUE(st.ok()) << st.to_string();
     fc_x_.resize(6 * 4);
     for (float& v : fc_x_) v = uni(rng);
@@ -381,7 +338,7 @@ TEST_F(CliEval, BatchedModel) {
   const Outcome bad = eval(quote(fc2_) + " --data " + q("fc_x5.npy"));
   EXPECT_EXIT_CODE(bad, 1);
   EXPECT_THAT(bad.output, HasSubstr("fc_x5.npy"));
-  EXPECT_THAT(bad.output, HasSubstr("multiple of 2"));
+  EXPECT_THAT(bad.output, HasSubstr("multiple of the model's batch 2"));
 }
 
 TEST_F(CliEval, LabelCountMismatch) {
@@ -414,10 +371,11 @@ TEST_F(CliEval, MissingFiles) {
   o = eval(quote(fp32_) + " --data " + q("missing.npy"));
   EXPECT_EXIT_CODE(o, 1);
   EXPECT_THAT(o.output, HasSubstr("missing.npy"));
-  // A prefix that is not an input name is part of the path.
+  // A prefix that is not an input name, in an argument that is not an
+  // existing file, is an unknown input name.
   o = eval(quote(fp32_) + " --data bogus=" + q("x.npy"));
-  EXPECT_EXIT_CODE(o, 1);
-  EXPECT_THAT(o.output, HasSubstr("bogus="));
+  EXPECT_EXIT_CODE(o, 2);
+  EXPECT_THAT(o.output, HasSubstr("no input named 'bogus' (inputs: 'input')"));
   o = eval(quote(fp32_) + " --data " + q("x.npy") + " --labels " + q("missing_y.npy"));
   EXPECT_EXIT_CODE(o, 1);
   EXPECT_THAT(o.output, HasSubstr("missing_y.npy"));

@@ -252,6 +252,23 @@ TEST(NpyTest, MissingFileNamesThePath) {
   EXPECT_THAT(r.status().message(), HasSubstr("missing.npy"));
 }
 
+TEST(NpyTest, DirectoryIsAnErrorNamingThePath) {
+  // Opening a directory succeeds on Linux and its "size" is huge: this must
+  // be a clear error, not an attempt to allocate that much.
+  const std::string file = test::temp_path("npy_dir_probe.npy");
+  const std::string dir = file.substr(0, file.rfind('/'));
+  auto r = read_file(dir);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr(dir + ": is a directory, expected a .npy file"));
+  auto reader = Reader::open(dir);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_THAT(reader.status().message(), HasSubstr(dir + ": is a directory, expected a .npy file"));
+  // Writing onto a directory names it too.
+  const Status w = write_file(dir, from_floats({1}, std::vector<float>{1.0f}));
+  ASSERT_FALSE(w.ok());
+  EXPECT_THAT(w.message(), HasSubstr(dir + ": is a directory"));
+}
+
 TEST(NpyTest, SerializeRejectsSizeMismatch) {
   Array a = from_floats({2, 2}, std::vector<float>(3, 0.0f));
   EXPECT_FALSE(serialize(a).ok());

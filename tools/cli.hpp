@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "npy.hpp"
 #include "quanta/quanta.hpp"
 
 namespace quanta::cli {
@@ -117,6 +118,7 @@ struct EvalArgs {
   std::vector<std::string> data;           // .npy per graph input (or NAME=file.npy), batched
   std::string labels;                      // optional .npy of integer class labels
   int64_t limit = 0;                       // 0: all samples
+  int top_k = 0;                           // with labels: also top-K accuracy (0: off)
   bool json = false;
 };
 
@@ -202,5 +204,75 @@ struct ErrorStats {
 
 // Percentile (p in [0, 100]) of sorted values, linear interpolation.
 double percentile_sorted(const std::vector<double>& sorted, double p);
+
+// ------------------------------------------------------------ model and data files
+// (tools/cli_data.cpp; used by run, compare and eval)
+
+// True when `path` ends in ".onnx" (any case).
+bool is_onnx_path(const std::string& path);
+// A .quanta model, or an .onnx file converted to fp32 in memory (what
+// `quanta convert --precision fp32` would write). When the ONNX inputs need
+// shapes (a dynamic dimension other than the batch) or have other shapes than
+// the inputs of `shapes_from`, the import is retried with the input shapes
+// of `shapes_from` (for example a .quanta converted with --input-shape).
+// Throws Error naming the file.
+std::shared_ptr<const Model> load_model_any(const std::string& path, const Model* shapes_from = nullptr);
+// The path, plus "(ONNX, converted to fp32 in memory)" for an .onnx file.
+std::string model_label(const std::string& path);
+
+std::vector<std::string> input_names(const Model& m);
+std::vector<std::string> output_names(const Model& m);
+
+// How file arguments of one option bind to graph tensors.
+struct FileOption {
+  std::string option;   // "--input", "--data", "--output"
+  std::string kind;     // "input" or "output"
+  bool reading = true;  // files that are read (not written)
+};
+
+// Resolves file arguments to one path per tensor of `names` ("" where none
+// is given). "NAME=path" binds by name; other arguments fill the free slots
+// in order. A prefix before '=' that is not a tensor name is a usage error
+// naming the tensors, unless the argument is plainly a path: an existing
+// file (when reading) or a prefix with a '/' ("./a=b.npy"). Too many
+// arguments, a slot given twice and an empty name are usage errors too.
+std::vector<std::string> bind_files(const std::vector<std::string>& args, const std::vector<std::string>& names,
+                                    const FileOption& opt, const std::string& model_path);
+
+// A .npy file of samples for one graph input, split into runs of the input's
+// shape [B, d1, ..., dk]: a file of exactly that shape is one run; a file
+// [N, d1, ..., dk] gives N / B runs (N must be a multiple of B). Any other
+// shape (a missing batch axis included) is an error naming both shapes.
+struct SampleFile {
+  std::string path;
+  npy::Array array;
+  int64_t batch = 1;      // B, the input's first dimension (1 for a scalar)
+  int64_t samples = 0;    // N
+  int64_t runs = 0;       // N / B
+  size_t run_elems = 0;   // elements per run (the input's element count)
+
+  // Raw bytes of run `run` (run_bytes() of them, the file's dtype).
+  const uint8_t* run_data(int64_t run) const;
+  size_t run_bytes() const;
+  // Run `run` converted to float into `out` (resized). With `refuse_nan`, a
+  // NaN is an error naming the file, the sample and the element.
+  void floats(int64_t run, std::vector<float>& out, bool refuse_nan = false) const;
+};
+SampleFile read_sample_file(const std::string& path, const TensorInfo& input, size_t index);
+// One file per input of `m` (paths in input order, none empty); every file
+// must give the same number of runs, or an error names both files.
+std::vector<SampleFile> read_sample_files(const std::vector<std::string>& paths, const Model& m);
+
+// The class scores of an output, for argmax / top-k: `rows` rows per run
+// (the first axis; 1 for a rank-1 output), each of `classes` scores (the
+// other axes, which must be a vector once size-1 axes are dropped: [1, 1000,
+// 1, 1] is one row of 1000 classes). `ok` false (and `why` set) otherwise.
+struct ClassLayout {
+  bool ok = false;
+  int64_t rows = 0;
+  size_t classes = 0;
+  std::string why;
+};
+ClassLayout class_layout(const TensorInfo& output);
 
 }  // namespace quanta::cli

@@ -35,9 +35,11 @@ Command add_run_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* sub = app.add_subcommand(
       "run",
-      "Run a model once on inputs read from .npy files.\n"
-      "Inputs are given in graph-input order, or as NAME=file.npy. Each array's shape must equal\n"
-      "the model input's shape exactly. Without --raw, values are real numbers (any supported\n"
+      "Run a model on inputs read from .npy files.\n"
+      "Inputs are given in graph-input order, or as NAME=file.npy. Each array has the model\n"
+      "input's shape [B, ...], or [N, ...] for N samples (N a multiple of B): the model then runs\n"
+      "N / B times and each output gets N / B times its first axis. A missing batch axis is an\n"
+      "error. Without --raw, values are real numbers (any supported\n"
       "npy dtype, converted to float) and are quantized by the runtime; outputs are dequantized\n"
       "to float32. With --raw, arrays hold the stored dtype (e.g. uint8 for a quantized input)\n"
       "and outputs are written in their stored dtype. Outputs without --output are summarized.");
@@ -103,11 +105,13 @@ Command add_compare_command(CLI::App& app) {
       "compare",
       "Run two models with the same inputs and outputs on the same data and report, per output,\n"
       "the SQNR of the candidate against the reference (dB), cosine similarity, the largest\n"
-      "absolute error and top-1 agreement (argmax over the last axis). Inputs are real values\n"
-      "(quantized by each model's own input parameters).");
-  sub->add_option("reference", args->reference, "Reference model (e.g. the float model)")->required();
-  sub->add_option("candidate", args->candidate, "Candidate model (e.g. the int8 model)")->required();
-  CLI::Option* in = sub->add_option("--input,-i", args->inputs, "Input .npy file, one per graph input (repeatable)")
+      "absolute error and top-1 agreement (argmax per sample; size-1 axes are dropped). Inputs\n"
+      "are real values (quantized by each model's own input parameters); an --input file may hold\n"
+      "N samples, as for run. A float .onnx model is converted to fp32 in memory.");
+  sub->add_option("reference", args->reference, "Reference model (.quanta, or a float .onnx)")->required();
+  sub->add_option("candidate", args->candidate, "Candidate model (e.g. the int8 .quanta)")->required();
+  CLI::Option* in = sub->add_option("--input,-i", args->inputs,
+                                    "Input .npy file, one per graph input or NAME=file.npy (repeatable)")
                         ->allow_extra_args(false);
   sub->add_option("--random", args->random, "Number of random input samples (seed 2024, uniform [-1, 1))")
       ->capture_default_str()
@@ -204,14 +208,18 @@ Command add_eval_command(CLI::App& app) {
       "Evaluate one or more models on the same batched .npy data (the first axis indexes\n"
       "samples). With --labels: top-1 accuracy of each model and the top-1 agreement of each\n"
       "model with the first. Always: per output, SQNR (dB) and cosine similarity of each model\n"
-      "against the first (typically: the float model first, then its int8 conversion).");
-  sub->add_option("models", args->models, "Model files (.quanta); the first is the reference")
+      "against the first (typically: the float model first, then its int8 conversion). A float\n"
+      ".onnx model is converted to fp32 in memory.");
+  sub->add_option("models", args->models, "Model files (.quanta, or a float .onnx); the first is the reference")
       ->required();
   sub->add_option("--data,-d", args->data,
                   "Samples .npy, one per graph input in order, or NAME=file.npy (repeatable)")
       ->required()
       ->allow_extra_args(false);
   sub->add_option("--labels,-l", args->labels, "Integer class labels .npy, one per sample");
+  sub->add_option("--top-k", args->top_k,
+                  "With --labels, also report top-K accuracy (the label among the K highest scores)")
+      ->check(CLI::Range(1, 1 << 30));
   sub->add_option("--limit", args->limit, "Evaluate at most this many samples (0: all)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));

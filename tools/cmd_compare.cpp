@@ -19,10 +19,13 @@ using json = nlohmann::ordered_json;
 
 constexpr uint32_t kCompareSeed = 2024;
 
+// Error statistics of one output, and top-1 agreement when the output holds
+// class scores (ClassLayout: `row` scores per prediction; 0 when it does not).
 struct Accum : ErrorStats {
   int64_t rows = 0, top1 = 0;
   void add(const std::vector<float>& r, const std::vector<float>& c, size_t row) {
     ErrorStats::add(r, c);
+    if (row == 0) return;
     for (size_t base = 0; base + row <= r.size(); base += row) {
       ++rows;
       if (argmax(r.data() + base, row) == argmax(c.data() + base, row)) ++top1;
@@ -50,8 +53,12 @@ std::vector<float> random_values(const TensorInfo& t, Rng& rng, const std::strin
 }  // namespace
 
 int run_compare(const CompareArgs& a) {
-  auto ref_model = load_model_or_throw(a.reference);
-  auto cand_model = load_model_or_throw(a.candidate);
+  // An .onnx model is converted to fp32 in memory, with the input shapes of
+  // the other model when it is a .quanta file.
+  const bool ref_onnx = is_onnx_path(a.reference);
+  std::shared_ptr<const Model> ref_model = ref_onnx ? nullptr : load_model_or_throw(a.reference);
+  auto cand_model = load_model_any(a.candidate, ref_model.get());
+  if (ref_onnx) ref_model = load_model_any(a.reference, is_onnx_path(a.candidate) ? nullptr : cand_model.get());
   const Model& R = *ref_model;
   const Model& C = *cand_model;
   if (R.num_inputs() != C.num_inputs() || R.num_outputs() != C.num_outputs()) {
@@ -72,25 +79,23 @@ int run_compare(const CompareArgs& a) {
     }
   }
 
-  // Fixed inputs from files, or random samples.
-  std::vector<std::vector<float>> fixed;
+  // Samples from files (N samples give N / B runs of the batch-B model), or
+  // random runs.
+  std::vector<SampleFile> files;
+  std::vector<std::string> paths;
   if (!a.inputs.empty()) {
-    if (a.inputs.size() != R.num_inputs()) {
-      throw UsageError(fmt::format("{} has {} input{}, got {} --input file{}", a.reference, R.num_inputs(),
-                                   R.num_inputs() == 1 ? "" : "s", a.inputs.size(), a.inputs.size() == 1 ? "" : "s"));
-    }
-    for (size_t i = 0; i < a.inputs.size(); ++i) {
-      auto arr = npy::read_file(a.inputs[i]);
-      if (!arr) throw Error(arr.status().message());
-      if (arr->shape != R.input(i).shape) {
-        throw Error(fmt::format("{}: shape {} does not match input {} ('{}'), which expects {}", a.inputs[i],
-                                shape_str(arr->shape), i, R.input(i).name, shape_str(R.input(i).shape)));
+    paths = bind_files(a.inputs, input_names(R), {"--input", "input", true}, a.reference);
+    for (size_t i = 0; i < paths.size(); ++i) {
+      if (paths[i].empty()) {
+        throw UsageError(fmt::format("no --input file for input {} ('{}' {}) of {}: give one file per input, or none "
+                                     "for random inputs",
+                                     i, R.input(i).name, shape_str(R.input(i).shape), a.reference));
       }
-      fixed.push_back(npy::to_floats(*arr));
     }
+    files = read_sample_files(paths, R);
   }
-  const int samples = fixed.empty() ? a.random : 1;
-
+  const int64_t runs = files.empty() ? a.random : files[0].runs;
+  const int64_t samples = files.empty() ? a.random : files[0].samples;
   auto rs = create_session_or_throw(ref_model, a.reference);
   auto cs = create_session_or_throw(cand_model, a.candidate);
   std::vector<Accum> acc(R.num_outputs());
@@ -100,9 +105,19 @@ int run_compare(const CompareArgs& a) {
     co[o].resize(static_cast<size_t>(C.output(o).num_elements));
   }
   Rng rng(kCompareSeed);
-  for (int s = 0; s < samples; ++s) {
+  std::vector<size_t> class_row(R.num_outputs());
+  for (size_t o = 0; o < R.num_outputs(); ++o) {
+    const ClassLayout l = class_layout(R.output(o));
+    class_row[o] = l.ok ? l.classes : 0;
+  }
+  std::vector<float> v;
+  for (int64_t r = 0; r < runs; ++r) {
     for (size_t i = 0; i < R.num_inputs(); ++i) {
-      const std::vector<float> v = fixed.empty() ? random_values(R.input(i), rng, a.reference) : fixed[i];
+      if (files.empty()) {
+        v = random_values(R.input(i), rng, a.reference);
+      } else {
+        files[i].floats(r, v);
+      }
       check(rs->set_input(i, v), fmt::format("{}: input {} ('{}')", a.reference, i, R.input(i).name));
       check(cs->set_input(i, v), fmt::format("{}: input {} ('{}')", a.candidate, i, C.input(i).name));
     }
@@ -111,22 +126,23 @@ int run_compare(const CompareArgs& a) {
     for (size_t o = 0; o < R.num_outputs(); ++o) {
       check(rs->get_output(o, ro[o]), fmt::format("{}: output {}", a.reference, o));
       check(cs->get_output(o, co[o]), fmt::format("{}: output {}", a.candidate, o));
-      const auto& shape = R.output(o).shape;
-      const size_t row = shape.empty() ? 1 : static_cast<size_t>(std::max<int64_t>(shape.back(), 1));
-      acc[o].add(ro[o], co[o], row);
+      acc[o].add(ro[o], co[o], class_row[o]);
     }
   }
 
-  const std::string source = fixed.empty()
-                                 ? fmt::format("{} random inputs (seed {})", samples, kCompareSeed)
-                                 : fmt::format("inputs from {}", fmt::join(a.inputs, ", "));
+  const std::string source =
+      files.empty() ? fmt::format("{} random inputs (seed {})", samples, kCompareSeed)
+                    : fmt::format("{} from {}{}", samples, fmt::join(paths, ", "),
+                                  runs != samples ? fmt::format(" ({} run{} of batch {})", runs, runs == 1 ? "" : "s", files[0].batch)
+                                                  : "");
   if (a.json) {
     json j;
     j["reference"] = a.reference;
     j["candidate"] = a.candidate;
     j["samples"] = samples;
-    j["inputs"] = fixed.empty() ? json("random") : json(a.inputs);
-    j["seed"] = fixed.empty() ? json(kCompareSeed) : json(nullptr);
+    j["runs"] = runs;
+    j["inputs"] = files.empty() ? json("random") : json(paths);
+    j["seed"] = files.empty() ? json(kCompareSeed) : json(nullptr);
     json outs = json::array();
     for (size_t o = 0; o < acc.size(); ++o) {
       const Accum& x = acc[o];
@@ -140,8 +156,10 @@ int run_compare(const CompareArgs& a) {
       e["cosine"] = x.cosine();
       e["max_abs_error"] = x.max_abs_err;
       e["mean_abs_error"] = x.count > 0 ? x.abs_err / static_cast<double>(x.count) : 0.0;
-      e["top1_agreement"] = x.rows > 0 ? static_cast<double>(x.top1) / static_cast<double>(x.rows) : 0.0;
-      e["top1_matches"] = x.top1;
+      const bool classes = class_row[o] > 0;
+      e["top1_agreement"] = classes && x.rows > 0 ? json(static_cast<double>(x.top1) / static_cast<double>(x.rows))
+                                                  : json(nullptr);
+      e["top1_matches"] = classes ? json(x.top1) : json(nullptr);
       e["rows"] = x.rows;
       e["nonfinite_values"] = x.nonfinite;
       outs.push_back(e);
@@ -151,7 +169,8 @@ int run_compare(const CompareArgs& a) {
     return kExitOk;
   }
 
-  std::cout << fmt::format("reference  {}\ncandidate  {}\nsamples    {}\n\n", a.reference, a.candidate, source);
+  std::cout << fmt::format("reference  {}\ncandidate  {}\nsamples    {}\n\n", model_label(a.reference),
+                           model_label(a.candidate), source);
   std::vector<std::vector<std::string>> rows;
   for (size_t o = 0; o < acc.size(); ++o) {
     const Accum& x = acc[o];
@@ -159,12 +178,17 @@ int run_compare(const CompareArgs& a) {
     rows.push_back({std::to_string(o), R.output(o).name, shape_str(R.output(o).shape),
                     std::isinf(sqnr) ? (sqnr > 0 ? "inf" : "-inf") : fmt::format("{:.2f}", sqnr),
                     fmt::format("{:.6f}", x.cosine()), fmt::format("{:.6g}", x.max_abs_err),
-                    fmt::format("{:.2f}% ({}/{})", x.rows > 0 ? 100.0 * static_cast<double>(x.top1) / static_cast<double>(x.rows) : 0.0,
-                                x.top1, x.rows)});
+                    class_row[o] == 0 ? std::string("-")
+                                      : fmt::format("{:.2f}% ({}/{})",
+                                                    x.rows > 0 ? 100.0 * static_cast<double>(x.top1) / static_cast<double>(x.rows) : 0.0,
+                                                    x.top1, x.rows)});
   }
   std::cout << format_table({"#", "output", "shape", "SQNR dB", "cosine", "max |err|", "top-1 agreement"}, rows,
                             {0, 3, 4, 5});
   for (size_t o = 0; o < acc.size(); ++o) {
+    if (class_row[o] == 0) {
+      std::cout << fmt::format("note: output {}: no top-1 agreement: {}\n", o, class_layout(R.output(o)).why);
+    }
     if (acc[o].nonfinite) {
       std::cout << fmt::format("note: output {} has NaN or infinite values; they are left out of the statistics\n", o);
     }

@@ -41,6 +41,7 @@ struct ModelState {
   std::vector<std::vector<float>> outputs;   // this run's outputs (float)
   std::vector<OutputStats> stats;            // against the reference (unused for it)
   int64_t correct = 0;                       // top-1 equal to the label
+  int64_t correct_k = 0;                     // the label among the top K (--top-k)
   int64_t agree = 0;                         // top-1 equal to the reference's
   double seconds = 0;                        // set_input + run + get_output
 };
@@ -56,112 +57,19 @@ std::string sqnr_text(double db) {
   return fmt::format("{:.2f}", db);
 }
 
-// ---------------------------------------------------------------- data files
+// ---------------------------------------------------------------- labels
 
-// One --data file bound to a graph input.
-struct DataFile {
-  std::string path;
-  npy::Array array;
-  int64_t batch = 1;      // first dimension of the model input
-  int64_t rows = 0;       // samples in the file (first dimension)
-  int64_t runs = 0;       // rows / batch
-  size_t run_elems = 0;   // elements per run (the input's element count)
-  size_t row_elems = 0;   // elements per sample
-};
-
-// Resolves --data arguments to one path per graph input. "NAME=path" binds
-// by input name when NAME is an input of `m`; anything else is a path and
-// fills the next free slot (paths may contain '=').
-std::vector<std::string> bind_data(const std::vector<std::string>& args, const Model& m, const std::string& model_path) {
-  const size_t count = m.num_inputs();
-  std::vector<std::string> slots(count);
-  size_t next = 0;
-  for (const std::string& arg : args) {
-    std::string path = arg;
-    int index = -1;
-    const size_t eq = arg.find('=');
-    if (eq != std::string::npos && eq > 0) {
-      index = m.find_input(arg.substr(0, eq));
-      if (index >= 0) path = arg.substr(eq + 1);
-    }
-    size_t slot = 0;
-    if (index >= 0) {
-      slot = static_cast<size_t>(index);
-    } else {
-      while (next < count && !slots[next].empty()) ++next;
-      if (next >= count) {
-        throw UsageError(fmt::format("too many --data files: {} has {} input{} (got {})", model_path, count,
-                                     count == 1 ? "" : "s", args.size()));
-      }
-      slot = next;
-    }
-    if (!slots[slot].empty()) {
-      throw UsageError(fmt::format("input {} ('{}') is given twice in --data ('{}' and '{}')", slot,
-                                   m.input(slot).name, slots[slot], path));
-    }
-    if (path.empty()) throw UsageError(fmt::format("empty --data file name for input {}", slot));
-    slots[slot] = path;
+// Whether class `label` is among the `k` highest of scores[0..n): fewer than k
+// classes rank above it (a higher score, or an equal one at a lower index,
+// as argmax breaks ties). A NaN score is never in the top k.
+bool in_top_k(const float* scores, size_t n, size_t label, size_t k) {
+  const float v = scores[label];
+  if (std::isnan(v)) return false;
+  size_t above = 0;
+  for (size_t c = 0; c < n; ++c) {
+    if (scores[c] > v || (c < label && scores[c] == v)) ++above;
   }
-  for (size_t i = 0; i < count; ++i) {
-    if (slots[i].empty()) {
-      throw UsageError(fmt::format("no --data file for input {} ('{}' {}) of {}; it has {} input{}, got {} --data file{}",
-                                   i, m.input(i).name, shape_str(m.input(i).shape), model_path, count,
-                                   count == 1 ? "" : "s", args.size(), args.size() == 1 ? "" : "s"));
-    }
-  }
-  return slots;
-}
-
-DataFile read_data(const std::string& path, const TensorInfo& in, size_t index) {
-  auto arr = npy::read_file(path);
-  if (!arr) throw Error(arr.status().message());
-  DataFile d;
-  d.path = path;
-  d.array = std::move(*arr);
-  const auto& s = d.array.shape;
-  const auto& t = in.shape;
-  const std::string what = fmt::format("input {} ('{}')", index, in.name);
-  if (s == t) {
-    d.batch = t.empty() ? 1 : t[0];
-    d.rows = d.batch;
-    d.runs = 1;
-  } else {
-    const bool fits = !t.empty() && t[0] > 0 && s.size() == t.size() && std::equal(s.begin() + 1, s.end(), t.begin() + 1) &&
-                      s[0] > 0 && s[0] % t[0] == 0;
-    if (!fits) {
-      std::string expected = t.empty() ? shape_str(t)
-                                       : fmt::format("[N{}] with N a multiple of {}", [&] {
-                                           std::string tail;
-                                           for (size_t k = 1; k < t.size(); ++k) tail += fmt::format(", {}", t[k]);
-                                           return tail;
-                                         }(), t[0]);
-      throw Error(fmt::format("{}: shape {} does not fit {} of shape {}: expected {}", path, shape_str(s), what,
-                              shape_str(t), expected));
-    }
-    d.batch = t[0];
-    d.rows = s[0];
-    d.runs = s[0] / t[0];
-  }
-  d.run_elems = static_cast<size_t>(in.num_elements);
-  d.row_elems = d.batch > 0 ? d.run_elems / static_cast<size_t>(d.batch) : d.run_elems;
-  return d;
-}
-
-// The floats of run `run` of `d` into `out` (resized); throws on NaN.
-void load_run(const DataFile& d, int64_t run, std::vector<float>& out) {
-  out.resize(d.run_elems);
-  const size_t esize = npy::element_size(d.array.type);
-  const size_t first = static_cast<size_t>(run) * d.run_elems;
-  const uint8_t* p = d.array.data.data() + first * esize;
-  npy::convert_to_floats(d.array.type, p, d.run_elems, out.data());
-  if (!d.array.is_float()) return;
-  for (size_t k = 0; k < out.size(); ++k) {
-    if (std::isnan(out[k])) {
-      const int64_t sample = run * d.batch + static_cast<int64_t>(d.row_elems > 0 ? k / d.row_elems : 0);
-      throw Error(fmt::format("{}: sample {} contains NaN (element {} of the sample)", d.path, sample,
-                              d.row_elems > 0 ? k % d.row_elems : k));
-    }
-  }
+  return above < k;
 }
 
 // Integer labels, one per prediction row.
@@ -220,21 +128,6 @@ void check_compatible(const ModelState& ref, const ModelState& cand) {
   }
 }
 
-// Prediction rows of output 0 per run and classes (its last axis).
-struct Top1Layout {
-  size_t classes = 0;
-  int64_t rows_per_run = 0;
-};
-
-Top1Layout top1_layout(const Model& m) {
-  if (m.num_outputs() == 0) return {};
-  const TensorInfo& t = m.output(0);
-  Top1Layout l;
-  l.classes = t.shape.empty() ? 1 : static_cast<size_t>(std::max<int64_t>(t.shape.back(), 1));
-  l.rows_per_run = t.num_elements / static_cast<int64_t>(l.classes);
-  return l;
-}
-
 // ---------------------------------------------------------------- progress
 
 class Progress {
@@ -269,28 +162,33 @@ class Progress {
 int run_eval(const EvalArgs& a) {
   if (a.models.empty()) throw UsageError("no model given");
 
-  // Models first (a missing model file is reported before the data).
+  // Models first (a missing model file is reported before the data). An
+  // .onnx model is converted to fp32 in memory, after the .quanta models so
+  // that it can take their input shapes.
   std::vector<ModelState> models(a.models.size());
+  const Model* first_quanta = nullptr;
   for (size_t m = 0; m < a.models.size(); ++m) {
     models[m].path = a.models[m];
+    if (is_onnx_path(a.models[m])) continue;
     models[m].model = load_model_or_throw(a.models[m]);
+    if (first_quanta == nullptr) first_quanta = models[m].model.get();
+  }
+  for (size_t m = 0; m < a.models.size(); ++m) {
+    if (!models[m].model) models[m].model = load_model_any(a.models[m], first_quanta);
     if (m > 0) check_compatible(models[0], models[m]);
   }
   const Model& R = *models[0].model;
 
   // Data: one file per input, all with the same number of runs.
-  const std::vector<std::string> paths = bind_data(a.data, R, a.models[0]);
-  std::vector<DataFile> data;
-  data.reserve(paths.size());
+  const std::vector<std::string> paths = bind_files(a.data, input_names(R), {"--data", "input", true}, a.models[0]);
   for (size_t i = 0; i < paths.size(); ++i) {
-    data.push_back(read_data(paths[i], R.input(i), i));
-    if (i > 0 && data[i].runs != data[0].runs) {
-      throw Error(fmt::format("{} holds {} samples ({} runs of batch {}) but {} holds {} ({} runs of batch {}): every "
-                              "--data file must give the same number of samples",
-                              data[i].path, data[i].rows, data[i].runs, data[i].batch, data[0].path, data[0].rows,
-                              data[0].runs, data[0].batch));
+    if (paths[i].empty()) {
+      throw UsageError(fmt::format("no --data file for input {} ('{}' {}) of {}; it has {} input{}, got {} --data file{}",
+                                   i, R.input(i).name, shape_str(R.input(i).shape), a.models[0], paths.size(),
+                                   paths.size() == 1 ? "" : "s", a.data.size(), a.data.size() == 1 ? "" : "s"));
     }
   }
+  const std::vector<SampleFile> data = read_sample_files(paths, R);
   const int64_t total_runs = data.empty() ? 1 : data[0].runs;
   const int64_t batch = data.empty() ? 1 : data[0].batch;
   int64_t runs = total_runs;
@@ -303,21 +201,29 @@ int run_eval(const EvalArgs& a) {
   }
   const int64_t samples = runs * batch;
 
-  // Labels: one per prediction row of output 0 over the whole data file.
-  const Top1Layout layout = top1_layout(R);
-  const bool has_top1 = layout.classes > 0 && layout.rows_per_run > 0;
-  const int64_t pred_rows = runs * layout.rows_per_run;
+  // Predictions: output 0 holds `rows` rows of class scores per run (one per
+  // sample of the batch, size-1 axes dropped). Labels: one per prediction
+  // over the whole data file.
+  const ClassLayout layout = R.num_outputs() > 0 ? class_layout(R.output(0)) : ClassLayout{};
+  const bool has_top1 = layout.ok;
+  const int64_t pred_rows = has_top1 ? runs * layout.rows : 0;
   std::vector<int64_t> labels;
   const bool has_labels = !a.labels.empty();
+  if (a.top_k > 0 && !has_labels) throw UsageError("--top-k needs --labels");
   if (has_labels) {
-    if (!has_top1) throw Error(fmt::format("{}: --labels needs a model with at least one output", a.models[0]));
+    if (R.num_outputs() == 0) throw Error(fmt::format("{}: --labels needs a model with at least one output", a.models[0]));
+    if (!has_top1) throw Error(fmt::format("{}: --labels needs class scores: {}", a.models[0], layout.why));
+    if (a.top_k > 0 && static_cast<size_t>(a.top_k) > layout.classes) {
+      throw UsageError(fmt::format("--top-k {} is more than the {} classes of output 0 '{}' of {}", a.top_k,
+                                   layout.classes, R.output(0).name, a.models[0]));
+    }
     labels = read_labels(a.labels);
-    const int64_t expected = total_runs * layout.rows_per_run;
+    const int64_t expected = total_runs * layout.rows;
     if (static_cast<int64_t>(labels.size()) != expected) {
       throw Error(fmt::format("{} holds {} labels but the data gives {} predictions ({} samples; output 0 '{}' {} "
-                              "gives {} per run of {}): the counts must be equal",
+                              "gives {} of {} classes per run of {}): the counts must be equal",
                               a.labels, labels.size(), expected, total_runs * batch, R.output(0).name,
-                              shape_str(R.output(0).shape), layout.rows_per_run, batch));
+                              shape_str(R.output(0).shape), layout.rows, layout.classes, batch));
     }
     for (int64_t k = 0; k < pred_rows; ++k) {
       const int64_t v = labels[static_cast<size_t>(k)];
@@ -327,6 +233,7 @@ int run_eval(const EvalArgs& a) {
       }
     }
   }
+  const bool has_top_k = a.top_k > 1;
 
   for (ModelState& s : models) {
     s.session = create_session_or_throw(s.model, s.path, session_options(a.session));
@@ -338,10 +245,10 @@ int run_eval(const EvalArgs& a) {
   }
 
   std::vector<std::vector<float>> inputs(data.size());
-  std::vector<size_t> ref_pred(static_cast<size_t>(std::max<int64_t>(layout.rows_per_run, 0)));
+  std::vector<size_t> ref_pred(static_cast<size_t>(has_top1 ? layout.rows : 0));
   Progress progress(runs);
   for (int64_t r = 0; r < runs; ++r) {
-    for (size_t i = 0; i < data.size(); ++i) load_run(data[i], r, inputs[i]);
+    for (size_t i = 0; i < data.size(); ++i) data[i].floats(r, inputs[i], /*refuse_nan=*/true);
     for (size_t m = 0; m < models.size(); ++m) {
       ModelState& s = models[m];
       const auto t0 = Clock::now();
@@ -359,13 +266,15 @@ int run_eval(const EvalArgs& a) {
         for (size_t o = 0; o < s.outputs.size(); ++o) s.stats[o].add(models[0].outputs[o], s.outputs[o]);
       }
       if (!has_top1) continue;
-      for (int64_t row = 0; row < layout.rows_per_run; ++row) {
-        const size_t pred = argmax(s.outputs[0].data() + static_cast<size_t>(row) * layout.classes, layout.classes);
+      for (int64_t row = 0; row < layout.rows; ++row) {
+        const float* scores = s.outputs[0].data() + static_cast<size_t>(row) * layout.classes;
+        const size_t pred = argmax(scores, layout.classes);
         if (m == 0) ref_pred[static_cast<size_t>(row)] = pred;
         if (pred == ref_pred[static_cast<size_t>(row)]) ++s.agree;
-        if (has_labels && static_cast<int64_t>(pred) == labels[static_cast<size_t>(r * layout.rows_per_run + row)]) {
-          ++s.correct;
-        }
+        if (!has_labels) continue;
+        const auto label = static_cast<size_t>(labels[static_cast<size_t>(r * layout.rows + row)]);
+        if (pred == label) ++s.correct;
+        if (has_top_k && in_top_k(scores, layout.classes, label, static_cast<size_t>(a.top_k))) ++s.correct_k;
       }
     }
     progress.update(r + 1);
@@ -384,6 +293,7 @@ int run_eval(const EvalArgs& a) {
     j["runs"] = runs;
     j["batch"] = batch;
     j["predictions"] = has_top1 ? json(pred_rows) : json(nullptr);
+    j["top_k"] = has_top_k ? json(a.top_k) : json(nullptr);
     json jm = json::array();
     for (size_t m = 0; m < models.size(); ++m) {
       const ModelState& s = models[m];
@@ -399,6 +309,8 @@ int run_eval(const EvalArgs& a) {
         e["top1_accuracy"] = nullptr;
         e["accuracy_delta_pp"] = nullptr;
       }
+      e["top_k_correct"] = has_top_k ? json(s.correct_k) : json(nullptr);
+      e["top_k_accuracy"] = has_top_k ? json(ratio(s.correct_k, pred_rows)) : json(nullptr);
       if (m > 0 && has_top1) {
         e["top1_agreement"] = ratio(s.agree, pred_rows);
         e["top1_matches"] = s.agree;
@@ -442,7 +354,7 @@ int run_eval(const EvalArgs& a) {
   std::cout << header << "\n";
   std::cout << fmt::format("data       {}\n", fmt::join(paths, ", "));
   if (has_labels) std::cout << fmt::format("labels     {}\n", a.labels);
-  std::cout << fmt::format("reference  {}\n\n", models[0].path);
+  std::cout << fmt::format("reference  {}\n\n", model_label(models[0].path));
 
   const bool compare = models.size() > 1;
   std::vector<std::string> head = {"model"};
@@ -452,6 +364,10 @@ int run_eval(const EvalArgs& a) {
     right.push_back(head.size() - 1);
     if (compare) {
       head.push_back("vs reference");
+      right.push_back(head.size() - 1);
+    }
+    if (has_top_k) {
+      head.push_back(fmt::format("top-{} accuracy", a.top_k));
       right.push_back(head.size() - 1);
     }
   }
@@ -472,6 +388,7 @@ int run_eval(const EvalArgs& a) {
       if (compare) {
         row.push_back(m == 0 ? "-" : fmt::format("{:+.2f} pp", 100.0 * (ratio(s.correct, pred_rows) - ref_acc)));
       }
+      if (has_top_k) row.push_back(percent_count(s.correct_k, pred_rows));
     }
     if (compare && has_top1) row.push_back(m == 0 ? "-" : percent_count(s.agree, pred_rows));
     row.push_back(fmt::format("{:.3f}", runs > 0 ? 1000.0 * s.seconds / static_cast<double>(runs) : 0.0));
@@ -479,6 +396,9 @@ int run_eval(const EvalArgs& a) {
     rows.push_back(std::move(row));
   }
   std::cout << format_table(head, rows, right);
+  if (compare && !has_top1 && R.num_outputs() > 0) {
+    std::cout << fmt::format("note: no top-1 agreement: {}\n", layout.why);
+  }
 
   if (compare) {
     std::vector<std::vector<std::string>> orows;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <memory>
@@ -387,6 +388,16 @@ Result<Layout> parse_layout(std::span<const uint8_t> bytes, uint64_t file_size,
   return a;
 }
 
+// A directory opens as a stream on Linux and reports an enormous size, so it
+// is refused by name before anything is read or allocated.
+Status refuse_directory(const std::string& path, const char* expected) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return error(path, fmt::format("is a directory, expected {}", expected));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Array> parse(std::span<const uint8_t> bytes, const std::string& origin) {
@@ -401,6 +412,7 @@ Result<Array> parse(std::span<const uint8_t> bytes, const std::string& origin) {
 }
 
 Result<Array> read_file(const std::string& path) {
+  if (Status st = refuse_directory(path, "a .npy file"); !st.ok()) return st;
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) {
     const int err = errno;
@@ -461,6 +473,7 @@ Status write_file(const std::string& path, const Array& array) {
   if (!bytes) {
     return Status{bytes.status().code(), fmt::format("{}: {}", path, bytes.status().message())};
   }
+  if (Status st = refuse_directory(path, "a .npy file name to write"); !st.ok()) return st;
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f) {
     return Status{StatusCode::kIoError,
@@ -518,6 +531,7 @@ int64_t Reader::num_elements() const {
 }
 
 Result<Reader> Reader::open(const std::string& path) {
+  if (Status st = refuse_directory(path, "a .npy file"); !st.ok()) return st;
   Reader r;
   r.path_ = path;
   r.file_ = std::make_unique<std::ifstream>(path, std::ios::binary | std::ios::ate);

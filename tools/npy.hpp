@@ -7,9 +7,9 @@
 // Only C order: a file with 'fortran_order': True is refused.
 //
 // Every file is untrusted: a malformed header, an unsupported dtype, a shape
-// whose size overflows, truncated or excess data all return a Status whose
-// message names the file and the problem. Nothing here throws on bad input
-// (std::bad_alloc aside).
+// whose size overflows, truncated or excess data, a directory given as the
+// path all return a Status whose message names the file and the problem.
+// Nothing here throws on bad input (std::bad_alloc aside).
 #pragma once
 
 #include <cstddef>

@@ -5,6 +5,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
+
+#include <fmt/format.h>
 
 namespace quanta::test {
 
@@ -37,6 +40,27 @@ CliOutcome run_quanta(const std::string& args, bool discard_stderr) {
     ADD_FAILURE() << "sanitizer report from: quanta " << args << "\n" << o.output;
   }
   return o;
+}
+
+std::string line_starting(const std::string& text, const std::string& prefix) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0) return line;
+  }
+  return "";
+}
+
+std::string percent_count(int64_t k, int64_t n) {
+  return fmt::format("{:.2f}% ({}/{})", 100.0 * static_cast<double>(k) / static_cast<double>(n), k, n);
+}
+
+void write_npy(const std::string& path, const npy::Array& a) {
+  const Status st = npy::write_file(path, a);
+  EXPECT_TRUE(st.ok()) << st.to_string();
+}
+
+npy::Array int64_array(const std::vector<int64_t>& v) {
+  return npy::from_bytes(npy::ElementType::kI64, {static_cast<int64_t>(v.size())}, v.data(), v.size() * 8);
 }
 
 }  // namespace quanta::test

@@ -15,15 +15,17 @@ QuantParams per_tensor(float scale, int32_t zero_point) {
   return q;
 }
 
-ModelWriter make_float_fc_writer() {
+namespace {
+
+ModelWriter float_fc_writer(int64_t batch) {
   ModelWriter w("quanta-tests");
-  const int x = w.add_tensor("x", {1, 4}, DType::kF32);
+  const int x = w.add_tensor("x", {batch, 4}, DType::kF32);
   const int wt = w.add_constant_f32("w", {3, 4},
                                     {0.5f, -1.0f, 0.25f, 2.0f,   //
                                      1.0f, 0.0f, -0.5f, 0.75f,   //
                                      -2.0f, 1.5f, 0.125f, -1.0f});
   const int b = w.add_constant_f32("b", {3}, {0.1f, -0.2f, 0.3f});
-  const int y = w.add_tensor("y", {1, 3}, DType::kF32);
+  const int y = w.add_tensor("y", {batch, 3}, DType::kF32);
   fb::OptionsUnion opts;
   opts.Set(fb::FullyConnectedOptionsT{});
   w.add_node(OpType::kFullyConnected, {x, wt, b}, {y}, std::move(opts), "fc", {"Gemm_0"});
@@ -32,6 +34,11 @@ ModelWriter make_float_fc_writer() {
   w.set_description("tiny float FullyConnected");
   return w;
 }
+
+}  // namespace
+
+ModelWriter make_float_fc_writer() { return float_fc_writer(1); }
+ModelWriter make_float_fc_batch2_writer() { return float_fc_writer(2); }
 
 ModelWriter make_u8_relu_writer() {
   ModelWriter w("quanta-tests");

@@ -22,6 +22,11 @@ namespace quanta::test {
 //   3 "y"  f32 [1, 3]   graph output
 ModelWriter make_float_fc_writer();
 
+// The same FullyConnected 4 -> 3 on a batch of 2:
+//   0 "x"  f32 [2, 4]   graph input
+//   3 "y"  f32 [2, 3]   graph output
+ModelWriter make_float_fc_batch2_writer();
+
 // Quantized Relu, node "relu" (from ONNX "Relu_0"):
 //   0 "x"  u8 [1, 8]  scale 0.05, zero point 10   graph input
 //   1 "y"  u8 [1, 8]  same quantization           graph output
