@@ -100,6 +100,19 @@ deb $MIRROR bookworm-updates main
 deb $SECURITY bookworm-security main
 SOURCES
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# This site's network settings, which are not part of what Quanta installs:
+# local CA certificates (a TLS-inspecting egress proxy) and pip's site
+# configuration, so that PyPI answers inside the root as it does here. Debian's
+# ca-certificates, if a package pulls it in, rebuilds its bundle from both places.
+if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp -a /usr/local/share/ca-certificates/. "$ROOT/usr/local/share/ca-certificates/"
+fi
+if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
+  mkdir -p "$ROOT/etc/ssl/certs"
+  cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/"
+fi
+[[ -f /etc/pip.conf ]] && cp /etc/pip.conf "$ROOT/etc/pip.conf"
 
 say "cloning $(git rev-parse --short HEAD) into /root/quanta"
 git clone --quiet --no-hardlinks "$REPO" "$ROOT/root/quanta"
