@@ -387,7 +387,7 @@ def ort_int8(onnx_path, entry, x_calib, x_eval, y_ref, labels, work, res):
 
 def prepare_data(manifest, zoo, tmp):
     """Float32 copies of the uint8 sample files, in each model's input layout, plus one
-    file per eval sample (quanta run takes exactly the input shape)."""
+    file per eval sample (the exact path runs each sample on its own, as ONNX Runtime does)."""
     out = {}
     for m in manifest["models"]:
         key = (m["data"], m["layout"])
