@@ -9,11 +9,16 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "backends/onednn.hpp"
+#include "quanta/model_writer.hpp"
+#include "quanta/quanta.hpp"
+#include "support/model_builders.hpp"
 
 namespace quanta {
 namespace {
@@ -166,6 +171,139 @@ TEST(OneDnnAdmission, GeometryClassNamesWhatAdmissionLooksAt) {
   g.kind = od::PrimKind::kQu8Gemm;
   g.split = true;
   EXPECT_EQ(od::geometry_class(g), "int8 matmul zx=0 split");
+}
+
+// ------------------------------------------------------------------ Session
+// Symmetric per-output-channel quantization (axis 0) with these scales.
+QuantParams per_channel(std::vector<float> scales) {
+  QuantParams q;
+  q.scale = std::move(scales);
+  q.zero_point.assign(q.scale.size(), 0);
+  q.axis = 0;
+  return q;
+}
+
+// A quantized model: x [1, 9, 7, 3] (zero point 128) -> "dilated": 5x5 conv,
+// dilation 2, padding 4 (the reported AMX geometry) -> y1 [1, 9, 7, 8]
+// (zero point 100) -> "pointwise": 1x1 conv, no padding -> y [1, 9, 7, 4].
+std::vector<uint8_t> dilated_model() {
+  std::mt19937 rng(31);
+  std::uniform_int_distribution<int> s8(-127, 127), b32(-3000, 3000);
+  auto weights = [&](size_t n) {
+    std::vector<int8_t> w(n);
+    for (auto& v : w) v = static_cast<int8_t>(s8(rng));
+    return w;
+  };
+  const float sx = 0.02f, s1 = 0.2f, sy = 0.1f;
+  const std::vector<float> sw1(8, 0.003f), sw2(4, 0.01f);
+  std::vector<float> sb1;
+  for (float s : sw1) sb1.push_back(sx * s);
+  std::vector<int32_t> b1(8);
+  for (auto& v : b1) v = b32(rng);
+
+  ModelWriter w("quanta-tests");
+  const int x = w.add_tensor("x", {1, 9, 7, 3}, DType::kU8, test::per_tensor(sx, 128));
+  const int w1 = w.add_constant_i8("w1", {8, 5, 5, 3}, weights(8 * 25 * 3), per_channel(sw1));
+  const int tb1 = w.add_constant_i32("b1", {8}, b1, per_channel(sb1));
+  const int y1 = w.add_tensor("y1", {1, 9, 7, 8}, DType::kU8, test::per_tensor(s1, 100));
+  const int w2 = w.add_constant_i8("w2", {4, 1, 1, 8}, weights(4 * 8), per_channel(sw2));
+  const int y = w.add_tensor("y", {1, 9, 7, 4}, DType::kU8, test::per_tensor(sy, 90));
+  fb::Conv2DOptionsT dil;
+  dil.dilation_h = dil.dilation_w = 2;
+  dil.pad_top = dil.pad_left = dil.pad_bottom = dil.pad_right = 4;
+  fb::OptionsUnion o1;
+  o1.Set(dil);
+  w.add_node(OpType::kConv2D, {x, w1, tb1}, {y1}, std::move(o1), "dilated", {"Conv_0"});
+  fb::OptionsUnion o2;
+  o2.Set(fb::Conv2DOptionsT{});
+  w.add_node(OpType::kConv2D, {y1, w2, -1}, {y}, std::move(o2), "pointwise", {"Conv_1"});
+  w.set_inputs({x});
+  w.set_outputs({y});
+  return test::to_bytes(w);
+}
+
+// The output bytes of one run on fixed random input bytes.
+std::vector<uint8_t> run_bytes(Session& s) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> u8(0, 255);
+  std::vector<uint8_t> x(9 * 7 * 3);
+  for (auto& v : x) v = static_cast<uint8_t>(u8(rng));
+  EXPECT_TRUE(s.set_input_raw(0, x.data(), x.size()).ok());
+  EXPECT_TRUE(s.run().ok());
+  const TensorView out = s.output(0);
+  const auto* p = static_cast<const uint8_t*>(out.data);
+  return std::vector<uint8_t>(p, p + out.info->num_bytes);
+}
+
+// Every int8 convolution "is" oneDNN's AMX convolution for admission.
+std::string pretend_amx(const od::Candidate& c) {
+  return c.kind == od::PrimKind::kQu8Conv ? kAmxConv : c.impl;
+}
+
+class AdmissionSession : public ::testing::Test {
+ protected:
+  void TearDown() override { od::set_impl_name_override_for_tests(nullptr); }
+};
+
+TEST_F(AdmissionSession, RefusedNodeKeepsOwnKernelsReferenceBytesAndSaysWhy) {
+  auto m = test::load_bytes(dilated_model());
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  SessionOptions ref;
+  ref.kernels = KernelTier::kReference;
+  auto r = Session::create(*m, ref);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  const std::vector<uint8_t> want = run_bytes(**r);
+  EXPECT_TRUE((*r)->backend_notes().empty()) << "the own backend offers nothing to oneDNN";
+
+  od::set_impl_name_override_for_tests(&pretend_amx);
+  SessionOptions o;
+  o.backend = Backend::kOnednn;
+  auto s = Session::create(*m, o);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  EXPECT_EQ(run_bytes(**s), want);
+  EXPECT_EQ((*s)->onednn_nodes(), 1);
+  const std::vector<BackendNote> notes = (*s)->backend_notes();
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_EQ(notes[0].node, 0);
+  EXPECT_FALSE(notes[0].onednn);
+  EXPECT_EQ(notes[0].detail.rfind(od::kAdmissionPrefix, 0), 0u) << notes[0].detail;
+  EXPECT_NE(notes[0].detail.find(kAmxConv), std::string::npos) << notes[0].detail;
+  EXPECT_NE(notes[0].detail.find("k5x5 s1 d2 pad zx!=0"), std::string::npos) << notes[0].detail;
+  EXPECT_EQ(notes[1].node, 1);  // unpadded: the compensation is uniform, admitted
+  EXPECT_TRUE(notes[1].onednn);
+  // The note names what oneDNN really runs (the injected name only fools admission).
+  EXPECT_FALSE(notes[1].detail.empty());
+  EXPECT_EQ(notes[1].detail.find(od::kAdmissionPrefix), std::string::npos) << notes[1].detail;
+}
+
+// Without the injected name, this CPU's own implementations are verified:
+// both nodes run on oneDNN, with the reference bytes, and the notes name
+// the implementations.
+TEST_F(AdmissionSession, VerifiedImplementationsRunOnOnednnWithReferenceBytes) {
+  auto m = test::load_bytes(dilated_model());
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  SessionOptions ref;
+  ref.kernels = KernelTier::kReference;
+  auto r = Session::create(*m, ref);
+  ASSERT_TRUE(r.ok());
+  const std::vector<uint8_t> want = run_bytes(**r);
+  SessionOptions o;
+  o.backend = Backend::kOnednn;
+  auto s = Session::create(*m, o);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  EXPECT_EQ(run_bytes(**s), want);
+  const std::vector<BackendNote> notes = (*s)->backend_notes();
+  ASSERT_EQ(notes.size(), 2u);
+  int on_onednn = 0;
+  for (const BackendNote& n : notes) {
+    std::printf("[onednn] node %d: %s %s\n", n.node, n.onednn ? "onednn" : "own kernels",
+                n.detail.c_str());
+    on_onednn += n.onednn ? 1 : 0;
+    if (!n.onednn) {  // only admission may refuse these small convolutions
+      EXPECT_EQ(n.detail.rfind(od::kAdmissionPrefix, 0), 0u) << n.detail;
+    }
+  }
+  EXPECT_EQ((*s)->onednn_nodes(), on_onednn);
 }
 
 }  // namespace
