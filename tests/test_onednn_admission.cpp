@@ -6,18 +6,24 @@
 //
 // tests/test_onednn.cpp has the measurements: the enforced sweeps (every
 // admitted case byte-exact) and the raw sweeps (every wrong case refused).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "backends/onednn.hpp"
 #include "quanta/model_writer.hpp"
 #include "quanta/quanta.hpp"
+#include "support/cli_runner.hpp"
 #include "support/model_builders.hpp"
 
 namespace quanta {
@@ -304,6 +310,89 @@ TEST_F(AdmissionSession, VerifiedImplementationsRunOnOnednnWithReferenceBytes) {
     }
   }
   EXPECT_EQ((*s)->onednn_nodes(), on_onednn);
+}
+
+// ------------------------------------------------------------------ CLI
+// A FullyConnected that oneDNN must refuse on every CPU: 1100 inputs with
+// zero point 128 against weights of 127 can reach 1100 * 127 * 128 > 2^24,
+// beyond the exact range of oneDNN's fp32 bias addition (onednn.hpp).
+std::vector<uint8_t> wide_fc_model() {
+  ModelWriter w("quanta-tests");
+  const int64_t k = 1100;
+  const int x = w.add_tensor("x", {1, k}, DType::kU8, test::per_tensor(0.02f, 128));
+  const int wt = w.add_constant_i8("w", {2, k}, std::vector<int8_t>(2 * k, 127),
+                                   per_channel({0.001f, 0.001f}));
+  const int y = w.add_tensor("y", {1, 2}, DType::kU8, test::per_tensor(50.f, 0));
+  fb::OptionsUnion opts;
+  opts.Set(fb::FullyConnectedOptionsT{});
+  w.add_node(OpType::kFullyConnected, {x, wt, -1}, {y}, std::move(opts), "wide", {"Gemm_0"});
+  w.set_inputs({x});
+  w.set_outputs({y});
+  return test::to_bytes(w);
+}
+
+std::string write_model(const std::string& name, const std::vector<uint8_t>& bytes) {
+  const std::string path = test::temp_path(name);
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return path;
+}
+
+nlohmann::json json_of(const test::CliOutcome& o) {
+  EXPECT_TRUE(o.exited && o.code == 0) << o.output;
+  auto j = nlohmann::json::parse(o.output, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << o.output;
+  return j;
+}
+
+TEST(OneDnnAdmissionCli, InspectAndBenchReportEveryOfferedNode) {
+  if (test::quanta_bin().empty()) GTEST_FAIL() << "QUANTA_BIN is not set (run through ctest)";
+  using ::testing::HasSubstr;
+  const std::string dilated = write_model("admission_dilated.quanta", dilated_model());
+  const std::string wide = write_model("admission_wide_fc.quanta", wide_fc_model());
+  const std::string q_dilated = test::shell_quote(dilated), q_wide = test::shell_quote(wide);
+
+  // inspect: the session's per-node backend, text and JSON.
+  test::CliOutcome o = test::run_quanta("inspect --brief --backend onednn " + q_dilated);
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("backend      onednn: 2 of 2 offered nodes on oneDNN"));
+  EXPECT_THAT(o.output, HasSubstr("dilated"));
+  nlohmann::json j = json_of(test::run_quanta("inspect --json --backend onednn " + q_dilated));
+  EXPECT_EQ(j["backend"], "onednn");
+  EXPECT_EQ(j["onednn_nodes"], 2);
+  ASSERT_EQ(j["backend_notes"].size(), 2u);
+  EXPECT_EQ(j["backend_notes"][0]["name"], "dilated");
+  EXPECT_EQ(j["backend_notes"][0]["backend"], "onednn");
+  EXPECT_FALSE(j["backend_notes"][0]["detail"].get<std::string>().empty());
+  // Without the onednn backend, inspect says nothing about it.
+  j = json_of(test::run_quanta("inspect --json " + q_dilated));
+  EXPECT_FALSE(j.contains("backend_notes"));
+
+  o = test::run_quanta("inspect --brief --backend onednn " + q_wide);
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("0 of 1 offered node on oneDNN"));
+  EXPECT_THAT(o.output, HasSubstr("2^24"));
+
+  // bench: how many nodes oneDNN took, and the refused ones with the reason.
+  o = test::run_quanta("bench --warmup 1 --runs 3 --backend onednn " + q_wide);
+  EXPECT_EQ(o.code, 0) << o.output;
+  std::printf("%s", o.output.c_str());
+  EXPECT_THAT(o.output, HasSubstr("backend onednn (0 of 1 offered node on oneDNN)"));
+  EXPECT_THAT(o.output, HasSubstr("refused by oneDNN (Quanta's kernels run these nodes):"));
+  EXPECT_THAT(o.output, HasSubstr("wide"));
+  EXPECT_THAT(o.output, HasSubstr("2^24"));
+  j = json_of(test::run_quanta("bench --warmup 1 --runs 3 --json --backend onednn " + q_wide));
+  EXPECT_EQ(j["onednn_nodes"], 0);
+  ASSERT_EQ(j["backend_notes"].size(), 1u);
+  EXPECT_EQ(j["backend_notes"][0]["node"], 0);
+  EXPECT_EQ(j["backend_notes"][0]["op"], "FullyConnected");
+  EXPECT_EQ(j["backend_notes"][0]["backend"], "own");
+  EXPECT_THAT(j["backend_notes"][0]["detail"].get<std::string>(), HasSubstr("2^24"));
+  j = json_of(test::run_quanta("bench --warmup 1 --runs 3 --json --backend onednn " + q_dilated));
+  EXPECT_EQ(j["onednn_nodes"], 2);
+  EXPECT_EQ(j["backend_notes"].size(), 2u);
+  std::filesystem::remove(dilated);
+  std::filesystem::remove(wide);
 }
 
 }  // namespace
