@@ -3,8 +3,11 @@
 // int8: every byte must equal qu8_conv2d_minmax_fp32__ref /
 // qu8_fully_connected_minmax_fp32__ref (with the bias folded as prepare.cpp
 // does) over sweeps of shapes, zero points {0, 128, 255}, clamps, padding,
-// strides, dilation and FULL-RANGE weights in [-127, 127]. Each sweep prints
-// its mismatch count and max |diff| and asserts both are 0. The non-VNNI
+// strides, dilation and FULL-RANGE weights in [-127, 127]. Each sweep runs
+// with admission enforced (docs/onednn.md, "Admission"), prints its mismatch
+// count, max |diff| and refusals, and asserts that every admitted case is
+// exact; the raw sweeps bypass admission and assert that every case with a
+// wrong byte is one admission refuses. The non-VNNI
 // saturation hazard of oneDNN's u8*s8 kernels is demonstrated directly on
 // oneDNN (TEST RawOneDnnSaturation) and the backend's answer to it (weight
 // split, or refusal when the split is disallowed) is asserted.
@@ -15,7 +18,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
+#include <initializer_list>
+#include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,12 +37,15 @@ namespace k = quanta::kernels;
 namespace od = quanta::detail::onednn;
 
 struct Tally {
-  int64_t cases = 0, bytes = 0, mismatches = 0;
+  int64_t cases = 0, bytes = 0, mismatches = 0, refused = 0;
   int max_diff = 0;
+  std::set<std::string> impls;  // oneDNN implementations of the admitted cases
   void print(const char* name) const {
-    std::printf("[onednn] %-28s cases %6lld  bytes %10lld  mismatches %lld  max|diff| %d\n", name,
-                static_cast<long long>(cases), static_cast<long long>(bytes),
-                static_cast<long long>(mismatches), max_diff);
+    std::printf("[onednn] %-28s cases %6lld  bytes %10lld  mismatches %lld  max|diff| %d  "
+                "refused by admission %lld\n",
+                name, static_cast<long long>(cases), static_cast<long long>(bytes),
+                static_cast<long long>(mismatches), max_diff, static_cast<long long>(refused));
+    for (const std::string& i : impls) std::printf("[onednn]   implementation: %s\n", i.c_str());
   }
   void add(const std::vector<uint8_t>& got, const std::vector<uint8_t>& want) {
     ++cases;
@@ -92,24 +102,97 @@ QData make_qdata(std::mt19937& rng, int64_t xs, int rows, int64_t row_len, bool 
   return d;
 }
 
-// Runs one int8 conv case through the backend and the reference.
-void qconv_case(const k::Conv2DParams& p, int32_t zx, int32_t zy, k::QRange r, const QData& d,
-                int threads, Tally* t, std::string* info = nullptr) {
+// One int8 case through oneDNN: the reference bytes, oneDNN's bytes (when
+// the backend built the primitive) and what admission saw.
+struct Outcome {
+  bool built = false;
+  std::string why;  // the refusal, when !built
+  std::vector<od::Candidate> candidates;
+  std::vector<uint8_t> got, want;
+};
+
+// Runs the primitive make() returns, if any, into *o.
+template <class Desc, class Make>
+void run_case(Desc desc, bool enforce, Make make, int threads, Outcome* o) {
+  desc.enforce_admission = enforce;
+  desc.y = o->got.data();
+  auto prim = make(desc, threads, &o->why);
+  o->built = prim != nullptr;
+  if (!prim) return;
+  o->candidates = prim->candidates();
+  prim->run();
+}
+
+Outcome qconv_outcome(const k::Conv2DParams& p, int32_t zx, int32_t zy, k::QRange r,
+                      const QData& d, int threads, bool enforce) {
+  Outcome o;
   const int64_t row_len = int64_t{p.kh} * p.kw * (p.cin / p.groups);
-  const int64_t ys = int64_t{p.n} * p.oh * p.ow * p.cout;
-  std::vector<uint8_t> want(static_cast<size_t>(ys)), got(static_cast<size_t>(ys), 0xA5);
+  const auto ys = static_cast<size_t>(int64_t{p.n} * p.oh * p.ow * p.cout);
+  o.want.resize(ys);
+  o.got.assign(ys, 0xA5);
   const std::vector<int32_t> bf =
       fold(p.cout, row_len, d.w.data(), d.bias.empty() ? nullptr : d.bias.data(), zx);
   k::qu8_conv2d_minmax_fp32__ref(p, d.x.data(), zx, d.w.data(), bf.data(), d.m.data(), zy, r,
-                                 want.data());
-  od::Qu8ConvDesc desc{p, d.x.data(), zx, d.w.data(), d.bias.empty() ? nullptr : d.bias.data(),
-                       d.m.data(), zy, r, got.data()};
-  std::string why;
-  auto prim = od::make_qu8_conv(desc, threads, &why);
-  ASSERT_NE(prim, nullptr) << why;
-  prim->run();
-  if (info != nullptr) *info = prim->info();
-  t->add(got, want);
+                                 o.want.data());
+  const od::Qu8ConvDesc desc{p,  d.x.data(), zx, d.w.data(),
+                             d.bias.empty() ? nullptr : d.bias.data(),
+                             d.m.data(), zy, r, nullptr};
+  run_case(desc, enforce, od::make_qu8_conv, threads, &o);
+  return o;
+}
+
+Outcome qgemm_outcome(int m, int n, int kk, int32_t zx, int32_t zy, k::QRange r, const QData& d,
+                      bool enforce) {
+  Outcome o;
+  o.want.resize(static_cast<size_t>(m * n));
+  o.got.assign(o.want.size(), 0x5A);
+  const std::vector<int32_t> bf =
+      fold(n, kk, d.w.data(), d.bias.empty() ? nullptr : d.bias.data(), zx);
+  // The reference FC takes x with its zero point folded into the bias.
+  k::qu8_fully_connected_minmax_fp32__ref(m, kk, n, d.x.data(), d.w.data(), bf.data(),
+                                          d.m.data(), zy, r, o.want.data());
+  const od::Qu8GemmDesc desc{m,          n,  kk, d.x.data(), zx, d.w.data(),
+                             d.bias.empty() ? nullptr : d.bias.data(),
+                             d.m.data(), zy, r,  nullptr};
+  run_case(desc, enforce, od::make_qu8_gemm, 1, &o);
+  return o;
+}
+
+// What admission decides for the whole primitive: refused if any step is.
+od::Admission admission_of(const std::vector<od::Candidate>& cs) {
+  od::Admission a{true, ""};
+  for (const od::Candidate& c : cs) {
+    od::Admission s = od::admit(c);
+    if (!s.admitted) return s;
+    a.reason = s.reason;
+  }
+  return a;
+}
+
+// oneDNN's implementation name(s) of a primitive, " + " between the steps.
+std::string impl_of(const std::vector<od::Candidate>& cs) {
+  std::string s;
+  for (const od::Candidate& c : cs) s += (s.empty() ? "" : " + ") + c.impl;
+  return s;
+}
+
+// An enforced case: admitted cases go into the tally (and must be exact);
+// the others must have been refused by admission.
+void tally_enforced(const Outcome& o, Tally* t) {
+  if (!o.built) {
+    ++t->refused;
+    EXPECT_EQ(o.why.rfind(od::kAdmissionPrefix, 0), 0u) << "refused for another reason: " << o.why;
+    return;
+  }
+  t->impls.insert(impl_of(o.candidates));
+  t->add(o.got, o.want);
+}
+
+// Runs one int8 conv case through the backend (admission enforced) and the
+// reference.
+void qconv_case(const k::Conv2DParams& p, int32_t zx, int32_t zy, k::QRange r, const QData& d,
+                int threads, Tally* t) {
+  tally_enforced(qconv_outcome(p, zx, zy, r, d, threads, true), t);
 }
 
 k::Conv2DParams conv_params(int n, int h, int w, int cin, int cout, int kh, int kw, int stride,
@@ -127,6 +210,112 @@ k::Conv2DParams conv_params(int n, int h, int w, int cin, int cout, int kh, int 
 
 constexpr int32_t kZeros[] = {0, 128, 255};
 
+// ------------------------------------------------------------ int8 sweeps
+// Each sweep enumerates its cases (fixed seeds: the same cases every time)
+// and hands them to `f`: the enforced sweeps below assert that every
+// admitted case is byte-exact; RawSweepsAdmissionCoversEveryMismatch runs
+// the same cases without admission.
+using ConvCaseFn = std::function<void(const k::Conv2DParams&, int32_t zx, int32_t zy, k::QRange,
+                                      const QData&)>;
+using GemmCaseFn =
+    std::function<void(int m, int n, int kk, int32_t zx, int32_t zy, k::QRange, const QData&)>;
+
+// Calls f(ks, stride, dil, pad) for the kernel sizes `sizes`, stride 1-2,
+// dilation 1-2 and padding 0 or "same" (ks / 2 * dil); 1x1 kernels only
+// undilated and unpadded.
+template <class F>
+void for_each_window(std::initializer_list<int> sizes, F f) {
+  for (int ks : sizes) {
+    for (int stride : {1, 2}) {
+      for (int dil : {1, 2}) {
+        if (ks == 1 && dil == 2) continue;
+        for (int pad : {0, ks / 2 * dil}) {
+          if (ks == 1 && pad > 0) continue;
+          f(ks, stride, dil, pad);
+        }
+      }
+    }
+  }
+}
+
+// The zero points and clamp of case number `variant` (cycling through all).
+struct Variant {
+  int32_t zx, zy;
+  k::QRange r;
+};
+Variant variant_of(int variant) {
+  const int32_t zy = kZeros[(variant / 3) % 3];
+  return {kZeros[variant % 3], zy, clamp_kind(variant % 4, zy)};
+}
+
+// 1x1/3x3/5x5, stride 1-2, dilation 1-2, padding 0 or "same", cin 1..17,
+// cout 1/8/17 on a 9x7 input.
+void conv_sweep(const ConvCaseFn& f) {
+  std::mt19937 rng(1234);
+  int variant = 0;
+  for_each_window({1, 3, 5}, [&](int ks, int stride, int dil, int pad) {
+    for (int cin : {1, 2, 3, 4, 7, 8, 16, 17}) {
+      for (int cout : {1, 8, 17}) {
+        const Variant v = variant_of(variant++);
+        const auto p = conv_params(1, 9, 7, cin, cout, ks, ks, stride, dil, pad, 1);
+        if (p.oh < 1 || p.ow < 1) continue;
+        const QData d = make_qdata(rng, int64_t{p.h} * p.w * cin, cout, int64_t{ks} * ks * cin,
+                                   variant % 5 != 0);
+        f(p, v.zx, v.zy, v.r, d);
+      }
+    }
+  });
+}
+
+// Depthwise 3x3/5x5, stride 1-2, dilation 1-2, padding, c 1..32 on 11x10.
+void depthwise_sweep(const ConvCaseFn& f) {
+  std::mt19937 rng(99);
+  int variant = 0;
+  for_each_window({3, 5}, [&](int ks, int stride, int dil, int pad) {
+    for (int c : {1, 3, 8, 16, 17, 32}) {
+      const Variant v = variant_of(variant++);
+      const auto p = conv_params(1, 11, 10, c, c, ks, ks, stride, dil, pad, c);
+      if (p.oh < 1 || p.ow < 1) continue;
+      const QData d = make_qdata(rng, int64_t{p.h} * p.w * c, c, ks * ks, variant % 4 != 0);
+      f(p, v.zx, v.zy, v.r, d);
+    }
+  });
+}
+
+// Grouped (not depthwise) 1x1/3x3, stride 1-2, dilation 1-2, padding,
+// groups 2/4, channels per group 1..8 on 8x9.
+void grouped_sweep(const ConvCaseFn& f) {
+  std::mt19937 rng(2718);
+  int variant = 0;
+  for_each_window({1, 3}, [&](int ks, int stride, int dil, int pad) {
+    for (int groups : {2, 4}) {
+      for (int per_group : {1, 3, 8}) {
+        const Variant v = variant_of(variant++);
+        const int c = groups * per_group, cout = groups * (per_group + 1);
+        const auto p = conv_params(1, 8, 9, c, cout, ks, ks, stride, dil, pad, groups);
+        const QData d = make_qdata(rng, int64_t{p.h} * p.w * c, cout,
+                                   int64_t{ks} * ks * per_group, variant % 3 != 0);
+        f(p, v.zx, v.zy, v.r, d);
+      }
+    }
+  });
+}
+
+// m 1..5, n 1..65, k 1..127 (primes, 16/64 +-1).
+void gemm_sweep(const GemmCaseFn& f) {
+  std::mt19937 rng(4321);
+  int variant = 0;
+  for (int m = 1; m <= 5; ++m) {
+    for (int n : {1, 7, 15, 16, 17, 31, 63, 64, 65}) {
+      for (int kk : {1, 2, 3, 13, 15, 16, 17, 63, 64, 65, 127}) {
+        const Variant v = variant_of(variant++);
+        const QData d = make_qdata(rng, int64_t{m} * kk, n, kk, variant % 5 != 0);
+        f(m, n, kk, v.zx, v.zy, v.r, d);
+      }
+    }
+  }
+}
+
 TEST(OneDnn, Describe) {
   const std::string s = od::describe();
   std::printf("[onednn] %s\n", s.c_str());
@@ -134,36 +323,19 @@ TEST(OneDnn, Describe) {
   EXPECT_NE(s.find("OpenMP"), std::string::npos);
 }
 
-TEST(OneDnn, Qu8ConvSweep) {
-  std::mt19937 rng(1234);
+// Runs a convolution sweep with admission enforced; every admitted case must
+// be byte-exact.
+void enforced_conv_sweep(void (*sweep)(const ConvCaseFn&), const char* name) {
   Tally t;
-  int variant = 0;
-  for (int ks : {1, 3, 5}) {
-    for (int stride : {1, 2}) {
-      for (int dil : {1, 2}) {
-        if (ks == 1 && dil == 2) continue;
-        for (int pad : {0, ks / 2 * dil}) {
-          if (ks == 1 && pad > 0) continue;
-          for (int cin : {1, 2, 3, 4, 7, 8, 16, 17}) {
-            for (int cout : {1, 8, 17}) {
-              const int zx = kZeros[variant % 3], zy = kZeros[(variant / 3) % 3];
-              const k::QRange r = clamp_kind(variant % 4, zy);
-              ++variant;
-              const auto p = conv_params(1, 9, 7, cin, cout, ks, ks, stride, dil, pad, 1);
-              if (p.oh < 1 || p.ow < 1) continue;
-              const QData d = make_qdata(rng, int64_t{p.h} * p.w * cin, cout,
-                                         int64_t{ks} * ks * cin, variant % 5 != 0);
-              qconv_case(p, zx, zy, r, d, 1, &t);
-            }
-          }
-        }
-      }
-    }
-  }
-  t.print("qu8 conv sweep");
+  sweep([&](const k::Conv2DParams& p, int32_t zx, int32_t zy, k::QRange r, const QData& d) {
+    qconv_case(p, zx, zy, r, d, 1, &t);
+  });
+  t.print(name);
   EXPECT_EQ(t.mismatches, 0);
   EXPECT_EQ(t.max_diff, 0);
 }
+
+TEST(OneDnn, Qu8ConvSweep) { enforced_conv_sweep(conv_sweep, "qu8 conv sweep"); }
 
 TEST(OneDnn, Qu8ConvBatchAndAsymmetricPad) {
   std::mt19937 rng(77);
@@ -180,67 +352,106 @@ TEST(OneDnn, Qu8ConvBatchAndAsymmetricPad) {
   EXPECT_EQ(t.mismatches, 0);
 }
 
-TEST(OneDnn, Qu8DepthwiseSweep) {
-  std::mt19937 rng(99);
-  Tally t;
-  std::string info;
-  int variant = 0;
-  for (int ks : {3, 5}) {
-    for (int stride : {1, 2}) {
-      for (int dil : {1, 2}) {
-        for (int pad : {0, ks / 2 * dil}) {
-          for (int c : {1, 3, 8, 16, 17, 32}) {
-            const int zx = kZeros[variant % 3], zy = kZeros[(variant / 3) % 3];
-            const k::QRange r = clamp_kind(variant % 4, zy);
-            ++variant;
-            const auto p = conv_params(1, 11, 10, c, c, ks, ks, stride, dil, pad, c);
-            if (p.oh < 1 || p.ow < 1) continue;
-            const QData d = make_qdata(rng, int64_t{p.h} * p.w * c, c, ks * ks, variant % 4 != 0);
-            qconv_case(p, zx, zy, r, d, 1, &t, &info);
-          }
-        }
-      }
-    }
-  }
-  std::printf("[onednn] depthwise implementation: %s\n", info.c_str());
-  t.print("qu8 depthwise sweep");
-  EXPECT_EQ(t.mismatches, 0);
+TEST(OneDnn, Qu8DepthwiseSweep) { enforced_conv_sweep(depthwise_sweep, "qu8 depthwise sweep"); }
+
+TEST(OneDnn, Qu8GroupedConvSweep) {
+  enforced_conv_sweep(grouped_sweep, "qu8 grouped conv sweep");
 }
 
 TEST(OneDnn, Qu8GemmSweep) {
-  std::mt19937 rng(4321);
   Tally t;
-  int variant = 0;
-  std::string info;
-  for (int m = 1; m <= 5; ++m) {
-    for (int n : {1, 7, 15, 16, 17, 31, 63, 64, 65}) {
-      for (int kk : {1, 2, 3, 13, 15, 16, 17, 63, 64, 65, 127}) {
-        const int zx = kZeros[variant % 3], zy = kZeros[(variant / 3) % 3];
-        const k::QRange r = clamp_kind(variant % 4, zy);
-        ++variant;
-        const QData d = make_qdata(rng, int64_t{m} * kk, n, kk, variant % 5 != 0);
-        std::vector<uint8_t> want(static_cast<size_t>(m * n)), got(want.size(), 0x5A);
-        const std::vector<int32_t> bf =
-            fold(n, kk, d.w.data(), d.bias.empty() ? nullptr : d.bias.data(), zx);
-        // The reference FC takes x with its zero point folded into the bias.
-        k::qu8_fully_connected_minmax_fp32__ref(m, kk, n, d.x.data(), d.w.data(), bf.data(),
-                                                d.m.data(), zy, r, want.data());
-        od::Qu8GemmDesc desc{m,      n,     kk, d.x.data(), zx, d.w.data(),
-                             d.bias.empty() ? nullptr : d.bias.data(), d.m.data(), zy, r,
-                             got.data()};
-        std::string why;
-        auto prim = od::make_qu8_gemm(desc, 1, &why);
-        ASSERT_NE(prim, nullptr) << why;
-        prim->run();
-        info = prim->info();
-        t.add(got, want);
-      }
-    }
-  }
-  std::printf("[onednn] gemm implementation: %s\n", info.c_str());
+  gemm_sweep([&](int m, int n, int kk, int32_t zx, int32_t zy, k::QRange r, const QData& d) {
+    tally_enforced(qgemm_outcome(m, n, kk, zx, zy, r, d, true), &t);
+  });
   t.print("qu8 gemm sweep");
   EXPECT_EQ(t.mismatches, 0);
   EXPECT_EQ(t.max_diff, 0);
+}
+
+// The sweeps again, every case built whatever admission says (oneDNN's own
+// choice of implementation), tallied per (implementation, geometry class).
+// Every case with a wrong byte must be one that admission refuses: on a CPU
+// where some implementation is wrong (AMX) this proves the deny table covers
+// the failures; on every CPU it proves the rule matches what runs here. The
+// table printed is the evidence behind docs/onednn.md's verified list.
+TEST(OneDnn, RawSweepsAdmissionCoversEveryMismatch) {
+  struct Row {
+    int64_t cases = 0, bytes = 0, mismatches = 0, refused = 0;
+    int max_diff = 0;
+    std::string reason;
+  };
+  std::map<std::pair<std::string, std::string>, Row> rows;
+  // Per (kind, implementation of one step): cases, those with a source zero
+  // point, those with one on padded windows, and wrong bytes (the evidence
+  // of the allow-list's zp / zp_padded flags).
+  struct StepRow {
+    int64_t cases = 0, zp = 0, zp_padded = 0, mismatches = 0;
+  };
+  std::map<std::pair<std::string, std::string>, StepRow> steps;
+  int64_t wrong_but_admitted = 0;
+  auto record = [&](const Outcome& o, const char* sweep) {
+    ASSERT_TRUE(o.built) << sweep << ": " << o.why;
+    ASSERT_FALSE(o.candidates.empty());
+    const od::Admission a = admission_of(o.candidates);
+    Row& row = rows[{impl_of(o.candidates), od::geometry_class(o.candidates[0])}];
+    ++row.cases;
+    row.bytes += static_cast<int64_t>(o.got.size());
+    row.refused += a.admitted ? 0 : 1;
+    if (!a.admitted) row.reason = a.reason;
+    int64_t bad = 0;
+    for (size_t i = 0; i < o.got.size(); ++i) {
+      const int d = std::abs(int{o.got[i]} - int{o.want[i]});
+      bad += d != 0;
+      row.max_diff = std::max(row.max_diff, d);
+    }
+    row.mismatches += bad;
+    for (const od::Candidate& c : o.candidates) {
+      StepRow& st = steps[{od::prim_kind_name(c.kind), c.impl}];
+      ++st.cases;
+      st.zp += c.zx != 0;
+      st.zp_padded += c.zx != 0 && c.padded();
+      st.mismatches += bad;
+    }
+    if (bad > 0 && a.admitted) {
+      ++wrong_but_admitted;
+      ADD_FAILURE() << sweep << ": " << impl_of(o.candidates) << " ("
+                    << od::geometry_class(o.candidates[0]) << ") gave " << bad
+                    << " wrong bytes and admission admits it";
+    }
+  };
+  auto conv = [&](const char* sweep) {
+    return [&, sweep](const k::Conv2DParams& p, int32_t zx, int32_t zy, k::QRange r,
+                      const QData& d) { record(qconv_outcome(p, zx, zy, r, d, 1, false), sweep); };
+  };
+  conv_sweep(conv("conv"));
+  depthwise_sweep(conv("depthwise"));
+  grouped_sweep(conv("grouped"));
+  gemm_sweep([&](int m, int n, int kk, int32_t zx, int32_t zy, k::QRange r, const QData& d) {
+    record(qgemm_outcome(m, n, kk, zx, zy, r, d, false), "gemm");
+  });
+  std::printf("[onednn] raw sweeps (%s)\n", od::describe().c_str());
+  std::printf("[onednn] %-52s %-40s %6s %8s %10s %7s %8s\n", "implementation", "class", "cases",
+              "bytes", "mismatches", "max|d|", "refused");
+  for (const auto& [key, row] : rows) {
+    std::printf("[onednn] %-52s %-40s %6lld %8lld %10lld %7d %8lld\n", key.first.c_str(),
+                key.second.c_str(), static_cast<long long>(row.cases),
+                static_cast<long long>(row.bytes), static_cast<long long>(row.mismatches),
+                row.max_diff, static_cast<long long>(row.refused));
+  }
+  std::printf("[onednn] %-20s %-32s %6s %6s %10s %10s\n", "kind", "step implementation", "cases",
+              "zx!=0", "zx!=0+pad", "mismatches");
+  for (const auto& [key, st] : steps) {
+    std::printf("[onednn] %-20s %-32s %6lld %6lld %10lld %10lld\n", key.first.c_str(),
+                key.second.c_str(), static_cast<long long>(st.cases),
+                static_cast<long long>(st.zp), static_cast<long long>(st.zp_padded),
+                static_cast<long long>(st.mismatches));
+  }
+  std::set<std::string> reasons;
+  for (const auto& [key, row] : rows) {
+    if (row.refused > 0) reasons.insert(row.reason);
+  }
+  for (const std::string& r : reasons) std::printf("[onednn] refused: %s\n", r.c_str());
+  EXPECT_EQ(wrong_but_admitted, 0);
 }
 
 // x all 255 against weights all +127 (and all -127): every adjacent pair of
@@ -271,18 +482,11 @@ TEST(OneDnn, Qu8WorstCasePairs) {
       dd.m.assign(16, 100.f / (9.f * 255.f * 127.f));
       qconv_case(pd, 0, zy, {0, 255}, dd, 1, &t);
       // FC m 3, n 16, k 64.
-      std::vector<uint8_t> x(3 * 64, 255), want(3 * 16), got(3 * 16);
-      std::vector<int8_t> w(16 * 64, static_cast<int8_t>(127 * sign));
-      std::vector<float> m(16, 100.f / (64.f * 255.f * 127.f));
-      k::qu8_fully_connected_minmax_fp32__ref(3, 64, 16, x.data(), w.data(), nullptr, m.data(), zy,
-                                              {0, 255}, want.data());
-      od::Qu8GemmDesc g{3, 16, 64, x.data(), 0, w.data(), nullptr, m.data(), zy, {0, 255},
-                        got.data()};
-      std::string why;
-      auto prim = od::make_qu8_gemm(g, 1, &why);
-      ASSERT_NE(prim, nullptr) << why;
-      prim->run();
-      t.add(got, want);
+      QData df;
+      df.x.assign(3 * 64, 255);
+      df.w.assign(16 * 64, static_cast<int8_t>(127 * sign));
+      df.m.assign(16, 100.f / (64.f * 255.f * 127.f));
+      tally_enforced(qgemm_outcome(3, 16, 64, 0, zy, {0, 255}, df, true), &t);
     }
   }
   t.print("qu8 worst-case pairs");
@@ -372,7 +576,7 @@ TEST(OneDnn, Qu8TwoThreadsSameBytes) {
   Tally t;
   auto p = conv_params(1, 20, 20, 32, 32, 3, 3, 1, 1, 1, 1);
   const QData d = make_qdata(rng, 20 * 20 * 32, 32, 9 * 32, true);
-  qconv_case(p, 128, 3, clamp_kind(2, 3), d, 2, &t);
+  for (int32_t zx : {0, 128}) qconv_case(p, zx, 3, clamp_kind(2, 3), d, 2, &t);
   t.print("qu8 conv 2 threads");
   EXPECT_EQ(t.mismatches, 0);
 }
@@ -381,10 +585,12 @@ TEST(OneDnn, Qu8TwoThreadsSameBytes) {
 struct FTally {
   int64_t cases = 0, values = 0, bad = 0;
   double worst_ratio = 0;  // max |diff| / tolerance
+  std::set<std::string> impls;
   void print(const char* name) const {
     std::printf("[onednn] %-28s cases %6lld  values %9lld  beyond tolerance %lld  worst diff/tol %.3g\n",
                 name, static_cast<long long>(cases), static_cast<long long>(values),
                 static_cast<long long>(bad), worst_ratio);
+    for (const std::string& i : impls) std::printf("[onednn]   implementation: %s\n", i.c_str());
   }
 };
 
@@ -410,6 +616,7 @@ void fconv_case(const k::Conv2DParams& p, bool bias, k::FRange act, std::mt19937
   auto prim = od::make_f32_conv(desc, 1, &why);
   ASSERT_NE(prim, nullptr) << why;
   prim->run();
+  t->impls.insert(prim->info());
   ++t->cases;
   for (size_t i = 0; i < ys; ++i) {
     const double tol = 1e-5 * mag[i] + 1e-6;
@@ -484,6 +691,7 @@ TEST(OneDnn, F32GemmSweep) {
         auto prim = od::make_f32_gemm(desc, 1, &why);
         ASSERT_NE(prim, nullptr) << why;
         prim->run();
+        t.impls.insert(prim->info());
         for (size_t i = 0; i < got.size(); ++i) {
           const double tol = 1e-5 * mag[i] + 1e-6;
           const double diff = std::fabs(double{got[i]} - want[i]);

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "npy.hpp"
 #include "quanta/quanta.hpp"
 
@@ -59,6 +61,7 @@ struct InspectArgs {
   std::string model;
   bool json = false;
   bool brief = false;
+  std::string backend = "auto";  // of the session inspect creates (SessionArgs::backend)
 };
 
 struct BenchArgs {
@@ -141,6 +144,19 @@ std::string version_text();
 
 // The SessionOptions of --intra-threads / --backend.
 SessionOptions session_options(const SessionArgs& a);
+
+// Backend from --backend ("auto", "own", "onednn").
+Backend backend_from_arg(const std::string& backend);
+
+// What the oneDNN backend did with the nodes offered to it
+// (Session::backend_notes(); tools/cli_backend.cpp), for bench and inspect.
+// "N of M offered nodes on oneDNN" (empty when nothing was offered):
+std::string backend_summary(const Session& s);
+// A table of the offered nodes (node, op, name, backend, implementation or
+// reason); with refused_only, only the nodes Quanta's kernels run.
+std::string backend_notes_table(const Session& s, bool refused_only);
+// [{node, op, name, backend ("onednn" or "own"), detail}], every offered node.
+nlohmann::ordered_json backend_notes_json(const Session& s);
 
 // Loads a model or throws Error naming the file.
 std::shared_ptr<const Model> load_model_or_throw(const std::string& path);

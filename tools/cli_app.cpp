@@ -17,6 +17,15 @@ struct Command {
   std::function<int()> action;
 };
 
+// --backend (SessionOptions::backend).
+void add_backend_option(CLI::App* sub, std::string* backend) {
+  sub->add_option("--backend", *backend,
+                  "Kernels for Conv/FullyConnected/MatMul: own, onednn (oneDNN where it accepts a\n"
+                  "node exactly), or auto (QUANTA_BACKEND, else own)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "own", "onednn"}));
+}
+
 // --intra-threads and --backend, for the commands that create Sessions.
 void add_session_options(CLI::App* sub, SessionArgs* args) {
   sub->add_option("--intra-threads", args->intra_threads,
@@ -24,11 +33,7 @@ void add_session_options(CLI::App* sub, SessionArgs* args) {
                   "them (results are identical for any count); 0 = one per hardware thread")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
-  sub->add_option("--backend", args->backend,
-                  "Kernels for Conv/FullyConnected/MatMul: own, onednn (oneDNN where it accepts a\n"
-                  "node exactly), or auto (QUANTA_BACKEND, else own)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "own", "onednn"}));
+  add_backend_option(sub, &args->backend);
 }
 
 Command add_run_command(CLI::App& app) {
@@ -61,10 +66,12 @@ Command add_inspect_command(CLI::App& app) {
       "inspect",
       "Describe a model: version, producer, inputs/outputs, nodes (op, source node, MACs),\n"
       "tensors (shape, dtype, quantization), weight bytes per dtype, total MACs, planned arena\n"
-      "size, and the file size compared with the same model stored in fp32.");
+      "size, and the file size compared with the same model stored in fp32. With the onednn\n"
+      "backend, also which nodes oneDNN runs (and its implementation) and why it refuses others.");
   sub->add_option("model", args->model, "Model file (.quanta)")->required();
   sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
   sub->add_flag("--brief", args->brief, "Leave out the node and tensor tables");
+  add_backend_option(sub, &args->backend);
   return {sub, [args] { return run_inspect(*args); }};
 }
 

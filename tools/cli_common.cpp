@@ -49,9 +49,7 @@ std::shared_ptr<const Model> load_model_or_throw(const std::string& path) {
 SessionOptions session_options(const SessionArgs& a) {
   SessionOptions o;
   o.threads = a.intra_threads;
-  o.backend = a.backend == "own"      ? Backend::kOwn
-              : a.backend == "onednn" ? Backend::kOnednn
-                                      : Backend::kAuto;
+  o.backend = backend_from_arg(a.backend);
   return o;
 }
 

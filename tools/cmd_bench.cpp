@@ -185,6 +185,7 @@ int run_bench(const BenchArgs& a) {
     j["intra_threads"] = sessions[0]->threads();
     j["backend"] = backend_name(sessions[0]->backend());
     j["onednn_nodes"] = sessions[0]->onednn_nodes();
+    j["backend_notes"] = backend_notes_json(*sessions[0]);
     j["warmup"] = a.warmup;
     j["runs"] = a.runs;
     j["min_time_ms"] = a.min_time_ms;
@@ -215,12 +216,14 @@ int run_bench(const BenchArgs& a) {
   std::cout << fmt::format("setup      {} thread{} (one Session each), {} warm-up runs, {} measured runs{}\n",
                            a.threads, a.threads == 1 ? "" : "s", a.warmup, all.runs,
                            a.min_time_ms > 0 ? fmt::format(" (at least {} ms)", a.min_time_ms) : "");
+  const std::string onednn = backend_summary(*sessions[0]);
   std::cout << fmt::format("session    {} intra-op thread{}, backend {}{}\n", sessions[0]->threads(),
                            sessions[0]->threads() == 1 ? "" : "s",
                            backend_name(sessions[0]->backend()),
-                           sessions[0]->onednn_nodes() > 0
-                               ? fmt::format(" ({} nodes on oneDNN)", sessions[0]->onednn_nodes())
-                               : "");
+                           onednn.empty() ? "" : " (" + onednn + ")");
+  if (const std::string refused = backend_notes_table(*sessions[0], true); !refused.empty()) {
+    std::cout << "refused by oneDNN (Quanta's kernels run these nodes):\n" << refused;
+  }
   std::cout << fmt::format("latency    min {:.2f} us  p50 {:.2f} us  p90 {:.2f} us  p99 {:.2f} us  mean {:.2f} us\n",
                            all.min, all.p50, all.p90, all.p99, all.mean);
   if (a.threads == 1) {

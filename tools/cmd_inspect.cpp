@@ -72,18 +72,22 @@ int run_inspect(const InspectArgs& a) {
   int64_t total_macs = 0;
   for (const NodeInfo& n : nodes) total_macs += n.macs;
 
-  // A session tells the planned arena size (and whether the model can run).
+  // A session tells the planned arena size (and whether the model can run)
+  // and, with the onednn backend, which nodes oneDNN takes.
   std::string session_error;
   size_t arena = 0, unplanned = 0;
-  {
-    auto session = Session::create(model);
-    if (session) {
-      arena = (*session)->arena_bytes();
-      unplanned = (*session)->unplanned_bytes();
-    } else {
-      session_error = session.status().to_string();
-    }
+  SessionOptions options;
+  options.backend = backend_from_arg(a.backend);
+  auto created = Session::create(model, options);
+  std::unique_ptr<Session> session;
+  if (created) {
+    session = std::move(*created);
+    arena = session->arena_bytes();
+    unplanned = session->unplanned_bytes();
+  } else {
+    session_error = created.status().to_string();
   }
+  const bool onednn = session && session->backend() == Backend::kOnednn;
 
   if (a.json) {
     json j;
@@ -126,6 +130,11 @@ int run_inspect(const InspectArgs& a) {
       j["arena_bytes"] = nullptr;
       j["unplanned_bytes"] = nullptr;
       j["session_error"] = session_error;
+    }
+    if (onednn) {
+      j["backend"] = backend_name(session->backend());
+      j["onednn_nodes"] = session->onednn_nodes();
+      j["backend_notes"] = backend_notes_json(*session);
     }
     j["fp32_equivalent_bytes"] = static_cast<int64_t>(fp32_size);
     j["size_ratio_vs_fp32"] = fp32_size > 0 ? static_cast<double>(m.file_size()) / fp32_size : 0.0;
@@ -191,6 +200,11 @@ int run_inspect(const InspectArgs& a) {
                              human_bytes(static_cast<double>(unplanned)));
   } else {
     std::cout << fmt::format("arena        unavailable: the model cannot run here: {}\n", session_error);
+  }
+  if (onednn) {
+    const std::string summary = backend_summary(*session);
+    std::cout << fmt::format("backend      onednn: {}\n", summary.empty() ? "no node offered" : summary);
+    std::cout << backend_notes_table(*session, false);
   }
   std::cout << fmt::format("file size    {} ({} bytes); with fp32 constants about {} ({:.2f}x smaller)\n",
                            human_bytes(static_cast<double>(m.file_size())), group_digits(static_cast<int64_t>(m.file_size())),

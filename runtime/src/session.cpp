@@ -193,6 +193,14 @@ int Session::onednn_nodes() const {
   for (const detail::PreparedOp& op : impl_->prepared) n += op.onednn ? 1 : 0;
   return n;
 }
+std::vector<BackendNote> Session::backend_notes() const {
+  std::vector<BackendNote> notes;
+  for (size_t i = 0; i < impl_->prepared.size(); ++i) {
+    const detail::PreparedOp& op = impl_->prepared[i];
+    if (op.offered_onednn) notes.push_back({static_cast<int>(i), op.onednn, op.onednn_note});
+  }
+  return notes;
+}
 int Session::threads() const { return impl_->pool ? impl_->pool->threads() : 1; }
 Backend Session::backend() const { return impl_->backend; }
 size_t Session::unplanned_bytes() const { return impl_->unplanned_bytes; }

@@ -225,6 +225,16 @@ struct NodeTiming {
   int64_t runs = 0;
 };
 
+// What the oneDNN backend did with one node (Session::backend_notes()).
+struct BackendNote {
+  int node = 0;         // index into Model::nodes()
+  bool onednn = false;  // true: oneDNN runs the node; false: Quanta's kernels
+  // oneDNN's implementation name(s) when `onednn` (e.g. "brg:avx512_core_vnni",
+  // "a + b" when the int8 weights were split), otherwise why oneDNN did not
+  // take the node (docs/onednn.md, "Admission").
+  std::string detail;
+};
+
 namespace detail { struct SessionImpl; }
 
 class Session {
@@ -242,6 +252,10 @@ class Session {
   Backend backend() const;
   // Nodes run by oneDNN (0 unless the backend is kOnednn).
   int onednn_nodes() const;
+  // With the kOnednn backend: one note per node offered to oneDNN (Conv2D,
+  // FullyConnected, MatMul with constant B), in node order, saying which
+  // oneDNN implementation runs it or why Quanta's kernels do. Empty with kOwn.
+  std::vector<BackendNote> backend_notes() const;
   // Residual Adds computed inside the convolution or GEMM before them
   // (docs/runtime.md, "Fused residual Add").
   int fused_adds() const;

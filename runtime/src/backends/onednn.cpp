@@ -81,12 +81,14 @@ class DnnlPrimitive final : public Primitive {
     dnnl_stream_wait(stream_.get());
   }
   std::string info() const override { return info_; }
+  const std::vector<Candidate>& candidates() const override { return candidates_; }
 
   int threads_;
   dnnl::stream stream_;
   std::vector<Step> steps_;
   std::vector<std::vector<uint8_t>> buffers_;  // scratchpads, temporaries
   std::string info_;
+  std::vector<Candidate> candidates_;
 
   // A buffer owned by the primitive, 64-byte aligned, bound to memory `md`.
   dnnl::memory own(const dnnl::memory::desc& md) {
@@ -148,6 +150,21 @@ bool refuse(std::string* why, std::string reason) {
   return false;
 }
 
+ImplNameOverride g_impl_override = nullptr;
+
+// Completes `base` with the implementation oneDNN picked for step `pd` and
+// asks admit(). Returns false (with *why) when the step is refused and
+// `enforce` is set; otherwise records the candidate on the primitive.
+template <class PD>
+bool admit_step(DnnlPrimitive* prim, Candidate c, const PD& pd, bool enforce, std::string* why) {
+  c.impl = pd.impl_info_str();
+  if (g_impl_override != nullptr) c.impl = g_impl_override(c);
+  const Admission a = admit(c);
+  if (!a.admitted && enforce) return refuse(why, a.reason);
+  prim->candidates_.push_back(std::move(c));
+  return true;
+}
+
 // ------------------------------------------------------------ geometry
 struct ConvGeom {
   dims src, wei, bias, dst, strides, dil, pad_l, pad_r;
@@ -183,6 +200,29 @@ bool conv_geom(const kernels::Conv2DParams& p, ConvGeom* g, std::string* why) {
     g->wei_user_strides = {p.kh * p.kw * p.cin, 1, p.kw * p.cin, p.cin};
   }
   return true;
+}
+
+// The admission candidate of a convolution (impl filled per step).
+Candidate conv_candidate(const kernels::Conv2DParams& p, const ConvGeom& g, bool int8,
+                         int32_t zx) {
+  Candidate c;
+  const bool depthwise = p.groups > 1 && p.groups == p.cin && p.groups == p.cout;
+  c.kind = !int8 ? PrimKind::kF32Conv
+           : depthwise ? PrimKind::kQu8Depthwise
+           : p.groups > 1 ? PrimKind::kQu8GroupedConv
+                          : PrimKind::kQu8Conv;
+  c.kh = p.kh;
+  c.kw = p.kw;
+  c.stride_h = p.stride_h;
+  c.stride_w = p.stride_w;
+  c.dil_h = p.dil_h;
+  c.dil_w = p.dil_w;
+  c.pad_top = g.pad_l[0];
+  c.pad_left = g.pad_l[1];
+  c.pad_bottom = g.pad_r[0];
+  c.pad_right = g.pad_r[1];
+  c.zx = int8 ? zx : 0;
+  return c;
 }
 
 // ------------------------------------------------------------ int8 common
@@ -312,11 +352,14 @@ struct Q8Mds {
 // The int8 primitive shared by conv and gemm: one step (Part::kWhole) or,
 // with `split`, two steps over the halves of the weights (split_weights).
 // make_pd(has_bias, out_md, attr) returns the step's primitive descriptor.
+// Every step goes through admission (`base`: the node's candidate); nullptr
+// with *why when a step is refused and `enforce` is set.
 // Call inside guarded(), with the OpenMP threads set.
 template <class MakePd>
 std::unique_ptr<Primitive> build_q8(const Q8Mds& md, const Q8Common& c, int64_t wcount,
                                     const int8_t* w, const int32_t* bias, const uint8_t* x_data,
-                                    uint8_t* y_data, bool split, int threads, MakePd&& make_pd) {
+                                    uint8_t* y_data, bool split, int threads, Candidate base,
+                                    bool enforce, std::string* why, MakePd&& make_pd) {
   auto prim = std::make_unique<DnnlPrimitive>(std::max(1, threads));
   dnnl::memory x = user_mem(md.src, x_data), y = user_mem(md.dst, y_data);
   dnnl::memory tmp, mul;
@@ -333,6 +376,8 @@ std::unique_ptr<Primitive> build_q8(const Q8Mds& md, const Q8Common& c, int64_t 
     const dnnl::memory::desc& out_md = part == Part::kFirstHalf ? md.tmp : md.dst;
     const dnnl::primitive_attr attr = q8_attr(c, part, 1 << 1, md.tmp, md.mul);
     const auto pd = make_pd(has_bias, out_md, attr);
+    base.split = split;
+    if (!admit_step(prim.get(), base, pd, enforce, why)) return nullptr;
     const int8_t* wsrc = part == Part::kWhole ? w : part == Part::kFirstHalf ? w1.data() : w2.data();
     dnnl::memory wei = prim->reorder_in(md.wei_user, wsrc, pd.weights_desc());
     Step& s = prim->add_step(pd);
@@ -376,6 +421,7 @@ std::unique_ptr<Primitive> make_qu8_conv(const Qu8ConvDesc& d, int threads, std:
                    dnnl::memory::desc({1, p.cout, 1, 1}, dt::f32, tag::abcd)};
     const Q8Common c{d.zx, d.zy, d.r, d.multiplier, p.cout};
     return build_q8(md, c, wcount, d.w, d.bias, d.x, d.y, split, threads,
+                    conv_candidate(p, g, true, d.zx), d.enforce_admission, why,
                     [&](bool has_bias, const dnnl::memory::desc& out_md,
                         const dnnl::primitive_attr& attr) {
                       const auto od =
@@ -413,7 +459,11 @@ std::unique_ptr<Primitive> make_qu8_gemm(const Qu8GemmDesc& d, int threads, std:
                    dnnl::memory::desc({d.k, d.n}, dt::s8, tag::ba),  // w[n, k]
                    dnnl::memory::desc({1, d.n}, dt::f32, tag::ab)};
     const Q8Common c{d.zx, d.zy, d.r, d.multiplier, d.n};
-    return build_q8(md, c, wcount, d.w, d.bias, d.x, d.y, split, threads,
+    Candidate base;
+    base.kind = PrimKind::kQu8Gemm;
+    base.zx = d.zx;
+    return build_q8(md, c, wcount, d.w, d.bias, d.x, d.y, split, threads, base,
+                    d.enforce_admission, why,
                     [&](bool has_bias, const dnnl::memory::desc& out_md,
                         const dnnl::primitive_attr& attr) {
                       const auto od = has_bias
@@ -440,12 +490,14 @@ dnnl::primitive_attr f32_attr(kernels::FRange act) {
 // The single step of an f32 primitive: weights reordered from `wei_user` into
 // the layout pd chose, bias optional. Call inside guarded().
 template <class PD>
-std::unique_ptr<Primitive> build_f32(int threads, const PD& pd, const dnnl::memory::desc& src_md,
+std::unique_ptr<Primitive> build_f32(int threads, const PD& pd, const Candidate& base,
+                                     std::string* why, const dnnl::memory::desc& src_md,
                                      const dnnl::memory::desc& wei_user,
                                      const dnnl::memory::desc& bias_md,
                                      const dnnl::memory::desc& dst_md, const float* x,
                                      const float* w, const float* bias, float* y) {
   auto prim = std::make_unique<DnnlPrimitive>(std::max(1, threads));
+  if (!admit_step(prim.get(), base, pd, true, why)) return nullptr;
   dnnl::memory wei = prim->reorder_in(wei_user, w, pd.weights_desc());
   Step& s = prim->add_step(pd);
   s.arg(DNNL_ARG_SRC, user_mem(src_md, x));
@@ -474,7 +526,8 @@ std::unique_ptr<Primitive> make_f32_conv(const F32ConvDesc& d, int threads, std:
                               dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                               src_md, wei_any, dst_md, g.strides, g.dil, g.pad_l, g.pad_r);
     const dnnl::convolution_forward::primitive_desc pd(od, f32_attr(d.act), cpu_engine());
-    return build_f32(threads, pd, src_md, wei_user, bias_md, dst_md, d.x, d.w, d.bias, d.y);
+    return build_f32(threads, pd, conv_candidate(d.p, g, false, 0), why, src_md, wei_user,
+                     bias_md, dst_md, d.x, d.w, d.bias, d.y);
   });
 }
 
@@ -493,9 +546,137 @@ std::unique_ptr<Primitive> make_f32_gemm(const F32GemmDesc& d, int threads, std:
     const auto od = d.bias != nullptr ? dnnl::matmul::desc(src_md, wei_any, bias_md, dst_md)
                                       : dnnl::matmul::desc(src_md, wei_any, dst_md);
     const dnnl::matmul::primitive_desc pd(od, f32_attr(d.act), cpu_engine());
-    return build_f32(threads, pd, src_md, wei_user, bias_md, dst_md, d.x, d.w, d.bias, d.y);
+    Candidate base;
+    base.kind = PrimKind::kF32Gemm;
+    return build_f32(threads, pd, base, why, src_md, wei_user, bias_md, dst_md, d.x, d.w,
+                     d.bias, d.y);
   });
 }
+
+// ------------------------------------------------------------ admission
+// docs/onednn.md, "Admission", has the evidence behind every entry.
+namespace {
+
+bool is_int8(PrimKind k) { return k != PrimKind::kF32Conv && k != PrimKind::kF32Gemm; }
+
+bool is_conv(PrimKind k) { return k != PrimKind::kQu8Gemm && k != PrimKind::kF32Gemm; }
+
+// The deny table: classes of int8 steps known (or not ruled out) to give
+// wrong bytes, whatever the allow-list says.
+struct DenyRule {
+  const char* impl_part;  // matches implementation names containing this
+  bool (*applies)(const Candidate&);
+  const char* reason;
+};
+
+constexpr DenyRule kDenyTable[] = {
+    {"avx512_core_amx",
+     [](const Candidate& c) { return is_conv(c.kind) && c.zx != 0 && c.padded(); },
+     "oneDNN 2.6's AMX int8 convolution adds the source zero-point compensation of "
+     "padded borders from a per-border buffer whose layout depends on the geometry; "
+     "on Sapphire Rapids it returned wrong bytes (|diff| up to 164) for 5x5 "
+     "convolutions with dilation 2 and padding 4 and a source zero point of 128 or "
+     "255, and the sweep cannot clear the other padded geometries, so every padded "
+     "AMX int8 convolution with a nonzero source zero point is refused"},
+};
+
+// The allow-list: int8 implementations that the sweeps of
+// tests/test_onednn.cpp ran byte-exact (CPU and ISA in docs/onednn.md), with
+// how far the sweeps exercised the risky part, the source zero-point
+// compensation: `zp` when they ran it with a nonzero source zero point,
+// `zp_padded` when also on padded windows. oneDNN picks implementations per
+// geometry, so an implementation that the sweeps only saw without a zero
+// point (or only unpadded) is refused beyond that.
+struct Verified {
+  PrimKind kind;
+  const char* impl;
+  bool zp, zp_padded;
+};
+
+constexpr Verified kVerified[] = {
+    // AVX-512 VNNI (AMD Zen 4 class; oneDNN's default there, and with
+    // ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI): one primitive per node.
+    {PrimKind::kQu8Conv, "brgconv:avx512_core_vnni", true, false},
+    {PrimKind::kQu8Conv, "brgconv_1x1:avx512_core_vnni", true, false},
+    {PrimKind::kQu8Conv, "jit_int8:avx512_core_vnni", true, true},
+    {PrimKind::kQu8Depthwise, "brdgmm_dw:avx512_core_vnni", false, false},
+    {PrimKind::kQu8Depthwise, "jit_int8:avx512_core_vnni", true, true},
+    {PrimKind::kQu8Gemm, "brg:avx512_core_vnni", true, false},
+    // Grouped convolutions on gemm: with VNNI, and split without it
+    // (ONEDNN_MAX_CPU_ISA=AVX512_CORE), Zen 4.
+    {PrimKind::kQu8GroupedConv, "x64:gemm_s8u8s32:jit", true, true},
+    // AVX-512 without VNNI (ONEDNN_MAX_CPU_ISA=AVX512_CORE on Zen 4): split weights.
+    {PrimKind::kQu8Conv, "jit_int8:avx512_core", true, true},
+    {PrimKind::kQu8Conv, "jit_int8_1x1:avx512_core", true, false},
+    {PrimKind::kQu8Depthwise, "jit_int8:avx512_core", true, true},
+    // AVX2 without VNNI (AMD Zen 3 class, and ONEDNN_MAX_CPU_ISA=AVX2 on Zen 4):
+    // split weights. gemm:jit also runs the matmuls of AVX512_CORE.
+    {PrimKind::kQu8Conv, "jit_uni_int8:avx2", true, true},
+    {PrimKind::kQu8Conv, "jit_uni_int8_1x1:avx2", true, false},
+    {PrimKind::kQu8Depthwise, "jit_uni_int8:avx2", true, true},
+    {PrimKind::kQu8GroupedConv, "ref_int8:any", true, true},
+    {PrimKind::kQu8Gemm, "gemm:jit", true, false},
+    // AMX (Intel Sapphire Rapids, reported): exact except padded windows
+    // with a source zero point (the deny table above).
+    {PrimKind::kQu8Conv, "jit:avx512_core_amx_int8", true, false},
+    {PrimKind::kQu8Gemm, "brg:avx512_core_amx_int8", true, false},
+};
+
+}  // namespace
+
+const char* prim_kind_name(PrimKind kind) {
+  switch (kind) {
+    case PrimKind::kQu8Conv: return "int8 conv";
+    case PrimKind::kQu8GroupedConv: return "int8 grouped conv";
+    case PrimKind::kQu8Depthwise: return "int8 depthwise conv";
+    case PrimKind::kQu8Gemm: return "int8 matmul";
+    case PrimKind::kF32Conv: return "fp32 conv";
+    case PrimKind::kF32Gemm: return "fp32 matmul";
+  }
+  return "?";
+}
+
+Admission admit(const Candidate& c) {
+  if (!is_int8(c.kind)) {
+    return {true, "fp32: every implementation is admitted (tolerance contract)"};
+  }
+  for (const DenyRule& r : kDenyTable) {
+    if (c.impl.find(r.impl_part) != std::string::npos && r.applies(c)) {
+      return {false, std::string(kAdmissionPrefix) + c.impl + " for this " +
+                         geometry_class(c) + ": " + r.reason};
+    }
+  }
+  for (const Verified& v : kVerified) {
+    if (v.kind != c.kind || c.impl != v.impl) continue;
+    if (c.zx != 0 && !v.zp) {
+      return {false, std::string(kAdmissionPrefix) + c.impl + " for this " + geometry_class(c) +
+                         ": verified exact only without a source zero point"};
+    }
+    if (c.zx != 0 && c.padded() && !v.zp_padded) {
+      return {false, std::string(kAdmissionPrefix) + c.impl + " for this " + geometry_class(c) +
+                         ": verified exact with a source zero point only on unpadded windows"};
+    }
+    return {true, "verified exact: " + c.impl};
+  }
+  return {false, std::string(kAdmissionPrefix) + "oneDNN chose " + c.impl + " for this " +
+                     prim_kind_name(c.kind) +
+                     ", an implementation the exactness sweeps have not verified on any CPU "
+                     "(docs/onednn.md, verified implementations)"};
+}
+
+std::string geometry_class(const Candidate& c) {
+  std::string s = prim_kind_name(c.kind);
+  if (is_conv(c.kind)) {
+    s += " k" + std::to_string(c.kh) + "x" + std::to_string(c.kw) + " s" +
+         std::to_string(std::max(c.stride_h, c.stride_w)) + " d" +
+         std::to_string(std::max(c.dil_h, c.dil_w)) + (c.padded() ? " pad" : " nopad");
+  }
+  if (is_int8(c.kind)) s += c.zx != 0 ? " zx!=0" : " zx=0";
+  if (c.split) s += " split";
+  return s;
+}
+
+void set_impl_name_override_for_tests(ImplNameOverride fn) { g_impl_override = fn; }
 
 // ------------------------------------------------------------ describe
 std::string describe() {

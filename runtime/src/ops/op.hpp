@@ -11,6 +11,7 @@
 #include "quanta/kernels/isa.h"
 
 #include <memory>
+#include <string>
 
 #include "model_impl.hpp"
 #include "thread_pool.hpp"
@@ -50,6 +51,12 @@ struct PreparedOp {
   RunFn run = nullptr;            // nullptr: nothing to do (e.g. an aliased reshape)
   std::shared_ptr<void> state;    // owns what run() reads; passed as state.get()
   bool onednn = false;            // run by the oneDNN backend
+  // The node was offered to oneDNN (OpContext::onednn and a Conv2D,
+  // FullyConnected or MatMul it could take): oneDNN's implementation name(s)
+  // when `onednn`, otherwise why Quanta's kernels run it
+  // (Session::backend_notes()).
+  bool offered_onednn = false;
+  std::string onednn_note;
   // The node also computed the next node (the Add of OpContext::fuse_add),
   // which then has nothing to do.
   bool absorbed_next = false;

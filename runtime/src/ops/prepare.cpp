@@ -122,11 +122,15 @@ class Preparer {
 
   Result<PreparedOp> prepare();
 
+  // Why oneDNN refused this node, when it was offered and refused.
+  const std::optional<std::string>& onednn_refusal() const { return onednn_refusal_; }
+
  private:
   const OpContext& ctx_;
   const NodeInfo& node_;
   const fb::Node* fbn_;
   const char* opname_;
+  mutable std::optional<std::string> onednn_refusal_;
 
   int in(size_t i) const { return i < node_.inputs.size() ? node_.inputs[i] : -1; }
   int out() const { return node_.outputs[0]; }
@@ -260,18 +264,26 @@ class Preparer {
   }
 
   // The oneDNN form of the node, when the session asked for that backend and
-  // oneDNN accepts it; nullopt otherwise (the node then uses Quanta's kernels).
+  // oneDNN accepts it (admission included, backends/onednn.hpp); nullopt
+  // otherwise: the node then uses Quanta's kernels and the refusal is kept
+  // for Session::backend_notes().
   template <class Make, class Desc>
   std::optional<PreparedOp> try_onednn(Make make, const Desc& d, std::shared_ptr<void> keep) const {
     if (!ctx_.onednn) return std::nullopt;
     std::string why;
     std::unique_ptr<onednn::Primitive> prim = make(d, ctx_.threads, &why);
-    if (!prim) return std::nullopt;
+    if (!prim) {
+      onednn_refusal_ = why.empty() ? "oneDNN backend: refused without a reason" : why;
+      return std::nullopt;
+    }
     auto st = std::make_shared<OnednnOp>();
+    std::string info = prim->info();
     st->prim = std::move(prim);
     st->keep = std::move(keep);
     PreparedOp op = make_prepared<OnednnOp, run_onednn>(std::move(st));
     op.onednn = true;
+    op.offered_onednn = true;
+    op.onednn_note = std::move(info);
     return op;
   }
 
@@ -1566,7 +1578,12 @@ Result<PreparedOp> Preparer::prepare() {
 
 Result<PreparedOp> prepare_op(const OpContext& ctx) {
   Preparer p(ctx);
-  return p.prepare();
+  Result<PreparedOp> op = p.prepare();
+  if (op && !op->onednn && p.onednn_refusal()) {
+    op->offered_onednn = true;
+    op->onednn_note = *p.onednn_refusal();
+  }
+  return op;
 }
 
 bool op_output_may_alias_input(OpType op) { return is_reshape_family(op); }
