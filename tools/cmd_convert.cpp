@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "calib_progress.hpp"
 #include "cli.hpp"
 #include "quanta/converter.hpp"
 
@@ -57,36 +58,6 @@ std::map<std::string, std::vector<int64_t>> parse_shapes(const std::vector<std::
   }
   return out;
 }
-
-class Progress {
- public:
-  explicit Progress(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0) {}
-  void update(int64_t done, int64_t total) {
-    if (!enabled_ || !tty_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    if (total > 0) {
-      const int width = 30;
-      const int filled = static_cast<int>(width * done / total);
-      std::fprintf(stderr, "\rcalibrating [%s%s] %lld/%lld", std::string(static_cast<size_t>(filled), '#').c_str(),
-                   std::string(static_cast<size_t>(width - filled), '.').c_str(),
-                   static_cast<long long>(done), static_cast<long long>(total));
-    } else {
-      std::fprintf(stderr, "\rcalibrating: %lld", static_cast<long long>(done));
-    }
-    std::fflush(stderr);
-    drawn_ = true;
-  }
-  void finish() {
-    if (drawn_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  bool enabled_, tty_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -163,11 +134,13 @@ int run_convert(const ConvertArgs& args) {
                                               : qc::CalibrationMethod::kMse;
     co.percentile = args.percentile;
     co.bins = args.bins;
-    Progress progress(!args.quiet && text);
-    co.progress = [&progress](int64_t done, int64_t total) { progress.update(done, total); };
+    CalibrationProgressPrinter progress(isatty(STDERR_FILENO) != 0);
+    if (!args.quiet && text) {
+      co.progress = [&progress](const qc::CalibrationProgress& p) { progress.update(p); };
+    }
     const auto tc = std::chrono::steady_clock::now();
     auto c = qc::calibrate(g, *samples, co);
-    progress.finish();
+    progress.finish(c.ok());
     check(c.status(), "calibration failed");
     calib = std::move(*c);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count();
