@@ -114,9 +114,10 @@ class OutputFile {
     if (fd_ < 0) {
       const int err = errno;
       std::string why = std::strerror(err);
-      if (err == ENOENT) {
-        const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-        why += fmt::format(" (the directory {} does not exist)", dir.empty() ? "." : dir.string());
+      const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+      std::error_code ec;
+      if (err == ENOENT && !dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+        why += fmt::format(" (the directory {} does not exist)", dir.string());
       }
       throw Error(fmt::format("{}: cannot write the output file: {}", path, why));
     }
