@@ -8,28 +8,8 @@ namespace quanta::kernels {
 namespace {
 
 std::atomic<int> g_forced{-1};
-const char* g_error = "";
 
-Isa from_env() {
-  const char* v = std::getenv("QUANTA_ISA");
-  if (v == nullptr || *v == '\0') return best_isa();
-  Isa want = Isa::kRef;
-  if (std::strcmp(v, "ref") == 0) {
-    want = Isa::kRef;
-  } else if (std::strcmp(v, "avx2") == 0) {
-    want = Isa::kAvx2;
-  } else if (std::strcmp(v, "avx512vnni") == 0) {
-    want = Isa::kAvx512Vnni;
-  } else {
-    g_error = "QUANTA_ISA must be ref, avx2 or avx512vnni; using ref";
-    return Isa::kRef;
-  }
-  if (!cpu_supports(want)) {
-    g_error = "QUANTA_ISA names a tier this CPU does not support; using ref";
-    return Isa::kRef;
-  }
-  return want;
-}
+constexpr Isa kAllTiers[] = {Isa::kRef, Isa::kAvx2, Isa::kAvx512Vnni};
 
 }  // namespace
 
@@ -40,6 +20,16 @@ const char* isa_name(Isa isa) {
     case Isa::kAvx512Vnni: return "avx512vnni";
   }
   return "?";
+}
+
+bool parse_isa_name(const char* name, Isa* isa) {
+  for (Isa t : kAllTiers) {
+    if (std::strcmp(name, isa_name(t)) == 0) {
+      *isa = t;
+      return true;
+    }
+  }
+  return false;
 }
 
 bool cpu_supports(Isa isa) {
@@ -59,16 +49,46 @@ Isa best_isa() {
   return Isa::kRef;
 }
 
-Isa active_isa() {
-  const int f = g_forced.load(std::memory_order_relaxed);
-  if (f >= 0) return static_cast<Isa>(f);
-  static const Isa chosen = from_env();
-  return chosen;
+IsaChoice isa_from_value(const char* value, bool (*supports)(Isa), Isa* isa, std::string* error) {
+  Isa best = Isa::kRef;
+  std::string names, supported;
+  for (Isa t : kAllTiers) {
+    names += names.empty() ? "" : ", ";
+    names += isa_name(t);
+    if (supports(t)) {
+      best = t;
+      supported += supported.empty() ? "" : ", ";
+      supported += isa_name(t);
+    }
+  }
+  *isa = best;
+  if (value == nullptr || *value == '\0') return IsaChoice::kOk;
+  Isa want = Isa::kRef;
+  if (!parse_isa_name(value, &want)) {
+    *error = "QUANTA_ISA='" + std::string(value) + "' is not a kernel tier (" + names + ")";
+    return IsaChoice::kUnknownName;
+  }
+  if (!supports(want)) {
+    *error = "QUANTA_ISA='" + std::string(value) + "': this CPU does not support that kernel tier (it supports " +
+             supported + ")";
+    return IsaChoice::kUnsupportedTier;
+  }
+  *isa = want;
+  return IsaChoice::kOk;
 }
 
-const char* isa_override_error() {
-  (void)active_isa();
-  return g_error;
+IsaChoice active_isa(Isa* isa, std::string* error) {
+  const IsaChoice c = isa_from_value(std::getenv("QUANTA_ISA"), cpu_supports, isa, error);
+  const int f = g_forced.load(std::memory_order_relaxed);
+  if (f >= 0) *isa = static_cast<Isa>(f);
+  return c;
+}
+
+Isa active_isa() {
+  Isa isa = Isa::kRef;
+  std::string error;
+  (void)active_isa(&isa, &error);
+  return isa;
 }
 
 bool force_isa(Isa isa) {

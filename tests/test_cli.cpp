@@ -97,6 +97,31 @@ TEST_F(CliTest, VersionAndHelp) {
               AllOf(HasSubstr("--intra-threads"), HasSubstr("--backend")));
 }
 
+// A QUANTA_ISA value that is not a kernel tier stops every command that runs
+// a model (exit 1, the variable, value and accepted names on stderr) instead of
+// running the 40x slower reference kernels; --version says so too.
+TEST_F(CliTest, BadQuantaIsaIsAnError) {
+  struct EnvGuard {
+    ~EnvGuard() { ::unsetenv("QUANTA_ISA"); }
+  } guard;
+  ::setenv("QUANTA_ISA", "bogus", 1);  // inherited by the child process
+  const std::string why = "QUANTA_ISA='bogus' is not a kernel tier (ref, avx2, avx512vnni)";
+  for (const std::string& cmd : {"run " + quote(int8_) + " -i " + quote(input_),
+                                 "bench " + quote(int8_) + " --runs 1 --warmup 0"}) {
+    SCOPED_TRACE(cmd);
+    Outcome o = quanta(cmd);
+    EXPECT_EXIT_CODE(o, 1);
+    EXPECT_THAT(o.output, AllOf(HasSubstr("quanta: error: "), HasSubstr(why)));
+  }
+  Outcome v = quanta("--version");
+  EXPECT_EXIT_CODE(v, 0);
+  EXPECT_THAT(v.output, HasSubstr("kernels none: " + why));
+  ::setenv("QUANTA_ISA", "ref", 1);
+  v = quanta("--version");
+  EXPECT_THAT(v.output, HasSubstr("kernels ref (best on this CPU: "));
+  EXPECT_EXIT_CODE(quanta("run " + quote(int8_) + " -i " + quote(input_)), 0);
+}
+
 TEST_F(CliTest, UsageErrorsExitWithTwo) {
   EXPECT_EXIT_CODE(quanta(""), 2);
   EXPECT_EXIT_CODE(quanta("frobnicate"), 2);

@@ -5,6 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +20,7 @@ namespace quanta {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using test::run_quanta;
 using test::shell_quote;
 
@@ -103,11 +107,122 @@ TEST_F(CliConvert, MissingFileAndWrongCalibrationShapeAreErrors) {
   EXPECT_THAT(o2.output, HasSubstr("fashion_eval_y.npy"));
 }
 
-TEST_F(CliConvert, ExcludeUnknownNodeIsRefused) {
-  auto o = run_quanta("convert " + shell_quote(models("fashion_mlp.onnx")) + " -o " + shell_quote(path("m.quanta")) +
-                      " --calib " + shell_quote(models("fashion_calib_x.npy")) + " --calib-limit 8 --exclude nosuch -q");
+// The demo conversion's arguments, with `extra` appended.
+std::string demo_convert(const std::string& out, const std::string& extra) {
+  return "convert " + shell_quote(std::string(QUANTA_SOURCE_DIR) + "/models/fashion_cnn_bn.onnx") + " -o " +
+         shell_quote(out) + " --calib " + shell_quote(std::string(QUANTA_SOURCE_DIR) + "/models/fashion_calib_x.npy") +
+         " " + extra;
+}
+
+// A bad --exclude is found before calibrating: nothing about calibration is
+// printed, and the error lists the model's node names.
+TEST_F(CliConvert, ExcludeUnknownNodeFailsBeforeCalibration) {
+  auto o = run_quanta(demo_convert(path("m.quanta"), "--exclude nosuch"));
+  EXPECT_TRUE(o.exited);
   EXPECT_EQ(o.code, 1) << o.output;
-  EXPECT_THAT(o.output, HasSubstr("--exclude 'nosuch'"));
+  EXPECT_THAT(o.output, HasSubstr("quanta: error: cannot quantize: invalid argument: --exclude 'nosuch': no node "
+                                  "of the model has this name; its nodes are '/conv1/Conv/reshape', "
+                                  "'/conv1/Conv', '/MaxPool', "));
+  EXPECT_THAT(o.output, Not(HasSubstr("calibrat")));
+  EXPECT_FALSE(std::filesystem::exists(path("m.quanta")));
+  // A name merged into a runtime node (a folded BatchNormalization) is accepted.
+  auto ok = run_quanta(demo_convert(path("m.quanta"), "--calib-limit 8 -q --exclude /bn2/BatchNormalization"));
+  EXPECT_EQ(ok.code, 0) << ok.output;
+}
+
+// An output that cannot be written is found before anything slow, with the
+// OS's reason; an existing output is left alone when the conversion fails.
+TEST_F(CliConvert, UnwritableOutputFailsBeforeCalibration) {
+  const std::string missing_dir = path("no_such_dir") + "/m.quanta";
+  auto o = run_quanta(demo_convert(missing_dir, ""));
+  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("quanta: error: " + missing_dir + ": cannot write the output file: No such file "
+                                  "or directory (the directory " + path("no_such_dir") + " does not exist)"));
+  EXPECT_THAT(o.output, Not(HasSubstr("calibrat")));
+  EXPECT_THAT(o.output, Not(HasSubstr("ONNX opset")));
+
+  auto d = run_quanta(demo_convert(dir_.string(), ""));
+  EXPECT_EQ(d.code, 1) << d.output;
+  EXPECT_THAT(d.output, HasSubstr(dir_.string() + ": cannot write the output file: Is a directory"));
+  EXPECT_THAT(d.output, Not(HasSubstr("calibrat")));
+
+  {
+    std::ofstream f(path("keep.quanta"));
+    f << "old contents";
+  }
+  auto late = run_quanta(demo_convert(path("keep.quanta"), "--exclude nosuch"));
+  EXPECT_EQ(late.code, 1) << late.output;
+  std::ifstream f(path("keep.quanta"));
+  std::string kept((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(kept, "old contents");
+}
+
+// -q: nothing is printed on success (no header, rewrites, progress, table or
+// result line); errors still are.
+TEST_F(CliConvert, QuietPrintsNothingOnSuccessButErrors) {
+  auto o = run_quanta(demo_convert(path("m.quanta"), "--calib-limit 16 -q"));
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_EQ(o.output, "");
+  EXPECT_TRUE(Model::load_file(path("m.quanta")).ok());
+  auto f = run_quanta("convert " + shell_quote(models("fashion_cnn_bn.onnx")) + " -o " + shell_quote(path("f.quanta")) +
+                      " --precision fp32 -q");
+  EXPECT_EQ(f.code, 0) << f.output;
+  EXPECT_EQ(f.output, "");
+  auto e = run_quanta(demo_convert(path("m.quanta"), "--calib-limit 16 -q --exclude nosuch"));
+  EXPECT_EQ(e.code, 1);
+  EXPECT_THAT(e.output, ::testing::StartsWith("quanta: error: cannot quantize: invalid argument: --exclude 'nosuch'"));
+}
+
+// Without a terminal, each calibration pass is one plain line with its own
+// count (256 samples each, not 512 for both).
+TEST_F(CliConvert, CalibrationPassesAreReportedOnePlainLineEach) {
+  auto o = run_quanta(demo_convert(path("m.quanta"), ""));
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("\ncalibration pass 1/2 (ranges): 256 samples in "));
+  EXPECT_THAT(o.output, HasSubstr("\ncalibration pass 2/2 (histograms): 256 samples in "));
+  EXPECT_THAT(o.output, Not(HasSubstr("\r")));
+  EXPECT_THAT(o.output, Not(HasSubstr("512")));
+  // The log reads in order: the rewrites, then the passes, then the result.
+  EXPECT_LT(o.output.find("rewrite: "), o.output.find("calibration pass 1/2"));
+  auto m = run_quanta(demo_convert(path("m.quanta"), "--method minmax --calib-limit 10"));
+  EXPECT_EQ(m.code, 0) << m.output;
+  EXPECT_THAT(m.output, HasSubstr("\ncalibration pass 1/1 (ranges): 10 samples in "));
+}
+
+// An option that the others make meaningless is a usage error (exit 2) that
+// says why, not silently ignored; nothing is written.
+TEST_F(CliConvert, OptionsThatWouldBeIgnoredAreUsageErrors) {
+  const std::string fp32 = "convert " + shell_quote(models("fashion_cnn_bn.onnx")) + " -o " +
+                           shell_quote(path("m.quanta")) + " --precision fp32 ";
+  const std::string int8 = demo_convert(path("m.quanta"), "");
+  const std::pair<std::string, std::string> cases[] = {
+      {int8 + "--percentile 99.9", "--percentile is only used by --method percentile (the method is mse)"},
+      {int8 + "--method minmax --percentile 99.9",
+       "--percentile is only used by --method percentile (the method is minmax)"},
+      {int8 + "--method minmax --bins 512", "--bins is only used by --method percentile and mse"},
+      {fp32 + "--calib x.npy", "--calib is only for --precision int8"},
+      {fp32 + "--method minmax --per-tensor --exclude a --calib-limit 5",
+       "--calib-limit, --method, --per-tensor, --exclude are only for --precision int8: a float conversion "
+       "is neither calibrated nor quantized"},
+      {fp32 + "--mean 0.5", "--mean is only for --precision int8"},
+      {int8 + "--mean 0.5 --std 0.2 --bgr",
+       "--mean, --std, --bgr are only for --calib-dir images (--calib .npy samples are used as they are)"},
+      {int8 + "--layout nhwc", "--layout is only for --calib-dir images"},
+      {"convert " + shell_quote(models("fashion_cnn_bn.onnx")) + " -o " + shell_quote(path("m.quanta")) +
+           " --calib-dir " + shell_quote(dir_.string()) + " --no-crop --resize 32",
+       "--resize is not used with --no-crop"},
+  };
+  for (const auto& [args, message] : cases) {
+    SCOPED_TRACE(args);
+    auto o = run_quanta(args);
+    EXPECT_TRUE(o.exited);
+    EXPECT_EQ(o.code, 2) << o.output;
+    EXPECT_THAT(o.output, HasSubstr("quanta: error: " + message));
+    EXPECT_FALSE(std::filesystem::exists(path("m.quanta")));
+  }
+  // Given where they are used, the same options are fine.
+  auto ok = run_quanta(int8 + "--method percentile --percentile 99.9 --bins 512 --calib-limit 8 -q");
+  EXPECT_EQ(ok.code, 0) << ok.output;
 }
 
 // A TFLite-style Conv with dead channels (weights ~1e-30, non-zero bias)

@@ -188,6 +188,50 @@ TEST(SessionBackend, OptionEnvironmentAndErrors) {
   EXPECT_EQ((*s)->backend(), Backend::kOwn);
 }
 
+// QUANTA_ISA is read at every Session::create (kernels = kAuto): a tier name
+// selects it, anything else is refused with the variable, the value and the
+// accepted names, instead of silently running the reference kernels.
+TEST(SessionKernelTier, QuantaIsaSelectsATierAndABadValueIsRefused) {
+  auto m = Model::load_file(src("models/demo_cnn_int8.quanta"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  struct EnvGuard {
+    ~EnvGuard() { ::unsetenv("QUANTA_ISA"); }
+  } guard;
+  ::setenv("QUANTA_ISA", "ref", 1);
+  k::Isa isa = k::Isa::kAvx2;
+  std::string why;
+  EXPECT_EQ(k::active_isa(&isa, &why), k::IsaChoice::kOk);
+  EXPECT_EQ(isa, k::Isa::kRef);
+  EXPECT_TRUE(Session::create(*m).ok());
+
+  for (const char* bad : {"bogus", "AVX2", "avx512"}) {
+    SCOPED_TRACE(bad);
+    ::setenv("QUANTA_ISA", bad, 1);
+    auto s = Session::create(*m);
+    ASSERT_FALSE(s.ok()) << "QUANTA_ISA=" << bad << " was accepted";
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.status().message(),
+              "QUANTA_ISA='" + std::string(bad) + "' is not a kernel tier (ref, avx2, avx512vnni)");
+    // An explicit tier does not consult the environment.
+    SessionOptions o;
+    o.kernels = KernelTier::kReference;
+    EXPECT_TRUE(Session::create(*m, o).ok());
+  }
+  // A tier this CPU lacks is refused too (on a CPU that has every tier, the
+  // kernel test KernelIsa.QuantaIsaValues covers that message).
+  for (k::Isa t : {k::Isa::kAvx2, k::Isa::kAvx512Vnni}) {
+    ::setenv("QUANTA_ISA", k::isa_name(t), 1);
+    auto s = Session::create(*m);
+    EXPECT_EQ(s.ok(), k::cpu_supports(t)) << k::isa_name(t);
+    if (!s.ok()) {
+      EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
+      EXPECT_NE(s.status().message().find("this CPU does not support"), std::string::npos);
+    }
+  }
+  ::setenv("QUANTA_ISA", "", 1);  // empty: as if unset
+  EXPECT_TRUE(Session::create(*m).ok());
+}
+
 TEST(SessionKernelTier, AnUnsupportedTierIsRefusedAndReferenceAlwaysWorks) {
   const std::string bytes_path = src("models/demo_cnn_int8.quanta");
   auto m = Model::load_file(bytes_path);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -112,6 +113,9 @@ struct ConvertArgs {
   std::string layout = "nchw";
   bool json = false;
   bool quiet = false;
+  // The options given on the command line ("--percentile", ...), so that one
+  // the other options make meaningless is refused rather than ignored.
+  std::set<std::string> given;
 };
 
 // `quanta eval` (tools/cmd_eval.cpp).

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli.hpp"
+#include "quanta/converter.hpp"
 
 namespace quanta::cli {
 namespace {
@@ -153,7 +154,10 @@ Command add_convert_command(CLI::App& app) {
       "default) calibrates activation ranges by running the float model on --calib .npy files or\n"
       "a --calib-dir of images, then writes int8 weights (per output channel), int32 biases and\n"
       "uint8 activations. The converted model keeps the ONNX input/output names, shapes and layout.\n"
-      "Prints what the rewrites did and a per-node summary of the quantization chosen.");
+      "Prints what the rewrites did and a per-node summary of the quantization chosen.\n"
+      "An option that the others make meaningless is a usage error, not ignored: int8 options with\n"
+      "--precision fp32, --percentile without --method percentile, --bins with --method minmax,\n"
+      "image options without --calib-dir, --resize with --no-crop.");
   sub->add_option("model", args->model, "Float ONNX model (.onnx)")->required();
   sub->add_option("--output,-o", args->output, "Output file (.quanta)")->required();
   sub->add_option("--precision", args->precision, "int8 or fp32")
@@ -176,12 +180,13 @@ Command add_convert_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"minmax", "percentile", "mse"}));
   sub->add_option("--percentile", args->percentile,
-                  "Percentile kept by --method percentile (the lower bound uses 100 - p)")
+                  "Percentile kept by --method percentile (the lower bound uses 100 - p); an error\n"
+                  "with another method")
       ->capture_default_str()
-      ->check(CLI::Range(50.0, 100.0));
-  sub->add_option("--bins", args->bins, "Histogram bins for percentile and mse")
+      ->check(CLI::Range(convert::kMinPercentile, convert::kMaxPercentile));
+  sub->add_option("--bins", args->bins, "Histogram bins for percentile and mse; an error with minmax")
       ->capture_default_str()
-      ->check(CLI::Range(64, 1 << 20));
+      ->check(CLI::Range(convert::kMinBins, convert::kMaxBins));
   sub->add_flag("--per-tensor", args->per_tensor, "One weight scale per tensor instead of per output channel");
   sub->add_option("--exclude", args->exclude,
                   "Keep this ONNX node in float, with quantize/dequantize around it (repeatable)")
@@ -204,8 +209,15 @@ Command add_convert_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"nchw", "nhwc"}));
   sub->add_flag("--json", args->json, "Machine-readable summary on stdout");
-  sub->add_flag("--quiet,-q", args->quiet, "No progress bar and no per-node table");
-  return {sub, [args] { return run_convert(*args); }};
+  sub->add_flag("--quiet,-q", args->quiet,
+                "Print nothing on success but warnings (stderr); errors as always. --json output\n"
+                "is still printed");
+  return {sub, [args, sub] {
+            for (const CLI::Option* o : sub->get_options()) {
+              if (o->count() > 0) args->given.insert(o->get_name());
+            }
+            return run_convert(*args);
+          }};
 }
 
 Command add_eval_command(CLI::App& app) {

@@ -22,11 +22,16 @@ namespace quanta::cli {
 std::string version_text() {
   const dnnl_version_t* v = dnnl_version();
   const std::string hash = v->hash ? v->hash : "";
-  return fmt::format("quanta {}\nmodel format {}.{}\noneDNN {}.{}.{}{}\nkernels {} (best on this CPU: {})\n",
-                     QUANTA_VERSION_STRING, kFormatVersionMajor, kFormatVersionMinor, v->major,
-                     v->minor, v->patch, hash.empty() || hash == "N/A" ? "" : " (" + hash + ")",
-                     kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa())) +
-         (*kernels::isa_override_error() ? fmt::format("warning: {}\n", kernels::isa_override_error()) : "");
+  kernels::Isa isa = kernels::Isa::kRef;
+  std::string isa_error;
+  const bool isa_ok = kernels::active_isa(&isa, &isa_error) == kernels::IsaChoice::kOk;
+  return fmt::format("quanta {}\nmodel format {}.{}\noneDNN {}.{}.{}{}\n", QUANTA_VERSION_STRING,
+                     kFormatVersionMajor, kFormatVersionMinor, v->major, v->minor, v->patch,
+                     hash.empty() || hash == "N/A" ? "" : " (" + hash + ")") +
+         (isa_ok ? fmt::format("kernels {} (best on this CPU: {})\n", kernels::isa_name(isa),
+                               kernels::isa_name(kernels::best_isa()))
+                 : fmt::format("kernels none: {}; every command that runs a model will refuse it\n",
+                               isa_error));
 }
 
 // ------------------------------------------------------------ helpers

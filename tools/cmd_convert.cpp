@@ -1,15 +1,21 @@
 // `quanta convert`: float ONNX -> .quanta (float or int8). See docs/converter.md.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
-#include <cstdio>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <initializer_list>
 #include <iostream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "calib_progress.hpp"
 #include "cli.hpp"
 #include "quanta/converter.hpp"
 
@@ -58,66 +64,137 @@ std::map<std::string, std::vector<int64_t>> parse_shapes(const std::vector<std::
   return out;
 }
 
-class Progress {
- public:
-  explicit Progress(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0) {}
-  void update(int64_t done, int64_t total) {
-    if (!enabled_ || !tty_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    if (total > 0) {
-      const int width = 30;
-      const int filled = static_cast<int>(width * done / total);
-      std::fprintf(stderr, "\rcalibrating [%s%s] %lld/%lld", std::string(static_cast<size_t>(filled), '#').c_str(),
-                   std::string(static_cast<size_t>(width - filled), '.').c_str(),
-                   static_cast<long long>(done), static_cast<long long>(total));
-    } else {
-      std::fprintf(stderr, "\rcalibrating: %lld", static_cast<long long>(done));
+// Options that the rest of the command line makes meaningless are usage
+// errors rather than silently ignored (docs/cli.md, "quanta convert").
+void refuse_ignored_options(const ConvertArgs& a) {
+  const auto given = [&](std::initializer_list<const char*> options) {
+    std::vector<std::string> v;
+    for (const char* o : options) {
+      if (a.given.count(o) > 0) v.push_back(o);
     }
-    std::fflush(stderr);
-    drawn_ = true;
+    return v;
+  };
+  const auto refuse = [](const std::vector<std::string>& names, const std::string& why) {
+    if (names.empty()) return;
+    throw UsageError(fmt::format("{} {} {}", fmt::join(names, ", "), names.size() == 1 ? "is" : "are", why));
+  };
+  const std::initializer_list<const char*> image = {"--resize", "--no-crop", "--mean", "--std",
+                                                    "--scale",  "--bgr",     "--layout"};
+  if (a.precision == "fp32") {
+    std::vector<std::string> v = given({"--calib", "--calib-dir", "--calib-limit", "--method", "--percentile",
+                                        "--bins", "--per-tensor", "--exclude"});
+    const std::vector<std::string> im = given(image);
+    v.insert(v.end(), im.begin(), im.end());
+    refuse(v, "only for --precision int8: a float conversion is neither calibrated nor quantized");
   }
-  void finish() {
-    if (drawn_) std::fprintf(stderr, "\n");
+  if (a.method != "percentile") {
+    refuse(given({"--percentile"}), fmt::format("only used by --method percentile (the method is {})", a.method));
+  }
+  if (a.method == "minmax") {
+    refuse(given({"--bins"}), "only used by --method percentile and mse (minmax keeps the observed range "
+                              "and builds no histogram)");
+  }
+  if (a.calib_dir.empty()) {
+    refuse(given(image), "only for --calib-dir images (--calib .npy samples are used as they are)");
+  }
+  if (a.no_crop) {
+    refuse(given({"--resize"}), "not used with --no-crop (each image is resized straight to the input size)");
+  }
+}
+
+// The output file, opened before anything slow so that an unwritable path
+// fails at once. Nothing is written until commit(); a file this object
+// created is removed again if the conversion fails.
+class OutputFile {
+ public:
+  explicit OutputFile(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    created_ = fd_ >= 0;
+    if (fd_ < 0 && errno == EEXIST) fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      const int err = errno;
+      std::string why = std::strerror(err);
+      const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+      std::error_code ec;
+      if (err == ENOENT && !dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+        why += fmt::format(" (the directory {} does not exist)", dir.string());
+      }
+      throw Error(fmt::format("{}: cannot write the output file: {}", path, why));
+    }
+  }
+  ~OutputFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (created_ && !committed_) ::unlink(path_.c_str());
+  }
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  void commit(const std::vector<uint8_t>& bytes) {
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && ::ftruncate(fd_, 0) != 0) fail("cannot truncate");
+    size_t off = 0;
+    while (off < bytes.size()) {
+      const ssize_t n = ::write(fd_, bytes.data() + off, bytes.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) fail("write error");
+      off += static_cast<size_t>(n);
+    }
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) fail("write error");
+    committed_ = true;
   }
 
  private:
-  bool enabled_, tty_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
+  [[noreturn]] void fail(const char* what) const {
+    throw Error(fmt::format("{}: {}: {}", path_, what, std::strerror(errno)));
+  }
 
-void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw Error(fmt::format("{}: cannot be created", path));
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!f) throw Error(fmt::format("{}: write error", path));
-}
+  std::string path_;
+  int fd_ = -1;
+  bool created_ = false;
+  bool committed_ = false;
+};
 
 }  // namespace
 
 int run_convert(const ConvertArgs& args) {
   const auto t0 = std::chrono::steady_clock::now();
+  refuse_ignored_options(args);
   qc::ImportOptions io;
   io.input_shapes = parse_shapes(args.input_shapes);
   const bool int8 = args.precision == "int8";
-  if (!int8 && (!args.calib.empty() || !args.calib_dir.empty())) {
-    throw UsageError("--calib and --calib-dir are for --precision int8 (a float conversion needs no calibration)");
-  }
   if (int8 && args.calib.empty() && args.calib_dir.empty()) {
     throw UsageError(
         "int8 conversion needs calibration data: the uint8 activation ranges are chosen by running "
         "the float model on representative inputs. Give --calib FILE.npy (samples batched on the "
         "first axis) or --calib-dir DIR (images), or use --precision fp32");
   }
+  qc::ImagePreprocess pre;
+  if (!args.calib_dir.empty()) {
+    pre.resize_shorter = args.resize;
+    pre.crop = !args.no_crop;
+    pre.scale = static_cast<float>(args.scale);
+    if (!args.mean.empty()) pre.mean = parse_floats(args.mean, "--mean");
+    if (!args.std.empty()) pre.std = parse_floats(args.std, "--std");
+    for (float s : pre.std) {
+      if (s == 0) throw UsageError("--std values must not be 0");
+    }
+    pre.order = args.bgr ? qc::ChannelOrder::kBGR : qc::ChannelOrder::kRGB;
+    pre.layout = args.layout == "nhwc" ? qc::ImageLayout::kNHWC : qc::ImageLayout::kNCHW;
+  }
+  // Everything that can be checked before calibrating is, so that a mistake
+  // does not cost a calibration run: the arguments, the output path, then the
+  // model, the --exclude names and the calibration data.
+  OutputFile output(args.output);
 
   auto graph = qc::import_onnx(args.model, io);
   check(graph.status(), "cannot convert");
   const qc::FloatGraph& g = **graph;
   const qc::ImportLog& log = qc::import_log(g);
   const bool text = !args.json;
-  if (text) {
+  const bool chatty = text && !args.quiet;  // -q: nothing on stdout but --json
+  if (chatty) {
     std::cout << fmt::format("{}: ONNX opset {}{}, {} nodes -> {} runtime nodes\n", args.model, log.opset,
                              log.producer.empty() ? "" : " (" + log.producer + ")", log.onnx_nodes,
                              qc::graph_node_count(g));
@@ -125,6 +202,8 @@ int run_convert(const ConvertArgs& args) {
       std::cout << fmt::format("  input '{}' {}\n", in.name, shape_str(in.shape));
     }
     for (const std::string& r : log.rewrites) std::cout << "  rewrite: " << r << "\n";
+  }
+  if (text) {
     for (const std::string& w : log.warnings) std::cerr << "quanta: warning: " << w << "\n";
   }
 
@@ -136,21 +215,15 @@ int run_convert(const ConvertArgs& args) {
     check(b.status(), args.model);
     bytes = std::move(*b);
   } else {
+    qc::QuantizeOptions qo;
+    qo.per_channel = !args.per_tensor;
+    qo.exclude = args.exclude;
+    check(qc::check_quantize_options(g, qo), "cannot quantize");
+
     Result<std::unique_ptr<qc::SampleSource>> src = Status{};
     if (!args.calib.empty()) {
       src = qc::open_npy_samples(args.calib, qc::graph_inputs(g));
     } else {
-      qc::ImagePreprocess pre;
-      pre.resize_shorter = args.resize;
-      pre.crop = !args.no_crop;
-      pre.scale = static_cast<float>(args.scale);
-      if (!args.mean.empty()) pre.mean = parse_floats(args.mean, "--mean");
-      if (!args.std.empty()) pre.std = parse_floats(args.std, "--std");
-      for (float s : pre.std) {
-        if (s == 0) throw UsageError("--std values must not be 0");
-      }
-      pre.order = args.bgr ? qc::ChannelOrder::kBGR : qc::ChannelOrder::kRGB;
-      pre.layout = args.layout == "nhwc" ? qc::ImageLayout::kNHWC : qc::ImageLayout::kNCHW;
       src = qc::open_image_dir(args.calib_dir, qc::graph_inputs(g), pre);
     }
     check(src.status(), "calibration data");
@@ -163,15 +236,15 @@ int run_convert(const ConvertArgs& args) {
                                               : qc::CalibrationMethod::kMse;
     co.percentile = args.percentile;
     co.bins = args.bins;
-    Progress progress(!args.quiet && text);
-    co.progress = [&progress](int64_t done, int64_t total) { progress.update(done, total); };
+    CalibrationProgressPrinter progress(isatty(STDERR_FILENO) != 0);
+    if (chatty) co.progress = [&progress](const qc::CalibrationProgress& p) { progress.update(p); };
     const auto tc = std::chrono::steady_clock::now();
     auto c = qc::calibrate(g, *samples, co);
-    progress.finish();
+    progress.finish(c.ok());
     check(c.status(), "calibration failed");
     calib = std::move(*c);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count();
-    if (text) {
+    if (chatty) {
       std::cout << fmt::format("calibrated {} activation tensors on {} samples ({}, {:.1f} s)\n",
                                calib.ranges.size(), calib.samples,
                                qc::calibration_method_name(calib.method), secs);
@@ -182,29 +255,26 @@ int run_convert(const ConvertArgs& args) {
                                  "calibration (ignored)\n", name, r.non_finite);
       }
     }
-    qc::QuantizeOptions qo;
-    qo.per_channel = !args.per_tensor;
-    qo.exclude = args.exclude;
     auto b = qc::build_int8(g, calib, qo, &report);
     check(b.status(), "quantization failed");
     bytes = std::move(*b);
     for (const std::string& w : report.warnings) std::cerr << "quanta: warning: " << w << "\n";
-    if (text && !args.quiet) {
+    if (chatty) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& n : report.nodes) rows.push_back({n.name, n.op, n.precision, n.weights, n.output});
       std::cout << "\n" << format_table({"node", "op", "precision", "weights", "output"}, rows) << "\n";
     }
   }
 
-  write_bytes(args.output, bytes);
+  output.commit(bytes);
   std::error_code ec;
   const auto onnx_size = std::filesystem::file_size(args.model, ec);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (text) {
+  if (chatty) {
     std::cout << fmt::format("wrote {} ({}, {}; the ONNX file is {}) in {:.1f} s\n", args.output,
                              args.precision, human_bytes(static_cast<double>(bytes.size())),
                              human_bytes(static_cast<double>(onnx_size)), secs);
-  } else {
+  } else if (!text) {
     json j;
     j["model"] = args.model;
     j["output"] = args.output;

@@ -7,8 +7,29 @@
 
 namespace quanta::convert {
 
+namespace {
+
+Status check_options(const CalibrationOptions& o) {
+  const bool two_pass = o.method != CalibrationMethod::kMinMax;
+  if (o.method == CalibrationMethod::kPercentile &&
+      !(o.percentile >= kMinPercentile && o.percentile <= kMaxPercentile)) {
+    return Status{StatusCode::kInvalidArgument,
+                  fmt::format("calibration percentile {}: must be in [{}, {}]", o.percentile,
+                              kMinPercentile, kMaxPercentile)};
+  }
+  if (two_pass && (o.bins < kMinBins || o.bins > kMaxBins)) {
+    return Status{StatusCode::kInvalidArgument,
+                  fmt::format("calibration histogram bins {}: must be in [{}, {}]", o.bins, kMinBins,
+                              kMaxBins)};
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
                               const CalibrationOptions& options) {
+  if (Status st = check_options(options); !st.ok()) return st;
   ModelWriter w(producer_string());
   std::vector<int> observed;
   write_float_model(g, w, /*calibration_outputs=*/true, &observed);
@@ -39,12 +60,19 @@ Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
   const bool two_pass = options.method != CalibrationMethod::kMinMax;
   const int passes = two_pass ? 2 : 1;
   const int64_t size = samples.size();
-  int64_t done = 0, count = 0;
+  int64_t count = 0;
+  CalibrationProgress progress;
+  progress.passes = passes;
   for (int pass = 0; pass < passes; ++pass) {
+    progress.pass = pass + 1;
+    progress.what = pass == 0 ? "ranges" : "histograms";
+    progress.done = 0;
+    progress.total = pass == 0 ? (size < 0 ? -1 : size) : count;
     if (pass == 1) {
       for (auto& ob : obs) ob.begin_histogram(options.bins);
     }
     if (Status st = samples.rewind(); !st.ok()) return st;
+    if (options.progress) options.progress(progress);  // the pass starts (done = 0)
     int64_t index = 0;
     while (true) {
       auto more = samples.next(sample);
@@ -77,8 +105,10 @@ Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
         feed(out_tensor[o], outs[o]);
       }
       ++index;
-      ++done;
-      if (options.progress) options.progress(done, size < 0 ? -1 : size * passes);
+      if (options.progress) {
+        progress.done = index;
+        options.progress(progress);
+      }
     }
     if (pass == 0) count = index;
     if (index == 0) {

@@ -121,19 +121,7 @@ class Quantizer {
     fver_.assign(nt, -1);
     qver_.assign(nt, -1);
     qparams_.resize(nt);
-    for (const std::string& e : opt_.exclude) {
-      bool found = false;
-      for (const LNode& n : g_.nodes) {
-        found = found || n.name == e ||
-                std::find(n.source.begin(), n.source.end(), e) != n.source.end();
-      }
-      if (!found) {
-        return Status{StatusCode::kInvalidArgument,
-                      fmt::format("--exclude '{}': no node of the model has this name (node names "
-                                  "are the ONNX node names; `quanta convert --precision fp32` "
-                                  "followed by `quanta inspect` lists them)", e)};
-      }
-    }
+    if (Status s = check_quantize_options(g_, opt_); !s.ok()) return s;
     // Tensors that become a graph output through data movement only.
     reaches_output_.assign(nt, false);
     for (int t : g_.outputs) reaches_output_[t] = true;

@@ -98,9 +98,19 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     }
   }
 
-  kernels::Isa isa = kernels::active_isa();
+  kernels::Isa isa = kernels::Isa::kRef;
   switch (options.kernels) {
-    case KernelTier::kAuto: break;
+    case KernelTier::kAuto: {
+      // Like QUANTA_BACKEND: a tier name that cannot be honoured is refused,
+      // never replaced by another tier (docs/runtime.md, "Kernel tiers").
+      std::string why;
+      switch (kernels::active_isa(&isa, &why)) {
+        case kernels::IsaChoice::kOk: break;
+        case kernels::IsaChoice::kUnknownName: return Status{StatusCode::kInvalidArgument, why};
+        case kernels::IsaChoice::kUnsupportedTier: return Status{StatusCode::kUnsupported, why};
+      }
+      break;
+    }
     case KernelTier::kReference: isa = kernels::Isa::kRef; break;
     case KernelTier::kAvx2: isa = kernels::Isa::kAvx2; break;
     case KernelTier::kAvx512Vnni: isa = kernels::Isa::kAvx512Vnni; break;

@@ -140,15 +140,31 @@ enum class CalibrationMethod {
 };
 const char* calibration_method_name(CalibrationMethod m);
 
+// Where calibration is, reported after every sample.
+struct CalibrationProgress {
+  int pass = 1;          // 1-based
+  int passes = 1;        // 1 for kMinMax; 2 for kPercentile and kMse
+  const char* what = ""; // what the pass observes: "ranges" (min/max), then "histograms"
+  int64_t done = 0;      // samples of this pass done so far
+  int64_t total = -1;    // samples in this pass; -1 while unknown (a source of
+                         // unknown size, first pass; later passes know it)
+};
+
+// Limits of CalibrationOptions (calibrate() refuses values outside them).
+inline constexpr double kMinPercentile = 50.0;
+inline constexpr double kMaxPercentile = 100.0;
+inline constexpr int kMinBins = 64;
+inline constexpr int kMaxBins = 1 << 20;
+
 struct CalibrationOptions {
   CalibrationMethod method = CalibrationMethod::kMse;
   // kPercentile: keep this percentage of the values (the upper quantile; the
-  // lower one is 100 - percentile).
+  // lower one is 100 - percentile), in [kMinPercentile, kMaxPercentile].
   double percentile = 99.99;
-  // Histogram resolution for kPercentile and kMse.
+  // Histogram resolution for kPercentile and kMse, in [kMinBins, kMaxBins].
   int bins = 2048;
-  // Called after every sample (done, total; total -1 when unknown).
-  std::function<void(int64_t, int64_t)> progress;
+  // Called when each pass starts (done = 0) and after each of its samples.
+  std::function<void(const CalibrationProgress&)> progress;
 };
 
 // Real-valued range chosen for one activation tensor, with what was observed.
@@ -168,6 +184,8 @@ struct Calibration {
 // Runs the float graph in the runtime on every sample with an observer on
 // every activation tensor. Memory is constant in the number of samples;
 // kPercentile and kMse read the data twice (min/max, then a histogram).
+// A percentile or bin count outside its limits is an error (for the methods
+// that use it) before any sample is read.
 Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
                               const CalibrationOptions& options = {});
 
@@ -196,6 +214,13 @@ struct QuantizeReport {
   std::vector<NodeSummary> nodes;
   std::vector<std::string> warnings;
 };
+
+// Checks `options` against the graph, so that a caller can refuse them before
+// calibrating (build_int8 checks them again): every `exclude` entry must name
+// a node of `g` (a runtime node name, or the name of an ONNX node merged into
+// one, such as a folded BatchNormalization). The error names the entry and
+// lists node names of the graph.
+Status check_quantize_options(const FloatGraph& g, const QuantizeOptions& options);
 
 // The int8 model: int8 weights, int32 biases, uint8 activations, with a
 // float interface (Quantize at each input, Dequantize at each output) and

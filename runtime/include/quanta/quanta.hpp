@@ -183,7 +183,8 @@ class Model {
 
 // Which kernels a Session uses (docs/runtime.md, "Kernel tiers").
 enum class KernelTier : uint8_t {
-  kAuto = 0,     // the process's tier: the best the CPU supports, or QUANTA_ISA
+  kAuto = 0,     // QUANTA_ISA=ref|avx2|avx512vnni when set (another value makes
+                 // Session::create fail), else the best tier the CPU supports
   kReference,    // the scalar reference kernels (the specification)
   kAvx2,
   kAvx512Vnni,
