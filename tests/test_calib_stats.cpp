@@ -60,7 +60,7 @@ std::vector<float> laplace(size_t n, double b, uint64_t seed) {
   return v;
 }
 
-// The real quantize-dequantize error of the samples (DESIGN §1:
+// The real quantize-dequantize error of the samples (docs/design.md §1:
 // round half to even, clamp to [0, 255]).
 double empirical_mse(const std::vector<float>& v, const U8Params& p) {
   double sum = 0;

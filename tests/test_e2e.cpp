@@ -163,7 +163,7 @@ struct QuantCnn {
     return w;
   }
 
-  // Independent integer computation of DESIGN §1.
+  // Independent integer computation of docs/design.md §1.
   static int requant(int64_t acc, float m, int z, int qmin, int qmax) {
     const float f = static_cast<float>(acc) * m;
     double r = std::nearbyint(static_cast<double>(f)) + z;

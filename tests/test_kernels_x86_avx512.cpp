@@ -1,5 +1,5 @@
 // The AVX-512 VNNI kernels (x86_avx512.h) against the references: same bytes
-// over DESIGN §4 sweeps (M = 1..MR+1, N around the 16/32-channel blocks, K
+// over docs/design.md §4 sweeps (M = 1..MR+1, N around the 16/32-channel blocks, K
 // around the 4-byte groups plus primes, zero points {0, 128, 255}, clamps,
 // strides, dilation, padding, cin 1..9), outputs pre-filled with two
 // sentinels and guarded, inputs ending right before a PROT_NONE page.

@@ -1,7 +1,7 @@
 // Operators through the public API: each test builds a one-node (or tiny)
 // model with ModelWriter, loads it, runs it in a Session and compares with a
 // result computed here with plain loops (float: double arithmetic; quantized:
-// integer accumulators and the fp32 requantization rule of DESIGN §1, exact,
+// integer accumulators and the fp32 requantization rule of docs/design.md §1, exact,
 // or within 1 LSB of the float op where exactness is not the point).
 // The second half checks that wrong or unsupported nodes are refused at load
 // with a Status naming the node.
@@ -76,7 +76,7 @@ std::vector<int32_t> rand_i32(size_t n, uint32_t seed, int lo, int hi) {
   return v;
 }
 
-// DESIGN §1 requantization, written independently of the kernels:
+// docs/design.md §1 requantization, written independently of the kernels:
 // f = float(acc) * m (one fp32 multiply); round half to even; + zy; clamp.
 int requant(int64_t acc, float m, int zy, int qmin = 0, int qmax = 255) {
   const float f = static_cast<float>(acc) * m;

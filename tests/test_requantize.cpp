@@ -1,4 +1,4 @@
-// The requantization contract (DESIGN §1, requantize.h): rounding, clamping,
+// The requantization contract (docs/design.md §1, requantize.h): rounding, clamping,
 // extreme values, float boundary quantization and fused-activation ranges.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Session::run() must not allocate (DESIGN §3): every buffer is made in
+// Session::run() must not allocate (docs/design.md §3): every buffer is made in
 // Session::create. This binary replaces the global operator new with a
 // counting one and runs the bundled demo models (which exercise Quantize,
 // Conv2D incl. depthwise, MaxPool, Add, GlobalAveragePool, Flatten,

@@ -140,7 +140,7 @@ class GraphBuilder {
         const long q = std::lrint(l.w[c * per + k] / sw);
         wq[c * per + k] = static_cast<int8_t>(std::clamp(q, -127L, 127L));
       }
-      const float sb = sx * sw;  // DESIGN §1: s_b[c] = s_x * s_w[c], in fp32
+      const float sb = sx * sw;  // docs/design.md §1: s_b[c] = s_x * s_w[c], in fp32
       const double qb = std::nearbyint(static_cast<double>(l.b[c]) / static_cast<double>(sb));
       const double lim = static_cast<double>(std::numeric_limits<int32_t>::max());
       bq[c] = static_cast<int32_t>(std::clamp(qb, -lim, lim));

@@ -25,7 +25,7 @@ struct Range {
   float lo = 0, hi = 0;
 };
 
-// The uint8 asymmetric quantization of a real range (DESIGN §1), widened to
+// The uint8 asymmetric quantization of a real range (docs/design.md §1), widened to
 // contain 0 so that 0 is exactly representable: scale = (hi - lo) / 255,
 // zero_point = clamp(round_half_even(-lo / scale), 0, 255), -lo / scale
 // computed in float. A degenerate range (hi == lo == 0) gives scale 1/255 and

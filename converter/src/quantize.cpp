@@ -1,4 +1,4 @@
-// Post-training quantization of the float graph (DESIGN §1).
+// Post-training quantization of the float graph (docs/design.md §1).
 //
 // Every node runs quantized unless excluded (or unless its accumulator bound
 // would overflow int32, which keeps it in float with a warning). Each graph
@@ -69,7 +69,7 @@ std::string channel_list(const std::vector<int64_t>& c) {
 // ---- weight scale floor (docs/converter.md, "Weight scale floor")
 //
 // The largest |b_q| a channel may have with K terms in its dot products: half
-// of what the accumulator bound K * 255 * 127 (DESIGN §1) leaves of int32.
+// of what the accumulator bound K * 255 * 127 (docs/design.md §1) leaves of int32.
 // Needs K * 255 * 127 < INT32_MAX, which gives a budget of at least 956.
 int64_t bias_budget(int64_t k) { return (INT32_MAX - k * 255 * 127) / 2; }
 
@@ -377,7 +377,7 @@ class Quantizer {
       QuantParams bqp;
       bqp.axis = 0;
       for (int64_t c = 0; c < cout; ++c) {
-        const float sb = sx * sw[c];  // DESIGN §1, in fp32 as the runtime checks it
+        const float sb = sx * sw[c];  // docs/design.md §1, in fp32 as the runtime checks it
         const double q = quantized_bias(bt->data[c], sb);
         const double lim = static_cast<double>(INT32_MAX);
         bq[c] = static_cast<int32_t>(std::clamp(q, -lim, lim));
@@ -413,7 +413,7 @@ class Quantizer {
       quant = false;
       why_float = "float (input is float)";
     }
-    // Accumulator bound (DESIGN §1) for Conv2D / FullyConnected.
+    // Accumulator bound (docs/design.md §1) for Conv2D / FullyConnected.
     const bool has_weights = (n.op == OpType::kConv2D || n.op == OpType::kFullyConnected) &&
                              n.inputs.size() > 1 && T(n.inputs[1]).is_const;
     if (quant && has_weights) {

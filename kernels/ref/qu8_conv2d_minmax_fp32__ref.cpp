@@ -6,7 +6,7 @@ namespace quanta::kernels {
 // channel (multiplier[cout]). Padded taps read x_q = zx. bias_folded == nullptr
 // means 0. The sum is formed in int64 and converted to int32 (modulo 2^32, the
 // same bytes as an int32 accumulator that wraps); the caller guarantees the
-// bound of DESIGN §1 so that no wrap happens in practice.
+// bound of docs/design.md §1 so that no wrap happens in practice.
 void qu8_conv2d_minmax_fp32__ref(const Conv2DParams& p, const uint8_t* x, int32_t zx,
                                  const int8_t* w, const int32_t* bias_folded,
                                  const float* multiplier, int32_t zy, QRange r, uint8_t* y) {

@@ -17,10 +17,10 @@
 // zero-extended to int16 (vpmovzxbw) and multiplied by the packed int16
 // weights with vpmaddwd, which gives x[t]*w[t] + x[t+1]*w[t+1] per channel in
 // int32 exactly (|.| <= 2 * 255 * 127). Sums are vpaddd (int32, wrapping: the
-// reference's "int64 sum converted modulo 2^32"); DESIGN §1's bound keeps them
+// reference's "int64 sum converted modulo 2^32"); docs/design.md §1's bound keeps them
 // exact in practice.
 //
-// Requantization (requantize.h, DESIGN §1), in the reference's order:
+// Requantization (requantize.h, docs/design.md §1), in the reference's order:
 //   f = cvtdq2ps(acc) * m                   one vmulps, no FMA
 //   f = min(max(f, qmin - zy), qmax - zy)   operands ordered so NaN behaves as
 //                                           std::max / std::min

@@ -31,7 +31,7 @@
 //    checks and no shuffles in the inner loop. The row weights [w(ky,0),
 //    w(ky,1), w(ky,2), 0] are taken from the packed int16 pairs per block.
 //
-// Requantization (requantize.h, DESIGN §1), in the reference's order:
+// Requantization (requantize.h, docs/design.md §1), in the reference's order:
 //   f = cvtdq2ps(acc) * m                   one vmulps, no FMA
 //   f = min(max(f, qmin - zy), qmax - zy)   operands ordered so NaN behaves as
 //                                           std::max / std::min

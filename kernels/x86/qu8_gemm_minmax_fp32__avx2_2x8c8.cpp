@@ -19,7 +19,7 @@
 // loop is bound by vpmaddwd throughput (about 1 per cycle on Zen 3), which 2
 // rows already saturate.
 //
-// Requantization (requantize.h, DESIGN §1), in the same order as the reference:
+// Requantization (requantize.h, docs/design.md §1), in the same order as the reference:
 //   f = cvtdq2ps(acc) * m          one vmulps (no FMA)
 //   f = min(max(f, qmin - zy), qmax - zy)   vmaxps/vminps with the bound first,
 //                                           so NaN propagates as in std::max/min

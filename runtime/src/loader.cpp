@@ -400,7 +400,7 @@ class Decoder {
       case DType::kI32: zmin = 0; zmax = 0; break;
       default: break;
     }
-    // DESIGN §1: int8 weights are symmetric.
+    // docs/design.md §1: int8 weights are symmetric.
     if (info.dtype == DType::kI8 && info.is_constant) zmin = zmax = 0;
     for (size_t i = 0; i < nz; ++i) {
       const int64_t z = q->zero_point()->Get(static_cast<flatbuffers::uoffset_t>(i));

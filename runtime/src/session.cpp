@@ -56,7 +56,7 @@ std::string io_name(const char* kind, size_t i, const TensorInfo& t) {
 
 // Non-finite check at the float boundary. NaN has no meaningful quantized or
 // float result, so it is refused with the index of the first offender;
-// infinities are accepted (they saturate when quantized, DESIGN §1).
+// infinities are accepted (they saturate when quantized, docs/design.md §1).
 Status check_no_nan(std::span<const float> data, const std::string& what) {
   for (size_t k = 0; k < data.size(); ++k) {
     if (std::isnan(data[k])) {

@@ -10,7 +10,7 @@
 // folding, shape inference) -> graph rewrites (Dropout/Identity removal,
 // BatchNormalization folding, NCHW -> NHWC lowering to runtime ops, activation
 // fusion) -> a float graph of runtime ops ("FloatGraph") -> either written as
-// float, or calibrated and quantized per DESIGN §1.
+// float, or calibrated and quantized per docs/design.md §1.
 //
 // Nothing here throws on bad input: errors are Status values whose message
 // names the ONNX node (name and op type), the attribute or tensor and the value.

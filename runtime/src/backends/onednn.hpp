@@ -1,4 +1,4 @@
-// The oneDNN op-level backend (DESIGN §3): Conv2D and FullyConnected/MatMul,
+// The oneDNN op-level backend (docs/design.md §3): Conv2D and FullyConnected/MatMul,
 // int8 (qu8) and fp32, run through oneDNN primitives built once at
 // Session::create. docs/onednn.md describes the exactness contract per ISA.
 //

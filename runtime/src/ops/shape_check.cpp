@@ -16,7 +16,7 @@
 //     per tensor or per output channel; a bias scale equals s_x * s_w[c]
 //     within 1e-6 relative; data-movement ops keep the quantization;
 //   - option values (strides, dilations, pads, groups, axes, perm, ...);
-//   - the int32 accumulator bound of DESIGN §1 (K * 255 * 127 + max|bias| for
+//   - the int32 accumulator bound of docs/design.md §1 (K * 255 * 127 + max|bias| for
 //     u8 x i8 products, K * 255 * 255 for u8 x u8 MatMul, window * 255 for
 //     quantized pooling);
 //   - static shape inference: the inferred output shape must equal the stored
@@ -394,7 +394,7 @@ class NodeChecker {
     return Status::Ok();
   }
 
-  // DESIGN §1: k * per_product + max|bias| must fit int32.
+  // docs/design.md §1: k * per_product + max|bias| must fit int32.
   Status check_accumulator(int64_t k, int64_t per_product, const char* rule, int b) const {
     int64_t max_bias = 0;
     if (b >= 0 && info(b).dtype == DType::kI32 && m_.const_data[b] != nullptr) {

@@ -1,4 +1,4 @@
-// Instruction-set tiers of the kernels and the choice between them (DESIGN §3-§4).
+// Instruction-set tiers of the kernels and the choice between them (docs/design.md §3-§4).
 //
 // A session that does not choose a tier itself (SessionOptions::kernels =
 // kAuto) gets active_isa(): the best tier the CPU supports, or the one the

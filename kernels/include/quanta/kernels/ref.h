@@ -2,7 +2,7 @@
 //
 // Plain scalar C++, written to be read. Optimized kernels (kernels/x86, the
 // oneDNN backend) must produce the same bytes as these for quantized ops.
-// Naming (DESIGN §4): <types>_<op>[_minmax][_fp32]__<isa>.
+// Naming (docs/design.md §4): <types>_<op>[_minmax][_fp32]__<isa>.
 //   qu8_...  : uint8 asymmetric activations, int8 symmetric weights, int32 bias,
 //              fp32 requantization through quantization::requantize().
 //   f32_...  : float32.

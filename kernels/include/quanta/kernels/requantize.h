@@ -1,4 +1,4 @@
-// The quantization arithmetic every Quanta kernel obeys (DESIGN §1).
+// The quantization arithmetic every Quanta kernel obeys (docs/design.md §1).
 //
 // This header is the single definition of requantization. Reference kernels
 // call it directly; optimized kernels must produce the same bytes.

@@ -12,7 +12,7 @@
 namespace quanta::kernels {
 
 // ------------------------------------ fused residual Add (qu8 GEMM / igemm)
-// Optional epilogue of the qu8 GEMM and igemm kernels below (DESIGN §5.2): the
+// Optional epilogue of the qu8 GEMM and igemm kernels below (docs/design.md §5.2): the
 // graph's Add(conv, skip) or Add(skip, conv) done while the conv tile is in
 // registers. For each output element (i, j) the kernel computes its usual byte
 //   c = requantize(acc[i][j], multiplier[j], zy, r)        (not written anywhere)

@@ -1,5 +1,5 @@
 // AVX-512 VNNI kernels (kernels/x86/*__avx512*). Each gives the same bytes as
-// its reference in ref.h (DESIGN §1, §4).
+// its reference in ref.h (docs/design.md §1, §4).
 //
 // Every kernel is declared twice, from x86_avx512_kernels.inc:
 //  * quanta::kernels::<name>       native, compiled with -mavx512f/bw/vl/dq/vnni:

@@ -30,7 +30,7 @@ void u8_maxpool_minmax__avx2_c32(const Pool2DParams& p, const uint8_t* x, QRange
 // acc = sum over the taps inside the input of (x - zx) in int32 (padded taps
 // add 0); count = kh*kw when p.count_include_pad, else the number of inside
 // taps (0 -> 1); y = requantize(acc, ratio / float(count), zy, r), the fp32
-// rule of DESIGN §1 (one vmulps, clamp, cvtps2dq half to even, + zy).
+// rule of docs/design.md §1 (one vmulps, clamp, cvtps2dq half to even, + zy).
 // Needs 0 <= qmin <= qmax <= 255, zx and zy in [0, 255]. Channels 32 per step
 // (uint16 sums when at most 256 taps are inside, else int32), then 8, then a
 // byte-copied remainder. Reads only
