@@ -255,11 +255,10 @@ TEST(EndToEnd, ModelIsSharedBySessionsOnManyThreads) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(results[t], expected[t]) << "thread " << t;
 }
 
-TEST(EndToEnd, RawQuantizedBoundary) {
-  // The same conv as above, but the caller passes uint8 directly.
-  QuantCnn net;
+// QuantCnn with its quantized tensor "xq" as the graph input (uint8) and the
+// Quantize node dropped.
+std::shared_ptr<const Model> quantized_input_model(const QuantCnn& net) {
   ModelWriter w = net.build();
-  // Make the quantized tensor "xq" the graph input and drop the Quantize node.
   auto& m = w.raw();
   m.nodes.erase(m.nodes.begin());
   // The float "x" is now unused; the loader refuses activations that nothing
@@ -267,7 +266,13 @@ TEST(EndToEnd, RawQuantizedBoundary) {
   w.blobs().emplace_back(50 * sizeof(float), uint8_t{0});
   m.tensors[0]->buffer = static_cast<uint32_t>(w.blobs().size());
   w.set_inputs({1});
-  auto model = load(w);
+  return load(w);
+}
+
+TEST(EndToEnd, RawQuantizedBoundary) {
+  // The same conv as above, but the caller passes uint8 directly.
+  QuantCnn net;
+  auto model = quantized_input_model(net);
   ASSERT_TRUE(model);
   auto session = Session::create(model);
   ASSERT_TRUE(session.ok()) << session.status().to_string();
@@ -293,13 +298,7 @@ TEST(EndToEnd, RawQuantizedBoundary) {
 // saturate to 255 / 0, a NaN is refused and leaves the input as it was.
 TEST(EndToEnd, FloatBoundaryOfAQuantizedInput) {
   QuantCnn net;
-  ModelWriter w = net.build();
-  auto& m = w.raw();
-  m.nodes.erase(m.nodes.begin());  // xq becomes the input (as in RawQuantizedBoundary)
-  w.blobs().emplace_back(50 * sizeof(float), uint8_t{0});
-  m.tensors[0]->buffer = static_cast<uint32_t>(w.blobs().size());
-  w.set_inputs({1});
-  auto model = load(w);
+  auto model = quantized_input_model(net);
   ASSERT_TRUE(model);
   auto session = Session::create(model);
   ASSERT_TRUE(session.ok()) << session.status().to_string();
