@@ -1,6 +1,7 @@
 #include "planner.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <numeric>
 
 #include "ops/op.hpp"
@@ -24,6 +25,55 @@ struct Block {
   int first = 0;  // first node index that needs the memory (-1: before the run)
   int last = 0;   // last node index that needs it (num_nodes: after the run)
   int64_t offset = -1;
+};
+
+// The placed blocks, indexed by the start of their lifetime: a segment tree
+// over start positions whose nodes keep the latest end of any block below
+// them. Finding the blocks whose lifetime meets [first, last] (start <= last
+// and end >= first) visits only subtrees that hold one, so its cost grows
+// with the number found, not with the number placed.
+class PlacedIndex {
+ public:
+  explicit PlacedIndex(int positions) : at_(static_cast<size_t>(positions)) {
+    while (leaves_ < positions) leaves_ *= 2;
+    max_end_.assign(2 * static_cast<size_t>(leaves_), INT_MIN);
+  }
+
+  void insert(int start, int end, size_t block) {
+    at_[static_cast<size_t>(start)].push_back(block);
+    for (size_t v = static_cast<size_t>(leaves_ + start); v >= 1; v /= 2) {
+      max_end_[v] = std::max(max_end_[v], end);
+    }
+  }
+
+  // Calls fn(block) for each placed block with start <= max_start and
+  // end >= min_end; adds the blocks examined to *steps.
+  template <class Fn>
+  void for_each_meeting(int max_start, int min_end, const std::vector<Block>& blocks,
+                        uint64_t* steps, Fn&& fn) const {
+    visit(1, 0, leaves_ - 1, max_start, min_end, blocks, steps, fn);
+  }
+
+ private:
+  template <class Fn>
+  void visit(size_t v, int lo, int hi, int max_start, int min_end,
+             const std::vector<Block>& blocks, uint64_t* steps, Fn& fn) const {
+    if (lo > max_start || max_end_[v] < min_end) return;
+    if (lo == hi) {
+      for (size_t bi : at_[static_cast<size_t>(lo)]) {
+        ++*steps;
+        if (blocks[bi].last >= min_end) fn(blocks[bi]);
+      }
+      return;
+    }
+    const int mid = lo + (hi - lo) / 2;
+    visit(2 * v, lo, mid, max_start, min_end, blocks, steps, fn);
+    visit(2 * v + 1, mid + 1, hi, max_start, min_end, blocks, steps, fn);
+  }
+
+  int leaves_ = 1;
+  std::vector<int> max_end_;               // per tree node
+  std::vector<std::vector<size_t>> at_;    // per start position: the blocks
 };
 
 }  // namespace
@@ -89,17 +139,24 @@ MemoryPlan plan_memory(const ModelImpl& m) {
     return blocks[a].first < blocks[b].first;
   });
 
-  std::vector<size_t> placed;
+  // Lifetimes run from -1 (before the run) to num_nodes (after it).
+  PlacedIndex placed(num_nodes + 2);
+  std::vector<std::pair<size_t, size_t>> busy;
   for (size_t bi : order) {
     Block& b = blocks[bi];
-    // Conflicting intervals sorted by offset; take the first gap that fits.
-    std::vector<std::pair<size_t, size_t>> busy;
-    for (size_t pi : placed) {
-      const Block& p = blocks[pi];
-      if (p.first <= b.last && b.first <= p.last) {
-        busy.emplace_back(static_cast<size_t>(p.offset), static_cast<size_t>(p.offset) + p.size);
-      }
+    if (plan.placement_steps >= kMaxPlacementSteps) {
+      // Out of budget: stack the block above everything placed so far.
+      b.offset = static_cast<int64_t>(plan.arena_bytes);
+      plan.arena_bytes += b.size;
+      ++plan.stacked_blocks;
+      continue;
     }
+    // Conflicting blocks (lifetimes intersect) sorted by offset; take the
+    // first gap that fits.
+    busy.clear();
+    placed.for_each_meeting(b.last + 1, b.first, blocks, &plan.placement_steps, [&](const Block& p) {
+      busy.emplace_back(static_cast<size_t>(p.offset), static_cast<size_t>(p.offset) + p.size);
+    });
     std::sort(busy.begin(), busy.end());
     size_t candidate = 0;
     for (const auto& [lo, hi] : busy) {
@@ -108,7 +165,7 @@ MemoryPlan plan_memory(const ModelImpl& m) {
     }
     b.offset = static_cast<int64_t>(candidate);
     plan.arena_bytes = std::max(plan.arena_bytes, candidate + b.size);
-    placed.push_back(bi);
+    placed.insert(b.first + 1, b.last, bi);
   }
 
   std::vector<int64_t> root_offset(num_tensors, -1);
