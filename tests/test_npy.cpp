@@ -222,6 +222,67 @@ TEST(NpyTest, RejectsMalformedHeaders) {
   }
 }
 
+// A zero dimension makes an array empty, but the other dimensions must still
+// multiply without overflow (NumPy's rule: the non-zero dimensions times the
+// item size fit int64), or num_elements(), strides and offsets computed in
+// another order overflow. Such a header is refused, naming file and shape.
+TEST(NpyTest, ZeroDimensionDoesNotHideAnOverflowingShape) {
+  for (const std::string shape : {"(4294967296, 4294967296, 0)", "(0, 4294967296, 4294967296)",
+                                  "(3037000500, 0, 3037000500)"}) {
+    SCOPED_TRACE(shape);
+    const std::string h = "{'descr': '|u1', 'fortran_order': False, 'shape': " + shape + ", }";
+    const std::string msg = error_of(make_npy(h, {}));
+    EXPECT_THAT(msg, HasSubstr(shape));
+    EXPECT_THAT(msg, HasSubstr("too many elements"));
+  }
+  // The element count fits, the byte count (x 8 for float64) does not.
+  const std::string bytes_over = "(1152921504606846976, 0, 8)";
+  EXPECT_THAT(error_of(make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': " + bytes_over + ", }", {})),
+              HasSubstr(bytes_over));
+  // Within the limit an empty array is fine, whatever its other dimensions.
+  auto ok = parse(make_npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2147483648, 2147483648, 0), }", {}));
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->num_elements(), 0);
+
+  // The streaming reader applies the same rule to a file.
+  const std::string path = test::temp_path("npy_zero_dim_overflow.npy");
+  const auto img = make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 0), }", {});
+  FILE* f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(std::fwrite(img.data(), 1, img.size(), f), img.size());
+  std::fclose(f);
+  auto r = Reader::open(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr(path));
+  EXPECT_THAT(r.status().message(), HasSubstr("(4294967296, 4294967296, 0)"));
+  std::remove(path.c_str());
+}
+
+// A byte count larger than the file is truncated data, named with the shape.
+TEST(NpyTest, ShapeLargerThanTheFileIsRefused) {
+  const std::string msg =
+      error_of(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 2), }", bytes_of<float>({1})));
+  EXPECT_THAT(msg, HasSubstr("truncated data"));
+  EXPECT_THAT(msg, HasSubstr("(1099511627776, 2)"));
+  EXPECT_THAT(msg, HasSubstr("needs 8796093022208 bytes"));
+}
+
+// An Array built by hand may hold any shape: num_elements() reports an
+// overflowing count as -1 (never undefined behaviour) and serialize() refuses it.
+TEST(NpyTest, HandBuiltArrayWithOverflowingShape) {
+  Array a;
+  a.type = ElementType::kU8;
+  a.shape = {int64_t{1} << 40, int64_t{1} << 40, 0};
+  EXPECT_EQ(a.num_elements(), -1);
+  auto img = serialize(a);
+  ASSERT_FALSE(img.ok());
+  EXPECT_THAT(img.status().message(), HasSubstr("(1099511627776, 1099511627776, 0)"));
+  a.shape = {int64_t{1} << 31, int64_t{1} << 31, 0};
+  EXPECT_EQ(a.num_elements(), 0);
+  a.shape = {-1, 2};
+  EXPECT_EQ(a.num_elements(), -1);
+}
+
 TEST(NpyTest, RejectsTruncatedAndExcessData) {
   const std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
   EXPECT_THAT(error_of(make_npy(h, bytes_of<float>({1, 2, 3}))), HasSubstr("truncated data"));

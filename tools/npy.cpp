@@ -258,11 +258,40 @@ const char* element_name(ElementType t) {
   return "?";
 }
 
-int64_t Array::num_elements() const {
+namespace {
+
+// The element count of `shape`, or -1 when a dimension is negative or the
+// count overflows int64 (zero dimensions aside: see shape_fits).
+int64_t checked_count(const std::vector<int64_t>& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
+  }
   return n;
 }
+
+// NumPy's rule for a valid shape: the non-zero dimensions times the item
+// size fit int64. Then every partial product (element counts, strides, byte
+// offsets, in any order) fits too, even when a zero dimension empties the
+// array. Sets *bytes to the array's byte count.
+bool shape_fits(const std::vector<int64_t>& shape, size_t item_size, uint64_t* bytes) {
+  int64_t span = static_cast<int64_t>(item_size);
+  bool empty = false;
+  for (int64_t d : shape) {
+    if (d < 0) return false;
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (__builtin_mul_overflow(span, d, &span)) return false;
+  }
+  *bytes = empty ? 0 : static_cast<uint64_t>(span);
+  return true;
+}
+
+}  // namespace
+
+int64_t Array::num_elements() const { return checked_count(shape); }
 
 std::string shape_string(const std::vector<int64_t>& shape) {
   if (shape.size() == 1) return fmt::format("({},)", shape[0]);
@@ -350,30 +379,15 @@ Result<Layout> parse_layout(std::span<const uint8_t> bytes, uint64_t file_size,
                          "(numpy.ascontiguousarray) first");
   }
 
-  // Element count and byte size with overflow checks.
+  // Byte size with overflow checks of every partial product.
   const size_t esize = element_size(a.type);
   const uint64_t data_avail = file_size - header_start - header_len;
-  uint64_t count = 1;
-  bool zero = false;
-  for (int64_t d : a.shape) {
-    if (d == 0) zero = true;
+  uint64_t need = 0;
+  if (!shape_fits(a.shape, esize, &need)) {
+    return error(origin, fmt::format("shape {} of {} has too many elements: its non-zero "
+                                     "dimensions times {} bytes overflow a 64-bit integer",
+                                     shape_string(a.shape), element_name(a.type), esize));
   }
-  if (!zero) {
-    for (int64_t d : a.shape) {
-      const auto ud = static_cast<uint64_t>(d);
-      if (count > std::numeric_limits<uint64_t>::max() / ud) {
-        return error(origin, fmt::format("shape {} has too many elements", shape_string(a.shape)));
-      }
-      count *= ud;
-    }
-  } else {
-    count = 0;
-  }
-  if (count > std::numeric_limits<uint64_t>::max() / esize ||
-      count * esize > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return error(origin, fmt::format("shape {} has too many elements", shape_string(a.shape)));
-  }
-  const uint64_t need = count * esize;
   if (data_avail < need) {
     return error(origin, fmt::format("truncated data: shape {} of {} needs {} bytes, the file has {}",
                                      shape_string(a.shape), element_name(a.type), need, data_avail));
@@ -433,7 +447,13 @@ Result<std::vector<uint8_t>> serialize(const Array& array) {
   for (int64_t d : array.shape) {
     if (d < 0) return Status{StatusCode::kInvalidArgument, "npy: negative dimension"};
   }
-  const uint64_t need = static_cast<uint64_t>(array.num_elements()) * element_size(array.type);
+  uint64_t need = 0;
+  if (!shape_fits(array.shape, element_size(array.type), &need)) {
+    return Status{StatusCode::kInvalidArgument,
+                  fmt::format("npy: shape {} of {} has too many elements (the byte count "
+                              "overflows a 64-bit integer)",
+                              shape_string(array.shape), element_name(array.type))};
+  }
   if (need != array.data.size()) {
     return Status{StatusCode::kInvalidArgument,
                   fmt::format("npy: shape {} of {} needs {} bytes, got {}", shape_string(array.shape),
@@ -524,11 +544,7 @@ Reader::~Reader() = default;
 Reader::Reader(Reader&&) noexcept = default;
 Reader& Reader::operator=(Reader&&) noexcept = default;
 
-int64_t Reader::num_elements() const {
-  int64_t n = 1;
-  for (int64_t d : shape_) n *= d;
-  return n;
-}
+int64_t Reader::num_elements() const { return checked_count(shape_); }
 
 Result<Reader> Reader::open(const std::string& path) {
   if (Status st = refuse_directory(path, "a .npy file"); !st.ok()) return st;

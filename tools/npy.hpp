@@ -7,7 +7,9 @@
 // Only C order: a file with 'fortran_order': True is refused.
 //
 // Every file is untrusted: a malformed header, an unsupported dtype, a shape
-// whose size overflows, truncated or excess data, a directory given as the
+// whose size overflows (NumPy's rule: the non-zero dimensions times the item
+// size must fit int64, so a zero dimension does not excuse huge others),
+// truncated or excess data, a directory given as the
 // path all return a Status whose message names the file and the problem.
 // Nothing here throws on bad input (std::bad_alloc aside).
 #pragma once
@@ -38,6 +40,9 @@ struct Array {
   std::vector<int64_t> shape;   // empty: a 0-d array (one element)
   std::vector<uint8_t> data;    // C order, little-endian
 
+  // The product of the dimensions; -1 if one is negative or the product
+  // overflows int64 (possible only for an Array built by hand: parse() and
+  // read_file() refuse such shapes).
   int64_t num_elements() const;
   bool is_float() const { return type == ElementType::kF32 || type == ElementType::kF64; }
 };
