@@ -330,6 +330,21 @@ TEST(Loader, ShapeProductOverflow) {
   EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('y')", "bytes"}));
 }
 
+// A zero dimension empties a tensor but must not excuse huge other ones: the
+// kernels and prepare code multiply dimensions in every order (rows, batch
+// counts, strides), and a product of the others could overflow.
+TEST(Loader, ZeroDimensionDoesNotHideHugeOthers) {
+  ModelWriter w = make_float_fc_writer();
+  w.raw().tensors[3]->shape = {0, int64_t{1} << 32, int64_t{1} << 32};
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('y')", "[0, 4294967296, 4294967296]",
+                                       "non-zero dimensions"}));
+  w.raw().tensors[3]->shape = {int64_t{1} << 21, 0, int64_t{1} << 21};
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('y')", "[2097152, 0, 2097152]"}));
+  // The byte count of the non-zero dimensions (x4 for f32) counts too.
+  w.raw().tensors[3]->shape = {int64_t{1} << 20, int64_t{1} << 19, 0};
+  EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('y')", "[1048576, 524288, 0]", "bytes"}));
+}
+
 TEST(Loader, NegativeDimension) {
   ModelWriter w = make_float_fc_writer();
   w.raw().tensors[0]->shape = {1, -4};

@@ -289,14 +289,23 @@ class Decoder {
       }
       info.shape[d] = dim;
     }
-    int64_t elements = 1;
+    // The non-zero dimensions are bounded too (NumPy's rule), so that no
+    // partial product, in any order, overflows where a zero dimension makes
+    // the tensor empty: [0, 2^32, 2^32] is refused like [2^32, 2^32].
+    int64_t span = 1;
+    bool empty = false;
     for (int64_t dim : info.shape) {
-      if (__builtin_mul_overflow(elements, dim, &elements) || elements > kMaxTensorBytes) {
-        return invalid(fmt::format("{}: shape {} has too many elements (the count overflows or "
-                                   "exceeds {})",
+      if (dim == 0) {
+        empty = true;
+        continue;
+      }
+      if (__builtin_mul_overflow(span, dim, &span) || span > kMaxTensorBytes) {
+        return invalid(fmt::format("{}: shape {} has too many elements (the count of its non-zero "
+                                   "dimensions overflows or exceeds {})",
                                    what, shape_string(info.shape), kMaxTensorBytes));
       }
     }
+    const int64_t elements = empty ? 0 : span;
     info.num_elements = elements;
 
     switch (info.dtype) {
@@ -309,13 +318,14 @@ class Decoder {
       default:
         break;
     }
-    int64_t bytes = 0;
-    if (__builtin_mul_overflow(elements, static_cast<int64_t>(dtype_size(info.dtype)), &bytes) ||
-        bytes > kMaxTensorBytes) {
+    int64_t span_bytes = 0;
+    if (__builtin_mul_overflow(span, static_cast<int64_t>(dtype_size(info.dtype)), &span_bytes) ||
+        span_bytes > kMaxTensorBytes) {
       return invalid(fmt::format("{}: shape {} of {} needs more than {} bytes", what,
                                  shape_string(info.shape), dtype_name(info.dtype),
                                  kMaxTensorBytes));
     }
+    const int64_t bytes = empty ? 0 : span_bytes;
     info.num_bytes = static_cast<size_t>(bytes);
 
     // constant data
