@@ -37,6 +37,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kInvalidModel: return "invalid model";
     case StatusCode::kUnsupported: return "unsupported";
     case StatusCode::kInternal: return "internal error";
+    case StatusCode::kResourceExhausted: return "resource limit exceeded";
   }
   return "unknown status";
 }

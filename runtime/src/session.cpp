@@ -2,7 +2,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <climits>
+#include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <new>
 #include <string>
 #include <thread>
@@ -30,6 +33,7 @@ struct SessionImpl {
   std::unique_ptr<uint8_t, AlignedFree> arena;
   size_t arena_bytes = 0;
   size_t unplanned_bytes = 0;
+  size_t prepared_bytes = 0;
   std::vector<void*> tensor_data;
   std::vector<PreparedOp> prepared;  // keeps every node's state alive
   std::vector<Step> steps;           // only nodes with work to do, in order
@@ -67,7 +71,89 @@ Status check_no_nan(std::span<const float> data, const std::string& what) {
   return Status::Ok();
 }
 
+// "1.1 GiB" for 1207959552; "" below 1 KiB.
+std::string binary_units(uint64_t bytes) {
+  static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return "";
+  double v = static_cast<double>(bytes) / 1024;
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+// "168 bytes", "1207959552 bytes (1.1 GiB)"; with `note`: "(..., note)".
+std::string size_text(uint64_t bytes, const std::string& note = "") {
+  std::string in = binary_units(bytes);
+  if (!note.empty()) in += in.empty() ? note : ", " + note;
+  return in.empty() ? fmt::format("{} bytes", bytes) : fmt::format("{} bytes ({})", bytes, in);
+}
+
+// One memory limit of SessionOptions, resolved: the option, else the
+// environment variable, else the default.
+struct Limit {
+  size_t bytes = 0;
+  std::string text;  // "max_arena_bytes = 1073741824 (1.0 GiB, the default)"
+};
+
+Status resolve_limit(size_t option, const char* option_name, const char* env_name,
+                     size_t default_bytes, Limit* out) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  out->bytes = option;
+  std::string source = "set in SessionOptions";
+  if (option == 0) {
+    out->bytes = default_bytes;
+    source = "the default";
+    if (const char* env = std::getenv(env_name); env != nullptr && *env != '\0') {
+      // A whole number of MiB, at least 1.
+      const std::string v = env;
+      uint64_t mib = 0;
+      bool valid = v.size() <= 19;
+      for (char c : v) valid = valid && c >= '0' && c <= '9';
+      if (valid) mib = std::stoull(v);
+      if (!valid || mib == 0 || mib > SIZE_MAX / kMiB) {
+        return Status{StatusCode::kInvalidArgument,
+                      fmt::format("{}='{}' is not a memory limit: expected a whole number of MiB "
+                                  "from 1 to {}",
+                                  env_name, v, SIZE_MAX / kMiB)};
+      }
+      out->bytes = static_cast<size_t>(mib) * kMiB;
+      source = fmt::format("set by {}={}", env_name, v);
+    }
+  }
+  out->text = out->bytes == SIZE_MAX ? fmt::format("{} = {} (no limit)", option_name, out->bytes)
+                                     : fmt::format("{} = {}", option_name,
+                                                   size_text(out->bytes, source));
+  return Status::Ok();
+}
+
+// How to raise a limit, for messages.
+std::string raise_hint(const char* option_name, const char* env_name, const char* flag) {
+  return fmt::format("raise SessionOptions::{} (or the environment variable {}; the quanta "
+                     "CLI: {} N)",
+                     option_name, env_name, flag);
+}
+
 }  // namespace
+
+namespace detail {
+
+Status PrepareBudget::take(uint64_t bytes, const std::string& what) {
+  uint64_t total = 0;
+  if (!__builtin_add_overflow(used_, bytes, &total) && total <= limit_) {
+    used_ = total;
+    return Status::Ok();
+  }
+  return {StatusCode::kResourceExhausted,
+          fmt::format("preparing {} takes {}; with the {} prepared before, that passes {}: {}",
+                      what, size_text(bytes), size_text(used_), limit_text_,
+                      raise_hint("max_prepared_bytes", "QUANTA_MAX_PREPARED_MB",
+                                 "--max-prepared-mb"))};
+}
+
+}  // namespace detail
 
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model,
                                                  const SessionOptions& options) {
@@ -77,7 +163,36 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   impl->options = options;
   const ModelImpl& m = model->impl();
 
+  // Limits first: nothing is allocated for a model that passes one.
+  Limit arena_limit, prepared_limit;
+  if (Status s = resolve_limit(options.max_arena_bytes, "max_arena_bytes", "QUANTA_MAX_ARENA_MB",
+                               kDefaultMaxArenaBytes, &arena_limit);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = resolve_limit(options.max_prepared_bytes, "max_prepared_bytes",
+                               "QUANTA_MAX_PREPARED_MB", kDefaultMaxPreparedBytes, &prepared_limit);
+      !s.ok()) {
+    return s;
+  }
   const detail::MemoryPlan plan = detail::plan_memory(m);
+  if (plan.arena_bytes > arena_limit.bytes) {
+    int largest = -1;
+    for (size_t t = 0; t < m.tensors.size(); ++t) {
+      if (plan.offset[t] < 0) continue;
+      if (largest < 0 || m.tensors[t].num_bytes > m.tensors[static_cast<size_t>(largest)].num_bytes) {
+        largest = static_cast<int>(t);
+      }
+    }
+    const TensorInfo& big = m.tensors[static_cast<size_t>(std::max(largest, 0))];
+    return Status{StatusCode::kResourceExhausted,
+                  fmt::format("the activation arena needs {}, more than {}; its largest "
+                              "tensor is {} [{}] {} ({} bytes): {}",
+                              size_text(plan.arena_bytes), arena_limit.text,
+                              detail::describe_tensor(m, std::max(largest, 0)),
+                              fmt::join(big.shape, ", "), dtype_name(big.dtype), big.num_bytes,
+                              raise_hint("max_arena_bytes", "QUANTA_MAX_ARENA_MB", "--max-arena-mb"))};
+  }
   impl->arena_bytes = plan.arena_bytes;
   impl->unplanned_bytes = plan.unplanned_bytes;
   const size_t alloc = std::max<size_t>(detail::kArenaAlignment, plan.arena_bytes);
@@ -166,6 +281,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     }
     return y.dtype == DType::kU8 && y.quant.per_tensor() ? static_cast<int>(j + 1) : -1;
   };
+  detail::PrepareBudget budget(prepared_limit.bytes, prepared_limit.text);
   impl->prepared.reserve(m.nodes.size());
   for (size_t i = 0; i < m.nodes.size(); ++i) {
     if (i > 0 && impl->prepared[i - 1].absorbed_next) {
@@ -174,12 +290,17 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     }
     detail::OpContext ctx{m,   static_cast<int>(i), impl->tensor_data.data(),
                           isa, impl->pool.get(),   backend == Backend::kOnednn,
-                          threads, fusable_add(i)};
+                          threads, fusable_add(i), &budget};
     Result<detail::PreparedOp> op = detail::prepare_op(ctx);
     if (!op) return op.status();
+    if (Status s = budget.take(op->state_bytes, "its state"); !s.ok()) {
+      return Status{s.code(), fmt::format("{}: {}", detail::describe_node(m, static_cast<int>(i)),
+                                          s.message())};
+    }
     if (op->run) impl->steps.push_back({op->run, op->state.get(), static_cast<int>(i)});
     impl->prepared.push_back(std::move(*op));
   }
+  impl->prepared_bytes = budget.used();
   impl->timings.resize(m.nodes.size());
   for (size_t i = 0; i < m.nodes.size(); ++i) impl->timings[i].node = static_cast<int>(i);
 
@@ -214,6 +335,7 @@ std::vector<BackendNote> Session::backend_notes() const {
 int Session::threads() const { return impl_->pool ? impl_->pool->threads() : 1; }
 Backend Session::backend() const { return impl_->backend; }
 size_t Session::unplanned_bytes() const { return impl_->unplanned_bytes; }
+size_t Session::prepared_bytes() const { return impl_->prepared_bytes; }
 
 TensorView Session::input(size_t i) {
   return i < impl_->inputs.size() ? impl_->inputs[i] : TensorView{};

@@ -39,6 +39,7 @@ enum class StatusCode {
   kInvalidModel,     // the model file is malformed or inconsistent
   kUnsupported,      // valid, but this runtime cannot execute it
   kInternal,
+  kResourceExhausted,  // a memory limit (SessionOptions) would be exceeded
 };
 
 const char* status_code_name(StatusCode code);
@@ -201,6 +202,11 @@ enum class Backend : uint8_t {
 };
 const char* backend_name(Backend backend);
 
+// Default memory limits of a Session (SessionOptions::max_arena_bytes and
+// max_prepared_bytes; docs/runtime.md, "Memory limits").
+inline constexpr size_t kDefaultMaxArenaBytes = size_t{1} << 30;     // 1 GiB
+inline constexpr size_t kDefaultMaxPreparedBytes = size_t{1} << 30;  // 1 GiB
+
 struct SessionOptions {
   // Record per-node wall time on every run (small cost per node).
   bool profile = false;
@@ -218,6 +224,19 @@ struct SessionOptions {
   // fast or faster than oneDNN 2.6's exact int8 path (docs/onednn.md). An
   // unknown QUANTA_BACKEND value makes Session::create fail.
   Backend backend = Backend::kAuto;
+  // Memory limits, checked by Session::create before it allocates: a model
+  // that needs more fails with kResourceExhausted, naming the limit, the size
+  // asked for and how to raise it. 0 means the default: the environment
+  // variable (QUANTA_MAX_ARENA_MB, QUANTA_MAX_PREPARED_MB: a whole number of
+  // MiB, at least 1; another value makes Session::create fail) when it is
+  // set, else kDefaultMaxArenaBytes / kDefaultMaxPreparedBytes. SIZE_MAX: no
+  // limit.
+  // The activation arena (Session::arena_bytes()).
+  size_t max_arena_bytes = 0;
+  // Prepared state (Session::prepared_bytes()): packed weights, folded
+  // biases and multipliers, offset and lookup tables, each node's state.
+  // The oneDNN backend's own memory is not counted.
+  size_t max_prepared_bytes = 0;
 };
 
 struct NodeTiming {
@@ -264,6 +283,8 @@ class Session {
   size_t arena_bytes() const;
   // Bytes the arena would need without reuse (every tensor its own space).
   size_t unplanned_bytes() const;
+  // Bytes of prepared state counted against SessionOptions::max_prepared_bytes.
+  size_t prepared_bytes() const;
 
   // Raw access to the input/output memory in the session's arena: write
   // inputs in their stored dtype (for example uint8 for a quantized input)

@@ -10,13 +10,34 @@
 
 #include "quanta/kernels/isa.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "model_impl.hpp"
 #include "thread_pool.hpp"
 
 namespace quanta::detail {
+
+// What a session's prepared state may take (SessionOptions::
+// max_prepared_bytes): prepare code counts each large buffer here before it
+// allocates it.
+class PrepareBudget {
+ public:
+  // `limit_text` names the limit in messages ("max_prepared_bytes = ...").
+  PrepareBudget(uint64_t limit, std::string limit_text)
+      : limit_(limit), limit_text_(std::move(limit_text)) {}
+  // Counts `bytes` more for `what` ("the packed weights"), or returns
+  // kResourceExhausted, counting nothing, when the total would pass the limit.
+  Status take(uint64_t bytes, const std::string& what);
+  uint64_t used() const { return used_; }
+
+ private:
+  uint64_t limit_;
+  std::string limit_text_;
+  uint64_t used_ = 0;
+};
 
 struct OpContext {
   const ModelImpl& model;
@@ -38,6 +59,8 @@ struct OpContext {
   // not a graph output): the node may absorb it (PreparedOp::absorbed_next).
   // -1 otherwise.
   int fuse_add = -1;
+  // The session's prepared-state allowance; nullptr: no limit.
+  PrepareBudget* budget = nullptr;
 
   const NodeInfo& node() const { return model.nodes[node_index]; }
   const fb::Node* fb_node() const { return model.fb_nodes[node_index]; }
@@ -60,6 +83,8 @@ struct PreparedOp {
   // The node also computed the next node (the Add of OpContext::fuse_add),
   // which then has nothing to do.
   bool absorbed_next = false;
+  // sizeof the state struct (its buffers are counted as they are allocated).
+  size_t state_bytes = 0;
 };
 
 // ops/prepare.cpp: dispatches on the node's op type.

@@ -37,6 +37,7 @@ PreparedOp make_prepared(std::shared_ptr<S> state) {
   PreparedOp op;
   op.run = &run_thunk<S, Fn>;
   op.state = std::static_pointer_cast<void>(std::move(state));
+  op.state_bytes = sizeof(S);
   return op;
 }
 
@@ -124,6 +125,28 @@ class Preparer {
 
   // Why oneDNN refused this node, when it was offered and refused.
   const std::optional<std::string>& onednn_refusal() const { return onednn_refusal_; }
+
+  // Counts a buffer of `bytes` for `what` against the session's prepared-
+  // state limit, before it is allocated (OpContext::budget).
+  Status reserve(uint64_t bytes, const char* what) const {
+    if (ctx_.budget == nullptr) return Status::Ok();
+    Status s = ctx_.budget->take(bytes, what);
+    return s.ok() ? s : error(s.code(), s.message());
+  }
+  // The same for `item` bytes per element of a table with these dimensions
+  // (each dimension fits int; their product may not fit anything: a product
+  // that overflows is over any limit).
+  Status reserve_table(std::initializer_list<int64_t> dims, uint64_t item, const char* what) const {
+    uint64_t bytes = item;
+    for (int64_t d : dims) {
+      if (d <= 0) return Status::Ok();
+      if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes)) {
+        bytes = UINT64_MAX;
+        break;
+      }
+    }
+    return reserve(bytes, what);
+  }
 
  private:
   const OpContext& ctx_;
@@ -225,6 +248,8 @@ class Preparer {
   template <class S, class O>
   Status set_qu8_weighted(int x, int w, int b, int y, int64_t channels, int64_t row_len,
                           const O& o, S* s) const {
+    QUANTA_OPS_TRY(reserve_table({channels}, sizeof(int32_t) + sizeof(float),
+                                 "the folded biases and multipliers"));
     QUANTA_OPS_TRY(folded_bias(channels, row_len, s->w, b, zero(x), &s->bias));
     QUANTA_OPS_TRY(per_channel_multipliers(x, w, y, channels, &s->multiplier));
     s->zy = zero(y);
@@ -397,8 +422,9 @@ void gemm_qu8_avx2_3x16c2_cols(const GemmQU8Fast& s, int64_t c0, int64_t c1) {
 // `s` has the model's weights, the folded bias and the multipliers. With
 // `fuse` (AVX2 tier only), the kernel writes the Add's output instead.
 template <class S>
-PreparedOp prepare_gemm_qu8_fast(k::Isa isa, ThreadPool* pool, int m, int n, int kk, const S& s,
-                                 const FusedAdd* fuse = nullptr) {
+Result<PreparedOp> prepare_gemm_qu8_fast(const Preparer& pr, k::Isa isa, ThreadPool* pool, int m,
+                                         int n, int kk, const S& s,
+                                         const FusedAdd* fuse = nullptr) {
   auto g = std::make_shared<GemmQU8Fast>();
   g->m = m;
   g->n = n;
@@ -414,6 +440,7 @@ PreparedOp prepare_gemm_qu8_fast(k::Isa isa, ThreadPool* pool, int m, int n, int
   }
   const int64_t macs = int64_t{m} * n * kk;
   if (isa == k::Isa::kAvx512Vnni) {
+    QUANTA_OPS_TRY(pr.reserve(k::qu8_gemm_16c4_packed_size(n, kk), "the packed weights"));
     g->packed.resize(k::qu8_gemm_16c4_packed_size(n, kk));
     k::qu8_gemm_16c4_pack(n, kk, s.w, s.bias.data(), s.multiplier.data(), g->packed.data());
     g->block_bytes = k::qu8_gemm_16c4_packed_size(16, kk);
@@ -427,12 +454,14 @@ PreparedOp prepare_gemm_qu8_fast(k::Isa isa, ThreadPool* pool, int m, int n, int
   // Measured (bench/bench_x86_gemm.cpp): 16-channel blocks win unless the
   // last block would be mostly padding on a narrow layer.
   if (n % 16 != 0 && n % 16 <= 8 && n < 64) {
+    QUANTA_OPS_TRY(pr.reserve(k::qu8_gemm_8c8_packed_size(n, kk), "the packed weights"));
     g->packed.resize(k::qu8_gemm_8c8_packed_size(n, kk));
     k::qu8_gemm_8c8_pack(n, kk, s.w, s.bias.data(), s.multiplier.data(), g->packed.data());
     g->split = make_split(pool, macs, m, 2);
     return make_prepared<GemmQU8Fast, run_split<GemmQU8Fast, gemm_qu8_avx2_2x8c8_rows>>(
         std::move(g));
   }
+  QUANTA_OPS_TRY(pr.reserve(k::qu8_gemm_16c2_packed_size(n, kk), "the packed weights"));
   g->packed.resize(k::qu8_gemm_16c2_packed_size(n, kk));
   k::qu8_gemm_16c2_pack(n, kk, s.w, s.bias.data(), s.multiplier.data(), g->packed.data());
   g->block_bytes = k::qu8_gemm_16c2_packed_size(16, kk);
@@ -448,10 +477,12 @@ PreparedOp prepare_gemm_qu8_fast(k::Isa isa, ThreadPool* pool, int m, int n, int
 
 // prepare_gemm_qu8_fast, recording whether the fused Add was taken.
 template <class S>
-PreparedOp prepare_gemm_qu8_fused(k::Isa isa, ThreadPool* pool, int m, int n, int kk, const S& s,
-                                  const std::optional<FusedAdd>& fuse) {
-  PreparedOp op = prepare_gemm_qu8_fast(isa, pool, m, n, kk, s, fuse ? &*fuse : nullptr);
-  op.absorbed_next = fuse.has_value() && isa == k::Isa::kAvx2;
+Result<PreparedOp> prepare_gemm_qu8_fused(const Preparer& pr, k::Isa isa, ThreadPool* pool, int m,
+                                          int n, int kk, const S& s,
+                                          const std::optional<FusedAdd>& fuse) {
+  Result<PreparedOp> op =
+      prepare_gemm_qu8_fast(pr, isa, pool, m, n, kk, s, fuse ? &*fuse : nullptr);
+  if (op) op->absorbed_next = fuse.has_value() && isa == k::Isa::kAvx2;
   return op;
 }
 
@@ -476,8 +507,10 @@ void gemm_f32_avx512_rows(const GemmF32Fast& s, int64_t r0, int64_t r1) {
                                   static_cast<size_t>(s.k), s.packed.data(), s.act,
                                   s.y + r0 * s.n, static_cast<size_t>(s.n));
 }
-PreparedOp prepare_gemm_f32_fast(k::Isa isa, ThreadPool* pool, int m, int n, int kk, const float* x,
-                                 const float* w, const float* bias, k::FRange act, float* y) {
+Result<PreparedOp> prepare_gemm_f32_fast(const Preparer& pr, k::Isa isa, ThreadPool* pool, int m,
+                                         int n, int kk, const float* x, const float* w,
+                                         const float* bias, k::FRange act, float* y) {
+  QUANTA_OPS_TRY(pr.reserve(k::f32_gemm_16_packed_size(n, kk), "the packed weights"));
   auto g = std::make_shared<GemmF32Fast>();
   g->m = m;
   g->n = n;
@@ -641,10 +674,11 @@ Result<PreparedOp> Preparer::conv2d() {
       return std::move(*op);
     }
     if (use_avx2() && pointwise) {
-      return prepare_gemm_f32_fast(ctx_.isa, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, data<const float>(x), wf, bf,
+      return prepare_gemm_f32_fast(*this, ctx_.isa, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, data<const float>(x), wf, bf,
                                    fr, data<float>(y));
     }
     if (use_avx2() && depthwise) {
+      QUANTA_OPS_TRY(reserve(k::f32_dwconv_c16_packed_size(p.cout, p.kh, p.kw), "the packed weights"));
       auto d = std::make_shared<DwConvF32Fast>();
       d->p = p;
       d->x = data<const float>(x);
@@ -662,6 +696,11 @@ Result<PreparedOp> Preparer::conv2d() {
           std::move(d));
     }
     if (use_avx2() && p.groups == 1) {
+      QUANTA_OPS_TRY(reserve_table({p.n, p.oh, p.ow, p.kh, p.kw}, sizeof(int64_t),
+                                   "the convolution's offset table"));
+      QUANTA_OPS_TRY(reserve(k::f32_gemm_16_packed_size(p.cout, p.kh * p.kw * p.cin) +
+                                 static_cast<uint64_t>(p.cin) * sizeof(float),
+                             "the packed weights"));
       auto g = std::make_shared<IgemmF32Fast>();
       g->p = p;
       g->x = data<const float>(x);
@@ -700,9 +739,11 @@ Result<PreparedOp> Preparer::conv2d() {
   }
   const std::optional<FusedAdd> fuse = fused_add(x, y);
   if (pointwise && use_avx2()) {
-    return prepare_gemm_qu8_fused(ctx_.isa, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, *s, fuse);
+    return prepare_gemm_qu8_fused(*this, ctx_.isa, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, *s,
+                                  fuse);
   }
   if (depthwise && use_avx2()) {
+    QUANTA_OPS_TRY(reserve(k::qu8_dwconv_c16_packed_size(p.cout, p.kh, p.kw), "the packed weights"));
     auto d = std::make_shared<DwConvQU8Fast>();
     d->p = p;
     d->x = s->x;
@@ -722,6 +763,11 @@ Result<PreparedOp> Preparer::conv2d() {
         std::move(d));
   }
   if (p.groups == 1 && use_avx2()) {
+    QUANTA_OPS_TRY(reserve_table({p.oh, p.ow, p.kh, p.kw}, sizeof(int32_t),
+                                 "the convolution's offset table"));
+    QUANTA_OPS_TRY(reserve(use_vnni() ? k::qu8_igemm_16c4_packed_size(p.cout, p.kh, p.kw, p.cin)
+                                      : k::qu8_igemm_16c2_packed_size(p.cout, p.kh, p.kw, p.cin),
+                           "the packed weights"));
     auto g = std::make_shared<IgemmQU8Fast>();
     g->p = p;
     g->table.resize(k::qu8_conv_indirection_size(p));
@@ -806,7 +852,7 @@ Result<PreparedOp> Preparer::fully_connected() {
     }
   }
   if (!quantized() && use_avx2()) {
-    return prepare_gemm_f32_fast(ctx_.isa, ctx_.pool, m, n, kk, data<const float>(x),
+    return prepare_gemm_f32_fast(*this, ctx_.isa, ctx_.pool, m, n, kk, data<const float>(x),
                                  data<const float>(w), b >= 0 ? data<const float>(b) : nullptr,
                                  k::activation_range_f32(act, o.clip_min, o.clip_max),
                                  data<float>(y));
@@ -833,7 +879,7 @@ Result<PreparedOp> Preparer::fully_connected() {
     return std::move(*op);
   }
   if (use_avx2()) {
-    return prepare_gemm_qu8_fused(ctx_.isa, ctx_.pool, m, n, kk, *s, fused_add(x, y));
+    return prepare_gemm_qu8_fused(*this, ctx_.isa, ctx_.pool, m, n, kk, *s, fused_add(x, y));
   }
   return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
 }
@@ -914,6 +960,7 @@ Result<PreparedOp> Preparer::matmul() {
     s->n = static_cast<int>(n);
     s->x = data<const uint8_t>(a);
     const auto* bw = data<const int8_t>(b);
+    QUANTA_OPS_TRY(reserve_table({kk, n}, 1, "the transposed weights"));
     s->packed.resize(static_cast<size_t>(kk * n));
     for (int64_t i = 0; i < kk; ++i) {
       for (int64_t j = 0; j < n; ++j) s->packed[static_cast<size_t>(j * kk + i)] = bw[i * n + j];
@@ -926,7 +973,7 @@ Result<PreparedOp> Preparer::matmul() {
                              s)) {
       return std::move(*op);
     }
-    if (use_avx2()) return prepare_gemm_qu8_fast(ctx_.isa, ctx_.pool, s->m, s->n, s->k, *s);
+    if (use_avx2()) return prepare_gemm_qu8_fast(*this, ctx_.isa, ctx_.pool, s->m, s->n, s->k, *s);
     return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
   }
 
@@ -934,11 +981,12 @@ Result<PreparedOp> Preparer::matmul() {
   if (!quantized() && use_avx2() && rb == 2 && ctx_.model.const_data[b] != nullptr &&
       product(as, 0, ra - 1) <= INT_MAX) {
     const auto* bw = data<const float>(b);
+    QUANTA_OPS_TRY(reserve_table({kk, n}, sizeof(float), "the transposed weights"));
     std::vector<float> wt(static_cast<size_t>(kk * n));
     for (int64_t i = 0; i < kk; ++i) {
       for (int64_t j = 0; j < n; ++j) wt[static_cast<size_t>(j * kk + i)] = bw[i * n + j];
     }
-    return prepare_gemm_f32_fast(ctx_.isa, ctx_.pool, static_cast<int>(product(as, 0, ra - 1)),
+    return prepare_gemm_f32_fast(*this, ctx_.isa, ctx_.pool, static_cast<int>(product(as, 0, ra - 1)),
                                  static_cast<int>(n), static_cast<int>(kk), data<const float>(a),
                                  wt.data(), nullptr,
                                  k::activation_range_f32(act, o.clip_min, o.clip_max),
@@ -960,6 +1008,7 @@ Result<PreparedOp> Preparer::matmul() {
       return error(StatusCode::kInternal, "MatMul batch dimensions do not broadcast");
     }
     const int64_t total = bc.num_elements();
+    QUANTA_OPS_TRY(reserve_table({total}, sizeof(BatchOffsets), "the batch offsets"));
     batches.reserve(static_cast<size_t>(total));
     int64_t index[k::kMaxRank] = {};
     for (int64_t i = 0; i < total; ++i) {
@@ -1014,6 +1063,7 @@ Result<PreparedOp> Preparer::matmul() {
   s->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), s->zy);
   s->y = data<uint8_t>(y);
   if (fast) {
+    QUANTA_OPS_TRY(reserve(k::qu8_gemm_16c2_packed_size(s->n, s->k), "the buffer B is packed into"));
     fast->packed.reset(new uint8_t[k::qu8_gemm_16c2_packed_size(s->n, s->k)]);
     return make_prepared<MatMulQU8Avx2, run_matmul_qu8_avx2>(std::move(fast));
   }
@@ -1146,6 +1196,9 @@ Result<PreparedOp> Preparer::concat() {
   const int rank = static_cast<int>(s0.size());
   const size_t axis = static_cast<size_t>(o.axis < 0 ? o.axis + rank : o.axis);
   const int64_t outer = product(s0, 0, axis);
+  QUANTA_OPS_TRY(reserve_table({static_cast<int64_t>(node_.inputs.size())},
+                               sizeof(void*) + sizeof(int64_t) + sizeof(int32_t) + sizeof(float),
+                               "the per-input tables"));
   if (!quantized()) {
     auto s = std::make_shared<ConcatBytes>();
     s->outer = outer;
