@@ -373,5 +373,86 @@ TEST_F(CliTest, CompareInt8AgainstFloat) {
   EXPECT_EXIT_CODE(o, 1);
 }
 
+// A model for the memory-limit options: x u8 [1, 2048] padded to
+// [1, 2048 + 2^21] (a 2 MiB activation) and multiplied by a constant i8
+// [2048, 512] (transposed once at prepare: 1 MiB of prepared state).
+std::string write_limits_model(const std::string& path) {
+  ModelWriter w("quanta-tests");
+  const QuantParams q = test::per_tensor(0.02f, 128);
+  const int64_t k = 2048, n = 512, pad = int64_t{1} << 21;
+  const int x = w.add_tensor("x", {1, k}, DType::kU8, q);
+  const int p = w.add_tensor("padded", {1, k + pad}, DType::kU8, q);
+  QuantParams qb = test::per_tensor(0.01f, 0);
+  std::vector<int8_t> b(static_cast<size_t>(k * n));
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<int8_t>(static_cast<int>(i % 7) - 3);
+  const int bt = w.add_constant_i8("b", {k, n}, b, qb);
+  const int y = w.add_tensor("y", {1, n}, DType::kU8, test::per_tensor(0.5f, 128));
+  fb::OptionsUnion po;
+  fb::PadOptionsT pads;
+  pads.pads = {0, 0, 0, pad};
+  po.Set(pads);
+  w.add_node(OpType::kPad, {x}, {p}, std::move(po), "pad");
+  fb::OptionsUnion mo;
+  mo.Set(fb::MatMulOptionsT{});
+  w.add_node(OpType::kMatMul, {x, bt}, {y}, std::move(mo), "mm");
+  w.set_inputs({x});
+  w.set_outputs({p, y});
+  EXPECT_TRUE(w.write_file(path).ok());
+  return path;
+}
+
+// --max-arena-mb and --max-prepared-mb reach the Session of every command
+// that creates one; a refused model names the limit and the option.
+TEST_F(CliTest, MemoryLimitOptionsOnEveryCommand) {
+  const std::string model = write_limits_model(path("limits.quanta"));
+  const std::string data = path("limits_x.npy");
+  ASSERT_TRUE(npy::write_file(data, npy::from_floats({2, 2048}, std::vector<float>(4096, 0.25f))).ok());
+  const std::vector<std::string> commands = {
+      "run " + quote(model) + " -i " + quote(data),
+      "bench " + quote(model) + " --warmup 0 --runs 1",
+      "eval " + quote(model) + " --data " + quote(data),
+      "compare " + quote(model) + " " + quote(model) + " --random 2",
+  };
+  for (const std::string& c : commands) {
+    SCOPED_TRACE(c);
+    Outcome o = quanta(c + " --max-arena-mb 1");
+    EXPECT_EXIT_CODE(o, 1);
+    EXPECT_THAT(o.output, AllOf(HasSubstr("quanta: error: " + model), HasSubstr("activation arena needs"),
+                                HasSubstr("max_arena_bytes = 1048576 bytes (1.0 MiB, set in SessionOptions)"),
+                                HasSubstr("--max-arena-mb")));
+    o = quanta(c + " --max-prepared-mb 1");
+    EXPECT_EXIT_CODE(o, 1);
+    EXPECT_THAT(o.output, AllOf(HasSubstr("node 1 ('mm')"), HasSubstr("the transposed weights"),
+                                HasSubstr("max_prepared_bytes = 1048576 bytes"), HasSubstr("--max-prepared-mb")));
+    EXPECT_EXIT_CODE(quanta(c + " --max-arena-mb 3 --max-prepared-mb 4"), 0);
+    EXPECT_EXIT_CODE(quanta(c), 0);  // the defaults (1 GiB) are far above
+    EXPECT_EXIT_CODE(quanta(c + " --max-arena-mb -1"), 2);
+  }
+  // inspect describes a model it cannot prepare, and says why.
+  Outcome o = quanta("inspect --brief " + quote(model) + " --max-arena-mb 1");
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("arena        unavailable"), HasSubstr("max_arena_bytes")));
+  o = quanta("inspect --json " + quote(model) + " --max-prepared-mb 1");
+  EXPECT_EXIT_CODE(o, 0);
+  auto j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  EXPECT_TRUE(j["prepared_bytes"].is_null());
+  EXPECT_THAT(j["session_error"].get<std::string>(), HasSubstr("max_prepared_bytes"));
+  o = quanta("inspect --json " + quote(model));
+  EXPECT_EXIT_CODE(o, 0);
+  j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  EXPECT_GT(j["arena_bytes"].get<int64_t>(), 1 << 21);
+  EXPECT_GT(j["prepared_bytes"].get<int64_t>(), 1 << 20);
+  // The environment sets the default (for `convert` too, whose calibration
+  // sessions have no options); a non-zero option overrides it.
+  ASSERT_EQ(setenv("QUANTA_MAX_ARENA_MB", "1", 1), 0);
+  o = quanta("run " + quote(model) + " -i " + quote(data));
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_THAT(o.output, HasSubstr("set by QUANTA_MAX_ARENA_MB=1"));
+  EXPECT_EXIT_CODE(quanta("run " + quote(model) + " -i " + quote(data) + " --max-arena-mb 4"), 0);
+  unsetenv("QUANTA_MAX_ARENA_MB");
+}
+
 }  // namespace
 }  // namespace quanta

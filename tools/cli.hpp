@@ -43,11 +43,21 @@ class UsageError : public std::runtime_error {
 // Parsed arguments of each subcommand (tools/cli_app.cpp declares the
 // options; tools/cmd_<name>.cpp implements the command). Each run_* returns
 // the exit code, or throws Error / UsageError.
-// How each Session runs (shared by run, bench and eval): --intra-threads and
-// --backend (SessionOptions::threads / backend).
+// Memory limits of every Session a command creates: --max-arena-mb and
+// --max-prepared-mb (SessionOptions::max_arena_bytes / max_prepared_bytes, in
+// MiB; 0: the runtime's default, QUANTA_MAX_ARENA_MB / QUANTA_MAX_PREPARED_MB
+// when set).
+struct LimitArgs {
+  int64_t max_arena_mb = 0;
+  int64_t max_prepared_mb = 0;
+};
+
+// How each Session runs (shared by run, bench and eval): --intra-threads,
+// --backend (SessionOptions::threads / backend) and the memory limits.
 struct SessionArgs {
   int intra_threads = 1;
   std::string backend = "auto";  // auto | own | onednn
+  LimitArgs limits;
 };
 
 struct RunArgs {
@@ -63,6 +73,7 @@ struct InspectArgs {
   bool json = false;
   bool brief = false;
   std::string backend = "auto";  // of the session inspect creates (SessionArgs::backend)
+  LimitArgs limits;
 };
 
 struct BenchArgs {
@@ -82,6 +93,7 @@ struct CompareArgs {
   std::vector<std::string> inputs;
   int random = 256;
   bool json = false;
+  LimitArgs limits;
 };
 
 struct DemoModelArgs {
@@ -146,8 +158,10 @@ std::string version_text();
 
 // ------------------------------------------------------------ shared helpers
 
-// The SessionOptions of --intra-threads / --backend.
+// The SessionOptions of --intra-threads / --backend and the limits.
 SessionOptions session_options(const SessionArgs& a);
+// Sets the memory limits of --max-arena-mb / --max-prepared-mb in `o`.
+void apply_limits(const LimitArgs& a, SessionOptions* o);
 
 // Backend from --backend ("auto", "own", "onednn").
 Backend backend_from_arg(const std::string& backend);

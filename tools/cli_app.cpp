@@ -27,7 +27,22 @@ void add_backend_option(CLI::App* sub, std::string* backend) {
       ->check(CLI::IsMember({"auto", "own", "onednn"}));
 }
 
-// --intra-threads and --backend, for the commands that create Sessions.
+// --max-arena-mb and --max-prepared-mb, for every command that creates
+// Sessions.
+void add_limit_options(CLI::App* sub, LimitArgs* args) {
+  sub->add_option("--max-arena-mb", args->max_arena_mb,
+                  "Refuse a model whose activation arena needs more than this many MiB\n"
+                  "(0: QUANTA_MAX_ARENA_MB when set, else 1024)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  sub->add_option("--max-prepared-mb", args->max_prepared_mb,
+                  "Refuse a model whose prepared state (packed weights, tables) needs more than\n"
+                  "this many MiB (0: QUANTA_MAX_PREPARED_MB when set, else 1024)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+}
+
+// --intra-threads, --backend and the limits, for the commands that run Sessions.
 void add_session_options(CLI::App* sub, SessionArgs* args) {
   sub->add_option("--intra-threads", args->intra_threads,
                   "Threads per inference: large convolutions and GEMMs split their output over\n"
@@ -35,6 +50,7 @@ void add_session_options(CLI::App* sub, SessionArgs* args) {
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
   add_backend_option(sub, &args->backend);
+  add_limit_options(sub, &args->limits);
 }
 
 Command add_run_command(CLI::App& app) {
@@ -73,6 +89,7 @@ Command add_inspect_command(CLI::App& app) {
   sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
   sub->add_flag("--brief", args->brief, "Leave out the node and tensor tables");
   add_backend_option(sub, &args->backend);
+  add_limit_options(sub, &args->limits);
   return {sub, [args] { return run_inspect(*args); }};
 }
 
@@ -126,6 +143,7 @@ Command add_compare_command(CLI::App& app) {
       ->check(CLI::Range(1, 10000000))
       ->excludes(in);
   sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
+  add_limit_options(sub, &args->limits);
   return {sub, [args] { return run_compare(*args); }};
 }
 

@@ -51,10 +51,17 @@ std::shared_ptr<const Model> load_model_or_throw(const std::string& path) {
   return *model;
 }
 
+void apply_limits(const LimitArgs& a, SessionOptions* o) {
+  // The options are range-checked (at most 2^40 MiB), so no product overflows.
+  o->max_arena_bytes = static_cast<size_t>(a.max_arena_mb) << 20;
+  o->max_prepared_bytes = static_cast<size_t>(a.max_prepared_mb) << 20;
+}
+
 SessionOptions session_options(const SessionArgs& a) {
   SessionOptions o;
   o.threads = a.intra_threads;
   o.backend = backend_from_arg(a.backend);
+  apply_limits(a.limits, &o);
   return o;
 }
 

@@ -96,8 +96,10 @@ int run_compare(const CompareArgs& a) {
   }
   const int64_t runs = files.empty() ? a.random : files[0].runs;
   const int64_t samples = files.empty() ? a.random : files[0].samples;
-  auto rs = create_session_or_throw(ref_model, a.reference);
-  auto cs = create_session_or_throw(cand_model, a.candidate);
+  SessionOptions options;
+  apply_limits(a.limits, &options);
+  auto rs = create_session_or_throw(ref_model, a.reference, options);
+  auto cs = create_session_or_throw(cand_model, a.candidate, options);
   std::vector<Accum> acc(R.num_outputs());
   std::vector<std::vector<float>> ro(R.num_outputs()), co(R.num_outputs());
   for (size_t o = 0; o < R.num_outputs(); ++o) {

@@ -75,15 +75,17 @@ int run_inspect(const InspectArgs& a) {
   // A session tells the planned arena size (and whether the model can run)
   // and, with the onednn backend, which nodes oneDNN takes.
   std::string session_error;
-  size_t arena = 0, unplanned = 0;
+  size_t arena = 0, unplanned = 0, prepared = 0;
   SessionOptions options;
   options.backend = backend_from_arg(a.backend);
+  apply_limits(a.limits, &options);
   auto created = Session::create(model, options);
   std::unique_ptr<Session> session;
   if (created) {
     session = std::move(*created);
     arena = session->arena_bytes();
     unplanned = session->unplanned_bytes();
+    prepared = session->prepared_bytes();
   } else {
     session_error = created.status().to_string();
   }
@@ -126,9 +128,11 @@ int run_inspect(const InspectArgs& a) {
     if (session_error.empty()) {
       j["arena_bytes"] = arena;
       j["unplanned_bytes"] = unplanned;
+      j["prepared_bytes"] = prepared;
     } else {
       j["arena_bytes"] = nullptr;
       j["unplanned_bytes"] = nullptr;
+      j["prepared_bytes"] = nullptr;
       j["session_error"] = session_error;
     }
     if (onednn) {
@@ -198,6 +202,8 @@ int run_inspect(const InspectArgs& a) {
   if (session_error.empty()) {
     std::cout << fmt::format("arena        {} planned ({} without reuse)\n", human_bytes(static_cast<double>(arena)),
                              human_bytes(static_cast<double>(unplanned)));
+    std::cout << fmt::format("prepared     {} (packed weights, tables, node state)\n",
+                             human_bytes(static_cast<double>(prepared)));
   } else {
     std::cout << fmt::format("arena        unavailable: the model cannot run here: {}\n", session_error);
   }
