@@ -243,6 +243,55 @@ TEST(Threads, ActivationMatMulGivesTheReferenceBytes) {
   }
 }
 
+// Both kinds of concurrency at once (what scripts/tsan.sh runs under
+// ThreadSanitizer): three threads each create and run their own session, with
+// two intra-op workers, on one shared Model; every session gives the bytes of
+// a single-threaded session.
+TEST(Threads, SessionsWithWorkersShareOneModelAcrossThreads) {
+  OnnxBuilder ob;
+  ob.input("x", {1, 3, 32, 32});
+  conv(ob, "x", "c1", 3, 32, 3, 1, 1, 31);
+  ob.node("Relu", {"c1"}, {"r1"});
+  conv(ob, "r1", "c2", 32, 32, 3, 1, 32, 33);
+  ob.node("Relu", {"c2"}, {"r2"});
+  conv(ob, "r2", "y", 32, 64, 1, 1, 1, 35);
+  ob.output("y");
+  const Built b = build(ob.bytes(), 3 * 32 * 32);
+  ASSERT_FALSE(b.int8.empty());
+  for (const auto* bytes : {&b.fp32, &b.int8}) {
+    auto model = Model::load_buffer(bytes->data(), bytes->size(), true);
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    const std::vector<uint8_t> want = run_bytes(*bytes, b.inputs, {});
+    ASSERT_FALSE(want.empty());
+    constexpr int kSessions = 3;
+    std::vector<std::vector<uint8_t>> got(kSessions);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kSessions; ++t) {
+      threads.emplace_back([&, t] {
+        SessionOptions o;
+        o.threads = 2;
+        auto s = Session::create(*model, o);
+        if (!s.ok()) return;
+        for (int rep = 0; rep < 3; ++rep) {
+          got[static_cast<size_t>(t)].clear();
+          for (const auto& x : b.inputs) {
+            if (!(*s)->set_input(0, x).ok() || !(*s)->run().ok()) return;
+            const TensorView out = (*s)->output(0);
+            const auto* p = static_cast<const uint8_t*>(out.data);
+            got[static_cast<size_t>(t)].insert(got[static_cast<size_t>(t)].end(), p,
+                                               p + out.info->num_bytes);
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kSessions; ++t) {
+      EXPECT_EQ(got[static_cast<size_t>(t)], want)
+          << (bytes == &b.fp32 ? "fp32" : "int8") << ", session " << t;
+    }
+  }
+}
+
 TEST(Threads, OutOfRangeCountsAreRefused) {
   OnnxBuilder ob;
   ob.input("x", {1, 4});
