@@ -2,7 +2,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <iterator>
@@ -95,7 +94,7 @@ std::string size_text(uint64_t bytes, const std::string& note = "") {
 // environment variable, else the default.
 struct Limit {
   size_t bytes = 0;
-  std::string text;  // "max_arena_bytes = 1073741824 (1.0 GiB, the default)"
+  std::string text;  // "max_arena_bytes = 1073741824 bytes (1.0 GiB, the default)"
 };
 
 Status resolve_limit(size_t option, const char* option_name, const char* env_name,
