@@ -10,14 +10,15 @@
 #      (truncated and bit-flipped models, bad data files and options, run
 #      through the sanitized binary),
 #      the end-to-end tests, the converter's import/rewrite/quantize/error
-#      tests (corrupted ONNX files included), the calibration data readers
-#      the ONNX conformance sweep and the intra-op thread pool.
+#      tests (corrupted ONNX files included) and its hostile-input
+#      reproducers (tests/test_converter_hostile.cpp), the calibration data
+#      readers the ONNX conformance sweep and the intra-op thread pool.
 # Prints a summary; exits non-zero if any step failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 JOBS="$(nproc)"
-SANITIZED_TESTS='^(Loader|NpyTest|CliTest|CliData|CliConvert|CliEval|EndToEnd|Converter(Errors|Import|Rewrites|Quantize|ScaleFloor)|QuantizeOptions|CalibrationOptions|CalibData|OnnxConformance|ThreadPool|Threads)'
+SANITIZED_TESTS='^(Loader|NpyTest|CliTest|CliData|CliConvert|CliEval|EndToEnd|Converter(Errors|Import|Rewrites|Quantize|ScaleFloor|Hostile)|QuantizeOptions|CalibrationOptions|CalibData|OnnxConformance|ThreadPool|Threads)'
 # A sanitizer report must never look like a clean error exit (status 1).
 export ASAN_OPTIONS="exitcode=86:abort_on_error=0:detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:exitcode=87:print_stacktrace=1"
@@ -43,7 +44,7 @@ build_asan() {
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
     -DQUANTA_SANITIZE=ON -DQUANTA_BUILD_BENCH=OFF &&
     cmake --build build-asan --parallel "$JOBS" --target quanta test_loader test_npy test_cli test_cli_data test_cli_convert test_cli_eval test_e2e \
-      test_converter test_converter_options test_calib_data test_onnx_conformance test_threads
+      test_converter test_converter_hostile test_converter_options test_calib_data test_onnx_conformance test_threads
 }
 
 run_step "setup" ./scripts/setup.sh --test

@@ -502,16 +502,7 @@ TEST(ConverterErrors, ExternalDataOnlyFromTheModelDirectory) {
   }
   auto make = [&](const std::string& location) {
     OnnxBuilder b;
-    b.input("x", {1, 2}).output("y");
-    auto* t = b.model().mutable_graph()->add_initializer();
-    t->set_name("w");
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    t->add_dims(2);
-    t->add_dims(2);
-    t->set_data_location(onnx::TensorProto::EXTERNAL);
-    auto* kv = t->add_external_data();
-    kv->set_key("location");
-    kv->set_value(location);
+    b.input("x", {1, 2}).output("y").external_initializer("w", {2, 2}, location);
     b.node("MatMul", {"x", "w"}, {"y"}, "mm");
     const std::string path = (dir / "model" / "m.onnx").string();
     std::ofstream f(path, std::ios::binary);

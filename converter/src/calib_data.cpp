@@ -18,6 +18,7 @@
 #include <stb_image.h>
 #include <stb_image_resize.h>
 
+#include "limits.hpp"
 #include "npy.hpp"
 #include "quanta/converter.hpp"
 
@@ -173,19 +174,23 @@ class NpySource final : public SampleSource {
   int64_t size() const override { return total_; }
 
   Result<bool> next(std::vector<std::vector<float>>& sample) override {
-    if (served_ >= total_) return false;
-    sample.resize(chains_.size());
-    for (size_t i = 0; i < chains_.size(); ++i) {
-      if (Status st = chains_[i].next(sample[i]); !st.ok()) return st;
-    }
-    ++served_;
-    return true;
+    return detail::no_exceptions("calibration data", [&]() -> Result<bool> {
+      if (served_ >= total_) return false;
+      sample.resize(chains_.size());
+      for (size_t i = 0; i < chains_.size(); ++i) {
+        if (Status st = chains_[i].next(sample[i]); !st.ok()) return st;
+      }
+      ++served_;
+      return true;
+    });
   }
 
   Status rewind() override {
-    for (NpyChain& c : chains_) c.rewind();
-    served_ = 0;
-    return Status::Ok();
+    return detail::no_exceptions("calibration data", [&] {
+      for (NpyChain& c : chains_) c.rewind();
+      served_ = 0;
+      return Status::Ok();
+    });
   }
 
  private:
@@ -243,15 +248,17 @@ class ImageDirSource final : public SampleSource {
   int64_t size() const override { return static_cast<int64_t>(files_.size()); }
 
   Result<bool> next(std::vector<std::vector<float>>& sample) override {
-    if (next_ >= files_.size()) return false;
-    const std::string path = files_[next_].string();
-    Image img;
-    if (Status st = decode(path, &img); !st.ok()) return st;
-    if (Status st = fit(path, &img); !st.ok()) return st;
-    sample.resize(1);
-    layout(img, &sample[0]);
-    ++next_;
-    return true;
+    return detail::no_exceptions("calibration images", [&]() -> Result<bool> {
+      if (next_ >= files_.size()) return false;
+      const std::string path = files_[next_].string();
+      Image img;
+      if (Status st = decode(path, &img); !st.ok()) return st;
+      if (Status st = fit(path, &img); !st.ok()) return st;
+      sample.resize(1);
+      layout(img, &sample[0]);
+      ++next_;
+      return true;
+    });
   }
 
   Status rewind() override {
@@ -358,15 +365,17 @@ class LimitedSource final : public SampleSource {
   }
 
   Result<bool> next(std::vector<std::vector<float>>& sample) override {
-    if (served_ >= limit_) return false;
-    auto r = source_->next(sample);
-    if (r.ok() && *r) ++served_;
-    return r;
+    return detail::no_exceptions("calibration data", [&]() -> Result<bool> {
+      if (served_ >= limit_) return false;
+      auto r = source_->next(sample);
+      if (r.ok() && *r) ++served_;
+      return r;
+    });
   }
 
   Status rewind() override {
     served_ = 0;
-    return source_->rewind();
+    return detail::no_exceptions("calibration data", [&] { return source_->rewind(); });
   }
 
  private:
@@ -375,10 +384,8 @@ class LimitedSource final : public SampleSource {
   int64_t served_ = 0;
 };
 
-}  // namespace
-
-Result<std::unique_ptr<SampleSource>> open_npy_samples(const std::vector<std::string>& files,
-                                                       const std::vector<InputSpec>& inputs) {
+Result<std::unique_ptr<SampleSource>> open_npy(const std::vector<std::string>& files,
+                                               const std::vector<InputSpec>& inputs) {
   if (inputs.empty()) return invalid("calibration data: the model has no inputs");
   if (files.empty()) return invalid("calibration data: no .npy files given");
 
@@ -445,9 +452,9 @@ Result<std::unique_ptr<SampleSource>> open_npy_samples(const std::vector<std::st
   return std::unique_ptr<SampleSource>(std::make_unique<NpySource>(std::move(chains), total));
 }
 
-Result<std::unique_ptr<SampleSource>> open_image_dir(const std::string& dir,
-                                                     const std::vector<InputSpec>& inputs,
-                                                     const ImagePreprocess& pre) {
+Result<std::unique_ptr<SampleSource>> open_images(const std::string& dir,
+                                                  const std::vector<InputSpec>& inputs,
+                                                  const ImagePreprocess& pre) {
   if (inputs.size() != 1) {
     return invalid(fmt::format("{}: image calibration data needs a model with one input; this one "
                                "has {} ({})",
@@ -533,6 +540,19 @@ Result<std::unique_ptr<SampleSource>> open_image_dir(const std::string& dir,
   }
   return std::unique_ptr<SampleSource>(std::make_unique<ImageDirSource>(
       std::move(images), static_cast<int>(c), static_cast<int>(h), static_cast<int>(w), pre));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SampleSource>> open_npy_samples(const std::vector<std::string>& files,
+                                                       const std::vector<InputSpec>& inputs) {
+  return detail::no_exceptions("open_npy_samples", [&] { return open_npy(files, inputs); });
+}
+
+Result<std::unique_ptr<SampleSource>> open_image_dir(const std::string& dir,
+                                                     const std::vector<InputSpec>& inputs,
+                                                     const ImagePreprocess& pre) {
+  return detail::no_exceptions("open_image_dir", [&] { return open_images(dir, inputs, pre); });
 }
 
 std::unique_ptr<SampleSource> limit_samples(std::unique_ptr<SampleSource> source, int64_t limit) {

@@ -25,10 +25,8 @@ Status check_options(const CalibrationOptions& o) {
   return Status::Ok();
 }
 
-}  // namespace
-
-Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
-                              const CalibrationOptions& options) {
+Result<Calibration> run_calibration(const FloatGraph& g, SampleSource& samples,
+                                    const CalibrationOptions& options) {
   if (Status st = check_options(options); !st.ok()) return st;
   ModelWriter w(producer_string());
   std::vector<int> observed;
@@ -130,6 +128,15 @@ Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
     c.ranges[g.tensors[t].name] = obs[t].result(options.method, options.percentile);
   }
   return c;
+}
+
+}  // namespace
+
+// Exceptions from the caller's SampleSource or progress callback come back
+// as a Status too.
+Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
+                              const CalibrationOptions& options) {
+  return detail::no_exceptions("calibrate", [&] { return run_calibration(g, samples, options); });
 }
 
 }  // namespace quanta::convert

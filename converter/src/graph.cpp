@@ -26,6 +26,7 @@ int FloatGraph::add_tensor(std::string name, std::vector<int64_t> shape) {
 int FloatGraph::add_const(std::string name, std::vector<int64_t> shape, std::vector<float> data) {
   const int i = add_tensor(std::move(name), std::move(shape));
   tensors[i].is_const = true;
+  const_values += static_cast<int64_t>(data.size());
   tensors[i].data = std::move(data);
   return i;
 }
@@ -271,7 +272,9 @@ void write_float_model(const FloatGraph& g, ModelWriter& w, bool calibration_out
   w.set_outputs(outs);
 }
 
-Result<std::vector<uint8_t>> build_fp32(const FloatGraph& g) {
+namespace {
+
+Result<std::vector<uint8_t>> write_fp32(const FloatGraph& g) {
   ModelWriter w(producer_string());
   write_float_model(g, w, false, nullptr);
   w.set_description(fmt::format("float32, converted from ONNX (opset {}{})", g.log.opset,
@@ -285,6 +288,12 @@ Result<std::vector<uint8_t>> build_fp32(const FloatGraph& g) {
                       m.status().message()};
   }
   return bytes;
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> build_fp32(const FloatGraph& g) {
+  return detail::no_exceptions("build_fp32", [&] { return write_fp32(g); });
 }
 
 }  // namespace quanta::convert

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "limits.hpp"
 #include "quanta/converter.hpp"
 #include "quanta/model_writer.hpp"
 #include "quanta/quanta.hpp"
@@ -20,11 +21,8 @@ struct LTensor {
   std::vector<int64_t> shape;
   bool is_const = false;
   std::vector<float> data;  // constants only
-  int64_t num_elements() const {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    return n;
-  }
+  // Shapes are bounded by the import (limits.hpp).
+  int64_t num_elements() const { return detail::shape_size(shape); }
 };
 
 struct LNode {
@@ -44,6 +42,8 @@ class FloatGraph {
   std::vector<int> inputs, outputs;
   std::vector<InputSpec> input_specs;
   ImportLog log;
+  // Values of every constant added so far (the import's weight limit).
+  int64_t const_values = 0;
 
   int add_tensor(std::string name, std::vector<int64_t> shape);
   int add_const(std::string name, std::vector<int64_t> shape, std::vector<float> data);

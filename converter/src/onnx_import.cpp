@@ -31,6 +31,7 @@
 
 #include "graph.hpp"
 #include "host_tensor.hpp"
+#include "limits.hpp"
 
 // Returns the error of check_attrs() (the attributes this op accepts).
 #define QUANTA_CONVERT_TRY_ATTRS(...)                                   \
@@ -43,6 +44,7 @@ namespace quanta::convert {
 namespace {
 
 using detail::HostTensor;
+using detail::int_values;
 using detail::shape_size;
 
 constexpr int kMinOpset = 7;
@@ -69,6 +71,66 @@ struct Value {
   int producer = -1;               // runtime node that wrote it (for folding), -1 if none
 };
 
+// How many inputs and outputs each op has in the ONNX specification (over
+// the opsets the importer reads); -1: no maximum. Checked before a node is
+// folded or lowered, so no lowering reads an input or output that is not there.
+struct Arity {
+  const char* op;
+  int min_in, max_in, min_out, max_out;
+};
+constexpr Arity kArity[] = {
+    {"Conv", 2, 3, 1, 1}, {"Gemm", 2, 3, 1, 1}, {"MatMul", 2, 2, 1, 1},
+    {"Add", 2, 2, 1, 1}, {"Sub", 2, 2, 1, 1}, {"Mul", 2, 2, 1, 1}, {"Div", 2, 2, 1, 1},
+    {"Sum", 1, -1, 1, 1}, {"Concat", 1, -1, 1, 1}, {"MaxPool", 1, 1, 1, 2},
+    {"AveragePool", 1, 1, 1, 1}, {"GlobalAveragePool", 1, 1, 1, 1},
+    {"GlobalMaxPool", 1, 1, 1, 1}, {"ReduceMean", 1, 2, 1, 1}, {"Relu", 1, 1, 1, 1},
+    {"Clip", 1, 3, 1, 1}, {"Sigmoid", 1, 1, 1, 1}, {"Tanh", 1, 1, 1, 1},
+    {"HardSwish", 1, 1, 1, 1}, {"HardSigmoid", 1, 1, 1, 1}, {"LeakyRelu", 1, 1, 1, 1},
+    {"Softmax", 1, 1, 1, 1}, {"LogSoftmax", 1, 1, 1, 1}, {"Reshape", 1, 2, 1, 1},
+    {"Flatten", 1, 1, 1, 1}, {"Squeeze", 1, 2, 1, 1}, {"Unsqueeze", 1, 2, 1, 1},
+    {"Transpose", 1, 1, 1, 1}, {"Pad", 1, 4, 1, 1}, {"BatchNormalization", 5, 5, 1, 5},
+    {"Dropout", 1, 3, 1, 2}, {"Identity", 1, 1, 1, 1}, {"Constant", 0, 0, 1, 1},
+    {"If", 1, 1, 1, -1}, {"Shape", 1, 1, 1, 1}, {"Gather", 2, 2, 1, 1}, {"Cast", 1, 1, 1, 1},
+    {"Slice", 1, 5, 1, 1}, {"ConstantOfShape", 1, 1, 1, 1}, {"Range", 3, 3, 1, 1},
+    {"Neg", 1, 1, 1, 1}, {"Sqrt", 1, 1, 1, 1}, {"Reciprocal", 1, 1, 1, 1}, {"Abs", 1, 1, 1, 1},
+    {"Exp", 1, 1, 1, 1}, {"Floor", 1, 1, 1, 1}, {"Ceil", 1, 1, 1, 1}, {"Not", 1, 1, 1, 1},
+    {"Pow", 2, 2, 1, 1}, {"Equal", 2, 2, 1, 1}, {"Less", 2, 2, 1, 1}, {"Greater", 2, 2, 1, 1},
+    {"Min", 1, -1, 1, 1}, {"Max", 1, -1, 1, 1}, {"Size", 1, 1, 1, 1},
+};
+
+// "1 input", "2 to 3 inputs", "at least 1 input"
+std::string count_range(int lo, int hi, const char* noun) {
+  const char* plural = (hi == 1 || (hi < 0 && lo == 1)) ? "" : "s";
+  if (hi < 0) return fmt::format("at least {} {}{}", lo, noun, plural);
+  if (lo == hi) return fmt::format("{} {}{}", lo, noun, plural);
+  return fmt::format("{} to {} {}{}", lo, hi, noun, plural);
+}
+
+// The index of the first value of a floating-point constant that is not
+// finite once stored as float32, or -1.
+int64_t first_non_finite(const HostTensor& h) {
+  if (h.is_int) return -1;
+  for (size_t i = 0; i < h.v.size(); ++i) {
+    if (!std::isfinite(static_cast<float>(h.v[i]))) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+// An initializer's values must be finite as float32, the type the converted
+// model stores (a double initializer of 1e300 is finite only as a double).
+Status check_initializer(const HostTensor& h, const std::string& name) {
+  const int64_t i = first_non_finite(h);
+  if (i < 0) return Status::Ok();
+  const double x = h.v[static_cast<size_t>(i)];
+  if (!std::isfinite(x)) {
+    return Status{StatusCode::kInvalidModel,
+                  fmt::format("initializer '{}' contains {} (weights must be finite)", name, x)};
+  }
+  return Status{StatusCode::kInvalidModel,
+                fmt::format("initializer '{}' contains {}, which is not finite as float32 (weights "
+                            "must be finite)", name, x)};
+}
+
 bool memory_identical_nhwc(const std::vector<int64_t>& s) {
   return s.size() == 4 && (s[1] == 1 || s[2] * s[3] == 1);
 }
@@ -84,8 +146,12 @@ fb::OptionsUnion opts(T&& o) {
 
 class Importer {
  public:
-  Importer(const onnx::ModelProto& model, std::string base_dir, const ImportOptions& options)
-      : model_(model), base_dir_(std::move(base_dir)), options_(options) {}
+  Importer(const onnx::ModelProto& model, std::string base_dir, const ImportOptions& options,
+           const detail::ImportLimits& limits)
+      : model_(model), base_dir_(std::move(base_dir)), options_(options), limits_(limits) {
+    budget_.per_tensor = limits.folded_elements;
+    budget_.total = limits.total_folded_elements;
+  }
 
   Result<FloatGraphPtr> run() {
     g_ = FloatGraphPtr(new FloatGraph);
@@ -103,6 +169,7 @@ class Importer {
     if (Status s = finish_outputs(); !s.ok()) return s;
     fuse_activations(*g_);
     g_->remove_dead();
+    if (Status s = check_graph(); !s.ok()) return s;
     return std::move(g_);
   }
 
@@ -110,6 +177,8 @@ class Importer {
   const onnx::ModelProto& model_;
   std::string base_dir_;
   const ImportOptions& options_;
+  const detail::ImportLimits limits_;
+  detail::FoldBudget budget_;  // what constant folding may still create
   FloatGraphPtr g_;
   int opset_ = 0;
   std::map<std::string, Value> values_;
@@ -130,7 +199,49 @@ class Importer {
   Status invalid(const std::string& what) const {
     return Status{StatusCode::kInvalidModel, fmt::format("{}: {}", where(), what)};
   }
-  static std::string shp(const std::vector<int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+  static std::string shp(const std::vector<int64_t>& s) { return detail::shape_str(s); }
+  // A new activation's shape: bounded, and no dimension of size 0.
+  Status check_act(const std::vector<int64_t>& s, const char* what) const {
+    const std::string p = detail::shape_problem(s, true);
+    if (p.empty()) return Status::Ok();
+    return invalid(fmt::format("{} shape {} {}", what, shp(s), p));
+  }
+  // A constant made while importing (folded, or a Constant node) must be
+  // finite as float32.
+  Status check_folded(const HostTensor& h, const std::string& name) const {
+    const int64_t i = first_non_finite(h);
+    if (i < 0) return Status::Ok();
+    return invalid(fmt::format("the constant '{}' has the non-finite value {} at index {} "
+                               "(as float32); constants must be finite",
+                               name, static_cast<float>(h.v[static_cast<size_t>(i)]), i));
+  }
+  // The inputs and outputs the op has (kArity); a present first output needs a name.
+  Status check_arity(const onnx::NodeProto& n) const {
+    for (const Arity& a : kArity) {
+      if (n.op_type() != a.op) continue;
+      const int ins = n.input_size(), outs = n.output_size();
+      if (ins < a.min_in || (a.max_in >= 0 && ins > a.max_in)) {
+        return invalid(fmt::format("{} inputs, but {} takes {}", ins, a.op,
+                                   count_range(a.min_in, a.max_in, "input")));
+      }
+      if (outs < a.min_out || (a.max_out >= 0 && outs > a.max_out)) {
+        return invalid(fmt::format("{} outputs, but {} has {}", outs, a.op,
+                                   count_range(a.min_out, a.max_out, "output")));
+      }
+      if (n.output(0).empty()) return invalid("output 0 has no name");
+      return Status::Ok();
+    }
+    return Status::Ok();
+  }
+  // Constants of the float graph together stay under limits_.const_elements.
+  Status check_const_budget() const {
+    const int64_t total = g_->const_values;
+    if (total <= limits_.const_elements) return Status::Ok();
+    return invalid(fmt::format("the converted model's constants would hold {} values ({} as "
+                               "float32), above the {} limit",
+                               total, detail::byte_size(static_cast<double>(total) * 4.0),
+                               detail::limit_size(static_cast<double>(limits_.const_elements) * 4.0)));
+  }
 
   // ---------------------------------------------------------------- attributes
   const onnx::AttributeProto* attr(const char* name) const {
@@ -206,6 +317,12 @@ class Importer {
     }
     return &(*v)->c;
   }
+  // A constant input used as sizes, axes or indices.
+  Result<std::vector<int64_t>> const_ints(size_t i, const char* role) {
+    auto c = need_const(i, role);
+    if (!c) return c.status();
+    return int_values(**c, fmt::format("{}: input {} ({})", where(), i, role));
+  }
   std::string out_name(size_t i = 0) const { return cur_->output(static_cast<int>(i)); }
   bool output_used(size_t i) const {
     if (static_cast<int>(i) >= cur_->output_size()) return false;
@@ -243,8 +360,15 @@ class Importer {
     values_[name] = std::move(v);
     return values_[name];
   }
-  // An existing runtime tensor becomes the value `name` (aliases: Identity, folds).
-  void alias(const std::string& name, const Value& from) { values_[name] = from; }
+  // An existing runtime tensor becomes the value `name` (aliases: Identity,
+  // folds). A constant is copied: the copy counts as folded data.
+  Status alias(const std::string& name, const Value& from) {
+    if (from.is_const) {
+      if (Status s = budget_.charge(static_cast<double>(from.c.v.size()), where()); !s.ok()) return s;
+    }
+    values_[name] = from;
+    return Status::Ok();
+  }
 
   int emit(OpType op, std::vector<int> in, std::vector<int> out, fb::OptionsUnion o = {},
            const std::string& suffix = "") {
@@ -345,15 +469,7 @@ class Importer {
     for (const auto& t : graph().initializer()) {
       auto h = detail::tensor_from_proto(t, base_dir_, fmt::format("initializer '{}'", t.name()));
       if (!h) return h.status();
-      if (!h->is_int) {
-        for (double x : h->v) {
-          if (!std::isfinite(x)) {
-            return Status{StatusCode::kInvalidModel,
-                          fmt::format("initializer '{}' contains {} (weights must be finite)",
-                                      t.name(), x)};
-          }
-        }
-      }
+      if (Status s = check_initializer(*h, t.name()); !s.ok()) return s;
       set_const(t.name(), std::move(*h));
       init_names.insert(t.name());
     }
@@ -407,6 +523,10 @@ class Importer {
                         fmt::format("input '{}': shape {} has a non-positive dimension",
                                     in.name(), shp(shape))};
         }
+      }
+      if (std::string p = detail::shape_problem(shape, true); !p.empty()) {
+        return Status{StatusCode::kInvalidArgument,
+                      fmt::format("graph input '{}': shape {} {}", in.name(), shp(shape), p)};
       }
       Value v;
       v.shape = shape;
@@ -480,6 +600,11 @@ class Importer {
 
   // ---------------------------------------------------------------- dispatch
   Status lower_node(const onnx::NodeProto& n) {
+    if (Status s = lower_one(n); !s.ok()) return s;
+    return check_const_budget();
+  }
+
+  Status lower_one(const onnx::NodeProto& n) {
     if (!n.domain().empty() && n.domain() != "ai.onnx") {
       return unsupported(fmt::format("operator domain '{}' is not supported (only the default "
                                      "ONNX domain); supported ops: {}", n.domain(), kSupportedOps));
@@ -487,6 +612,7 @@ class Importer {
     for (const auto& a : n.attribute()) {
       if (!a.ref_attr_name().empty()) return unsupported("attribute references are not supported");
     }
+    if (Status s = check_arity(n); !s.ok()) return s;
     const std::string& op = n.op_type();
     if (op == "Constant") return lower_constant();
     if (op == "If") return lower_if();
@@ -508,9 +634,10 @@ class Importer {
         ins.push_back(n.input(i).empty() ? nullptr : &values_.at(n.input(i)).c);
       }
       bool handled = false;
-      auto r = detail::fold_constant(n, opset_, ins, where(), &handled);
+      auto r = detail::fold_constant(n, opset_, ins, where(), budget_, &handled);
       if (!r) return r.status();
       if (handled) {
+        if (Status s = check_folded((*r)[0], out_name(0)); !s.ok()) return s;
         set_const(out_name(0), std::move((*r)[0]));
         return Status::Ok();
       }
@@ -567,6 +694,7 @@ class Importer {
       return unsupported(fmt::format("attribute '{}' is not supported (supported: value, "
                                      "value_float, value_floats, value_int, value_ints)", k));
     }
+    if (Status s = check_folded(h, out_name()); !s.ok()) return s;
     set_const(out_name(), std::move(h));
     return Status::Ok();
   }
@@ -595,6 +723,7 @@ class Importer {
     for (const auto& t : br.initializer()) {
       auto h = detail::tensor_from_proto(t, base_dir_, fmt::format("initializer '{}'", t.name()));
       if (!h) return h.status();
+      if (Status s = check_initializer(*h, t.name()); !s.ok()) return s;
       set_const(t.name(), std::move(*h));
     }
     for (const auto& node : br.node()) {
@@ -626,7 +755,7 @@ class Importer {
       }
       Value copy = it->second;
       copy.producer = -1;
-      alias(out_name(static_cast<size_t>(i)), copy);
+      if (Status s = alias(out_name(static_cast<size_t>(i)), copy); !s.ok()) return s;
     }
     g_->log.rewrites.push_back(fmt::format("inlined the {} branch of If '{}' (its condition is "
                                            "constant)", taken ? "then" : "else", cur_name_));
@@ -637,13 +766,7 @@ class Importer {
     QUANTA_CONVERT_TRY_ATTRS({"start", "end"});
     auto x = need_input(0, "data");
     if (!x) return x.status();
-    HostTensor data;
-    data.shape = (*x)->is_const ? (*x)->c.shape : (*x)->shape;
-    std::vector<const HostTensor*> ins = {&data};
-    bool handled = false;
-    auto r = detail::fold_constant(*cur_, opset_, ins, where(), &handled);
-    if (!r) return r.status();
-    set_const(out_name(), std::move((*r)[0]));
+    set_const(out_name(), detail::shape_of((*x)->is_const ? (*x)->c.shape : (*x)->shape, *cur_));
     return Status::Ok();
   }
 
@@ -667,7 +790,7 @@ class Importer {
     if (!x) return x.status();
     Value copy = **x;
     copy.producer = -1;  // an alias is read by more than the producer's sole consumer
-    alias(out_name(), copy);
+    if (Status s = alias(out_name(), copy); !s.ok()) return s;
     g_->log.rewrites.push_back(fmt::format("removed {} '{}'", cur_->op_type(), cur_name_));
     return Status::Ok();
   }
@@ -694,17 +817,19 @@ class Importer {
       return invalid(fmt::format("strides {}, dilations {} or pads {} do not match a 2-D kernel",
                                  shp(w->strides), shp(w->dilations), shp(w->pads)));
     }
-    for (int64_t v : w->strides) {
-      if (v < 1) return invalid(fmt::format("strides {} must be >= 1", shp(w->strides)));
-    }
-    for (int64_t v : w->dilations) {
-      if (v < 1) return invalid(fmt::format("dilations {} must be >= 1", shp(w->dilations)));
-    }
-    for (int64_t v : w->pads) {
-      if (v < 0) return invalid(fmt::format("pads {} must be >= 0", shp(w->pads)));
-    }
-    for (int64_t v : kernel) {
-      if (v < 1) return invalid(fmt::format("kernel_shape {} must be >= 1", shp(kernel)));
+    // The runtime's window fields are int32; inside [lo, INT32_MAX] no window
+    // arithmetic below can overflow int64 (inputs have at most 2^32 elements).
+    const std::pair<const char*, const std::vector<int64_t>*> fields[] = {
+        {"strides", &w->strides}, {"dilations", &w->dilations}, {"pads", &w->pads},
+        {"kernel_shape", &kernel}};
+    for (const auto& [name, values] : fields) {
+      const int64_t lo = std::string(name) == "pads" ? 0 : 1;
+      for (int64_t v : *values) {
+        if (v < lo) return invalid(fmt::format("{} {} must be >= {}", name, shp(*values), lo));
+        if (v > INT32_MAX) {
+          return invalid(fmt::format("{} {} must be at most {}", name, shp(*values), INT32_MAX));
+        }
+      }
     }
     const std::string auto_pad = attr_s("auto_pad", "NOTSET");
     for (int d = 0; d < 2; ++d) {
@@ -741,6 +866,12 @@ class Importer {
         }
       }
     }
+    for (int64_t v : w->pads) {
+      if (v > INT32_MAX) {
+        return unsupported(fmt::format("the padding {} that auto_pad or ceil_mode gives is larger "
+                                       "than {}", shp(w->pads), INT32_MAX));
+      }
+    }
     return Status::Ok();
   }
 
@@ -767,7 +898,9 @@ class Importer {
     }
     const int64_t group = attr_i("group", 1);
     const int64_t cin = x.shape[1], cout = w.shape[0];
-    if (group < 1 || cin % group != 0 || cout % group != 0 || w.shape[1] * group != cin) {
+    int64_t group_cin = 0;
+    if (group < 1 || group > INT32_MAX || cin % group != 0 || cout % group != 0 ||
+        !detail::checked_mul(w.shape[1], group, &group_cin) || group_cin != cin) {
       return invalid(fmt::format("group {} does not fit input channels {} and weight shape {}",
                                  group, cin, shp(w.shape)));
     }
@@ -788,6 +921,7 @@ class Importer {
       return invalid(fmt::format("the kernel {} does not fit the padded input {}", shp(kernel),
                                  shp(x.shape)));
     }
+    if (Status s = check_act({x.shape[0], cout, oh, ow}, "output"); !s.ok()) return s;
     // OIHW -> OHWI
     const HostTensor w_ohwi = detail::transpose(w, {0, 2, 3, 1});
     const int wt = g_->add_const(g_->unique_tensor_name(in_name(1)), w_ohwi.shape, w_ohwi.floats());
@@ -822,6 +956,13 @@ class Importer {
   Status emit_fc(Value& a, HostTensor w_nk, const HostTensor* bias, const std::string& out,
                  std::vector<int64_t> out_shape) {
     const int64_t n = w_nk.shape[0], k = w_nk.shape[1];
+    if (n < 1 || k < 1) return invalid(fmt::format("the weight [N, K] = {} is empty", shp(w_nk.shape)));
+    if (Status s = check_act(out_shape, "output"); !s.ok()) return s;
+    if (!a.kperm.empty() && static_cast<int64_t>(a.kperm.size()) != k) {
+      return Status{StatusCode::kInternal,
+                    fmt::format("{}: the NHWC flattening order has {} entries for K = {}", where(),
+                                a.kperm.size(), k)};
+    }
     if (!a.kperm.empty()) {
       // `a` is a flattened NHWC tensor: its element j is ONNX element kperm[j].
       HostTensor p = w_nk;
@@ -875,6 +1016,10 @@ class Importer {
     if (!br) return br.status();
     const HostTensor& b = **br;
     if (b.shape.size() != 2) return invalid(fmt::format("B has shape {}; expected 2-D", shp(b.shape)));
+    if (b.shape[0] < 1 || b.shape[1] < 1) {
+      return invalid(fmt::format("B has shape {}: a weight with a dimension of size 0 is not "
+                                 "supported", shp(b.shape)));
+    }
     const int64_t k = ap->shape[1];
     HostTensor w = tb ? b : detail::transpose(b, {1, 0});  // [N, K]
     if (w.shape[1] != k) {
@@ -910,13 +1055,20 @@ class Importer {
       if (!detail::broadcast_shapes((*cr)->shape, {m, n}, &bs) || bs != std::vector<int64_t>{m, n}) {
         return invalid(fmt::format("C {} does not broadcast to [{}, {}]", shp((*cr)->shape), m, n));
       }
-      const HostTensor full = detail::broadcast_to(**cr, {m, n});
+      // C is [rows, cols] with rows in {1, M} and cols in {1, N} (or of rank
+      // 0 or 1): it is one bias row when its rows are equal. Compared on C's
+      // own data, never broadcast to the batch.
+      const HostTensor& c = **cr;
+      const int64_t rows = c.shape.size() == 2 ? c.shape[0] : 1;
+      const int64_t cols = c.shape.empty() ? 1 : c.shape.back();
       bool rows_equal = true;
-      for (int64_t r = 1; r < m && rows_equal; ++r) {
-        for (int64_t c = 0; c < n; ++c) rows_equal = rows_equal && full.v[r * n + c] == full.v[c];
+      for (int64_t r = 1; r < rows && rows_equal; ++r) {
+        for (int64_t j = 0; j < cols; ++j) rows_equal = rows_equal && c.v[r * cols + j] == c.v[j];
       }
-      bias.shape = {n};
-      bias.v.assign(full.v.begin(), full.v.begin() + n);
+      HostTensor first;
+      first.shape = {cols};
+      first.v.assign(c.v.begin(), c.v.begin() + cols);
+      bias = detail::broadcast_to(first, {n});
       for (double& v : bias.v) v = static_cast<float>(static_cast<float>(v) * beta);
       if (rows_equal) {
         biasp = &bias;
@@ -928,6 +1080,10 @@ class Importer {
     // A bias that differs per row: FullyConnected, then Add of the [M, N] constant.
     const std::string mid = out_name() + "_mm";
     if (Status s = emit_fc(*ap, std::move(w), nullptr, mid, {m, n}); !s.ok()) return s;
+    // The [M, N] constant is new data, bounded like a folded constant.
+    if (Status s = budget_.charge(static_cast<double>(m) * static_cast<double>(n), where()); !s.ok()) {
+      return s;
+    }
     HostTensor full = detail::broadcast_to(values_.at(in_name(2)).c, {m, n});
     for (double& v : full.v) v = static_cast<float>(static_cast<float>(v) * beta);
     const int ct = g_->add_const(g_->unique_tensor_name(in_name(2)), {m, n}, full.floats());
@@ -951,6 +1107,7 @@ class Importer {
       return invalid(fmt::format("A {} and B {} do not multiply", shp(a.shape), shp(b.shape)));
     }
     const std::vector<int64_t> out = {a.shape[0], bs[1]};
+    if (Status s = check_act(out, "output"); !s.ok()) return s;
     const int at = get_plain(a, in_name(0));
     const bool more = alpha != 1.0f || has_input(2);
     int yt = more ? g_->add_tensor(g_->unique_tensor_name(out_name() + "_mm"), out) : 0;
@@ -1000,6 +1157,10 @@ class Importer {
     if ((*br)->is_const) {
       const HostTensor& b = (*br)->c;
       if (b.shape.size() == 2) {
+        if (b.shape[1] < 1) {
+          return invalid(fmt::format("B has shape {}: a weight with a dimension of size 0 is not "
+                                     "supported", shp(b.shape)));
+        }
         if (b.shape[0] != a.shape.back()) {
           return invalid(fmt::format("A {} and B {} do not multiply", shp(a.shape), shp(b.shape)));
         }
@@ -1024,6 +1185,7 @@ class Importer {
     std::vector<int64_t> out = batch;
     out.push_back(a.shape[a.shape.size() - 2]);
     out.push_back(bs.back());
+    if (Status s = check_act(out, "output"); !s.ok()) return s;
     const int at = get_plain(a, in_name(0));
     const int bt = get_plain(b, in_name(1));
     int yt = 0;
@@ -1047,15 +1209,30 @@ class Importer {
     std::vector<int64_t> bshape;
     if (!detail::broadcast_shapes(c.shape, x.shape, &bshape) || bshape != x.shape) return false;
     const size_t ch_axis = p.op == OpType::kConv2D ? 1 : x.shape.size() - 1;
-    const HostTensor full = detail::broadcast_to(c, x.shape);
-    std::vector<int64_t> stride(x.shape.size(), 1);
-    for (size_t d = x.shape.size(); d-- > 1;) stride[d - 1] = stride[d] * x.shape[d];
-    std::vector<float> add(static_cast<size_t>(cout));
-    for (int64_t ch = 0; ch < cout; ++ch) add[ch] = static_cast<float>(full.v[ch * stride[ch_axis]]);
-    for (int64_t i = 0; i < full.size(); ++i) {
-      const int64_t ch = (i / stride[ch_axis]) % x.shape[ch_axis];
-      if (static_cast<float>(full.v[i]) != add[ch]) return false;
+    if (x.shape[ch_axis] != cout) return false;
+    // Checked on the constant's own values (never broadcast to the image):
+    // padded to x's rank, its channel axis has size 1 or cout, and every value
+    // must equal the first one of its channel.
+    const size_t rank = x.shape.size();
+    std::vector<int64_t> cs(rank, 1);
+    for (size_t i = 0; i < c.shape.size(); ++i) cs[rank - c.shape.size() + i] = c.shape[i];
+    const int64_t channels = cs[ch_axis];  // 1 or cout
+    int64_t inner = 1;
+    for (size_t d = ch_axis + 1; d < rank; ++d) inner *= cs[d];
+    std::vector<float> first(static_cast<size_t>(channels));
+    std::vector<bool> seen(static_cast<size_t>(channels), false);
+    for (size_t i = 0; i < c.v.size(); ++i) {
+      const int64_t ch = (static_cast<int64_t>(i) / inner) % channels;
+      const float v = static_cast<float>(c.v[i]);
+      if (!seen[ch]) {
+        seen[ch] = true;
+        first[ch] = v;
+      } else if (v != first[ch]) {
+        return false;
+      }
     }
+    std::vector<float> add(static_cast<size_t>(cout));
+    for (int64_t ch = 0; ch < cout; ++ch) add[ch] = first[channels == 1 ? 0 : ch];
     if (p.inputs.size() < 3) p.inputs.resize(3, -1);
     if (p.inputs[2] < 0) {
       p.inputs[2] = g_->add_const(g_->unique_tensor_name(p.name + ".bias"), {cout},
@@ -1064,8 +1241,7 @@ class Importer {
     std::vector<float>& b = g_->tensors[p.inputs[2]].data;
     for (int64_t ch = 0; ch < cout; ++ch) b[ch] += negate ? -add[ch] : add[ch];
     p.source.push_back(cur_name_);
-    Value copy = x;
-    alias(out_name(), copy);
+    values_[out_name()] = x;  // an alias of an activation
     g_->log.rewrites.push_back(fmt::format("folded {} '{}' into the bias of {} '{}'",
                                            cur_->op_type(), cur_name_, p.onnx_op, p.name));
     return true;
@@ -1118,6 +1294,7 @@ class Importer {
     if (!detail::broadcast_shapes(a->shape, bshape, &out)) {
       return invalid(fmt::format("input shapes {} and {} do not broadcast", shp(a->shape), shp(bshape)));
     }
+    if (Status s = check_act(out, "output"); !s.ok()) return s;
     if (has_const && op == "Add" && a_idx == 0 && try_fold_bias(*a, cval, false)) return Status::Ok();
     if (has_const && op == "Add" && a_idx == 1) {
       // try_fold_bias looks at input 0; keep it simple for the swapped case.
@@ -1198,8 +1375,11 @@ class Importer {
                                      i, shp(s), shp(s0), axis));
         }
       }
-      out[axis] += s[axis];
+      if (!detail::checked_add(out[axis], s[axis], &out[axis])) {
+        return invalid(fmt::format("the sizes of axis {} overflow when added", axis));
+      }
     }
+    if (Status s = check_act(out, "output"); !s.ok()) return s;
     bool use_nhwc = rank == 4;
     for (Value* v : ins) use_nhwc = use_nhwc && (v->is_const || v->nhwc >= 0);
     std::vector<int> ts;
@@ -1259,6 +1439,7 @@ class Importer {
     if (oh < 1 || ow < 1) {
       return invalid(fmt::format("the window {} does not fit the input {}", shp(kernel), shp(x.shape)));
     }
+    if (Status s = check_act({x.shape[0], x.shape[1], oh, ow}, "output"); !s.ok()) return s;
     fb::PoolOptionsT o;
     o.kernel_h = static_cast<int>(kernel[0]);
     o.kernel_w = static_cast<int>(kernel[1]);
@@ -1292,6 +1473,10 @@ class Importer {
     if (cur_->op_type() == "GlobalAveragePool") {
       emit(OpType::kGlobalAveragePool, {xt}, {yt});
     } else {
+      if (x.shape[2] > INT32_MAX || x.shape[3] > INT32_MAX) {
+        return unsupported(fmt::format("input {}: a window of {} x {} is larger than the runtime's "
+                                       "int32 kernel size", shp(x.shape), x.shape[2], x.shape[3]));
+      }
       fb::PoolOptionsT o;
       o.kernel_h = static_cast<int>(x.shape[2]);
       o.kernel_w = static_cast<int>(x.shape[3]);
@@ -1311,8 +1496,7 @@ class Importer {
     if (n == 1) {
       Value copy = **first;
       copy.producer = -1;
-      alias(out_name(), copy);
-      return Status::Ok();
+      return alias(out_name(), copy);
     }
     const onnx::NodeProto* outer = cur_;
     const std::string outer_name = cur_name_;
@@ -1344,9 +1528,9 @@ class Importer {
     Value& x = **xr;
     std::vector<int64_t> axes = attr_ints("axes");
     if (opset_ >= 18 && has_input(1)) {
-      auto a = need_const(1, "axes");
+      auto a = const_ints(1, "axes");
       if (!a) return a.status();
-      axes = (*a)->ints();
+      axes = std::move(*a);
     }
     for (int64_t& a : axes) a = a < 0 ? a + static_cast<int64_t>(x.shape.size()) : a;
     std::sort(axes.begin(), axes.end());
@@ -1395,12 +1579,16 @@ class Importer {
       fb::HardSigmoidOptionsT h;
       h.alpha = attr_f("alpha", 0.2f);
       h.beta = attr_f("beta", 0.5f);
+      if (!std::isfinite(h.alpha) || !std::isfinite(h.beta)) {
+        return invalid(fmt::format("alpha {} and beta {} must be finite", h.alpha, h.beta));
+      }
       o = opts(std::move(h));
     } else if (op == "LeakyRelu") {
       QUANTA_CONVERT_TRY_ATTRS({"alpha"});
       rt = OpType::kLeakyRelu;
       fb::LeakyReluOptionsT l;
       l.alpha = attr_f("alpha", 0.01f);
+      if (!std::isfinite(l.alpha)) return invalid(fmt::format("alpha {} is not finite", l.alpha));
       o = opts(std::move(l));
     } else {  // Clip
       float lo = -INFINITY, hi = INFINITY;
@@ -1478,9 +1666,10 @@ class Importer {
 
   // ---------------------------------------------------------------- shapes
   // True if the only reader of this node's output multiplies it by constant
-  // weights (Gemm with transA 0, MatMul with a 2-D constant B): a flattened
-  // NHWC tensor can then feed it with the weight rows permuted instead.
-  bool feeds_weights_only() const {
+  // weights with K = k terms (Gemm with transA 0, MatMul with a 2-D constant
+  // B): a flattened NHWC tensor can then feed it with the weight rows
+  // permuted instead. (A B of another width is refused by the reader.)
+  bool feeds_weights_only(int64_t k) const {
     const std::string& out = out_name();
     auto u = uses_.find(out);
     if (u == uses_.end() || u->second != 1) return false;
@@ -1493,12 +1682,14 @@ class Importer {
           auto it = values_.find(node.input(1));
           // B is an initializer (or already folded): a constant.
           if (it == values_.end() || !it->second.is_const || it->second.c.shape.size() != 2) return false;
+          bool trans_b = false;
           if (node.op_type() == "Gemm") {
             for (const auto& a : node.attribute()) {
               if (a.name() == "transA" && a.i() != 0) return false;
+              if (a.name() == "transB") trans_b = a.i() != 0;
             }
           }
-          return true;
+          return it->second.c.shape[trans_b ? 1 : 0] == k;
         }
         return false;
       }
@@ -1519,9 +1710,9 @@ class Importer {
       if (opset_ < 5 || attr("shape")) {
         spec = attr_ints("shape");
       } else {
-        auto s = need_const(1, "shape");
+        auto s = const_ints(1, "shape");
         if (!s) return s.status();
-        spec = (*s)->ints();
+        spec = std::move(*s);
       }
       const bool allowzero = attr_i("allowzero", 0) != 0;
       int64_t known = 1, infer = -1;
@@ -1536,8 +1727,8 @@ class Importer {
           infer = static_cast<int64_t>(d);
         } else if (v < 0) {
           return invalid(fmt::format("shape {} has the invalid dimension {}", shp(spec), v));
-        } else {
-          known *= v;
+        } else if (!detail::checked_mul(known, v, &known) || known > detail::kMaxTensorElements) {
+          return invalid(fmt::format("cannot reshape {} to {}", shp(x.shape), shp(spec)));
         }
         out.push_back(v);
       }
@@ -1567,41 +1758,24 @@ class Importer {
       } else {
         QUANTA_CONVERT_TRY_ATTRS({});
         if (has_input(1)) {
-          auto s = need_const(1, "axes");
+          auto s = const_ints(1, "axes");
           if (!s) return s.status();
-          axes = (*s)->ints();
+          axes = std::move(*s);
         }
       }
-      HostTensor shape_only;
-      shape_only.shape = x.shape;
-      shape_only.v.assign(static_cast<size_t>(shape_size(x.shape)), 0.0);
-      HostTensor ax;
-      ax.is_int = true;
-      ax.shape = {static_cast<int64_t>(axes.size())};
-      for (int64_t a : axes) ax.v.push_back(static_cast<double>(a));
-      if (op == "Squeeze" && !axes.empty()) {
-        for (int64_t a : axes) {
-          const int64_t d = a < 0 ? a + rank : a;
-          if (d < 0 || d >= rank) return invalid(fmt::format("axis {} is out of range for rank {}", a, rank));
-          if (x.shape[d] != 1) {
-            return invalid(fmt::format("cannot squeeze axis {} of shape {} (size {} is not 1)", a,
-                                       shp(x.shape), x.shape[d]));
-          }
-        }
-      }
-      std::vector<const HostTensor*> ins = {&shape_only, opset_ >= 13 ? &ax : nullptr};
-      bool handled = false;
-      auto r = detail::fold_constant(*cur_, opset_, ins, where(), &handled);
+      // The shape alone: the activation's data is never needed.
+      auto r = detail::squeeze_shape(x.shape, axes, op == "Unsqueeze", where());
       if (!r) return r.status();
-      out = (*r)[0].shape;
+      out = std::move(*r);
     }
+    if (Status s = check_act(out, "output"); !s.ok()) return s;
     int xt = -1;
     std::vector<int64_t> kperm;
     if (x.plain >= 0) {
       xt = x.plain;
     } else if (memory_identical_nhwc(x.shape)) {
       xt = x.nhwc;  // same bytes in both layouts
-    } else if (out.size() == 2 && out[0] == x.shape[0] && feeds_weights_only()) {
+    } else if (out.size() == 2 && out[0] == x.shape[0] && feeds_weights_only(out[1])) {
       // Flatten in NHWC order; the consumer's weights are permuted to match.
       xt = x.nhwc;
       const int64_t c = x.shape[1], h = x.shape[2], w = x.shape[3];
@@ -1673,9 +1847,9 @@ class Importer {
       value = attr_f("value", 0.0f);
     } else {
       QUANTA_CONVERT_TRY_ATTRS({"mode"});
-      auto p = need_const(1, "pads");
+      auto p = const_ints(1, "pads");
       if (!p) return p.status();
-      pads = (*p)->ints();
+      pads = std::move(*p);
       if (has_input(2)) {
         auto c = need_const(2, "constant_value");
         if (!c) return c.status();
@@ -1703,12 +1877,28 @@ class Importer {
       // torch exports AvgPool2d as an all-zero Pad + AveragePool: nothing to copy.
       Value copy = x;
       copy.producer = -1;
-      alias(out_name(), copy);
+      if (Status s = alias(out_name(), copy); !s.ok()) return s;
       g_->log.rewrites.push_back(fmt::format("removed Pad '{}' (all pads are 0)", cur_name_));
       return Status::Ok();
     }
+    if (std::isnan(value)) return invalid("the constant value is NaN");
+    if (o.mode == fb::PadMode::REFLECT) {
+      for (size_t d = 0; d < rank; ++d) {
+        if (pads[d] >= x.shape[d] || pads[d + rank] >= x.shape[d]) {
+          return invalid(fmt::format("reflect pads {} must be smaller than the input's dimensions {}",
+                                     shp(pads), shp(x.shape)));
+        }
+      }
+    }
     std::vector<int64_t> out = x.shape;
-    for (size_t d = 0; d < rank; ++d) out[d] += pads[d] + pads[d + rank];
+    for (size_t d = 0; d < rank; ++d) {
+      if (!detail::checked_add(out[d], pads[d], &out[d]) ||
+          !detail::checked_add(out[d], pads[d + rank], &out[d])) {
+        return invalid(fmt::format("pads {} overflow the output shape of input {}", shp(pads),
+                                   shp(x.shape)));
+      }
+    }
+    if (Status s = check_act(out, "output"); !s.ok()) return s;
     const bool nhwc = x.nhwc >= 0 && rank == 4;
     int xt = 0;
     if (nhwc) {
@@ -1788,7 +1978,7 @@ class Importer {
         for (int64_t c = 0; c < ch; ++c) b[c] = b[c] * scale[c] + shift[c];
         prod.source.push_back(cur_name_);
         Value copy = x;
-        alias(out_name(), copy);
+        if (Status s = alias(out_name(), copy); !s.ok()) return s;
         g_->log.rewrites.push_back(fmt::format("folded BatchNormalization '{}' into {} '{}'",
                                                cur_name_, prod.onnx_op, prod.name));
         return Status::Ok();
@@ -1813,6 +2003,42 @@ class Importer {
     y.producer = emit(OpType::kAdd, {mid, bt}, {yt}, opts(fb::ElementwiseOptionsT{}), "/shift");
     g_->log.rewrites.push_back(fmt::format(
         "BatchNormalization '{}' has no Conv/Gemm to fold into: lowered to Mul + Add", cur_name_));
+    return Status::Ok();
+  }
+
+  // ---------------------------------------------------------------- final check
+  // What calibration, quantization and the writer rely on: every shape is
+  // bounded, every constant holds its shape's element count, and its values
+  // are finite as float32 (folds, BatchNormalization folding and Gemm's alpha
+  // can take finite inputs past float's range).
+  Status check_graph() const {
+    const auto readers = g_->consumers();
+    for (size_t t = 0; t < g_->tensors.size(); ++t) {
+      const LTensor& lt = g_->tensors[t];
+      if (std::string p = detail::shape_problem(lt.shape, !lt.is_const); !p.empty()) {
+        return Status{StatusCode::kInternal, fmt::format("tensor '{}': shape {} {}", lt.name, shp(lt.shape), p)};
+      }
+      if (!lt.is_const) continue;
+      if (static_cast<int64_t>(lt.data.size()) != lt.num_elements()) {
+        return Status{StatusCode::kInternal, fmt::format("constant '{}' of shape {} holds {} values",
+                                                         lt.name, shp(lt.shape), lt.data.size())};
+      }
+      const auto bad = std::find_if(lt.data.begin(), lt.data.end(), [](float v) { return !std::isfinite(v); });
+      if (bad == lt.data.end()) continue;
+      std::string node = "a graph output";
+      if (!readers[t].empty()) {
+        const LNode& n = g_->nodes[static_cast<size_t>(readers[t][0])];
+        node = fmt::format("node '{}' ({}", n.name, n.onnx_op);
+        if (n.source.size() > 1) {
+          node += fmt::format("; from the ONNX nodes '{}'", fmt::join(n.source, "', '"));
+        }
+        node += ")";
+      }
+      return Status{StatusCode::kInvalidModel,
+                    fmt::format("{}: constant '{}' has the non-finite value {} at index {} after "
+                                "conversion to float32 (weights must be finite)",
+                                node, lt.name, *bad, bad - lt.data.begin())};
+    }
     return Status::Ok();
   }
 
@@ -1869,58 +2095,69 @@ class Importer {
 };
 
 Result<FloatGraphPtr> import_model(const onnx::ModelProto& model, const std::string& base_dir,
-                                   const ImportOptions& options) {
+                                   const ImportOptions& options, const detail::ImportLimits& limits) {
   if (!model.has_graph()) return Status{StatusCode::kInvalidModel, "the ONNX model has no graph"};
-  Importer imp(model, base_dir, options);
+  Importer imp(model, base_dir, options, limits);
   return imp.run();
+}
+
+// Parses an ONNX protobuf; `where` prefixes the error ("" or "path: ").
+Status parse_model(const void* data, size_t size, const std::string& where, onnx::ModelProto* model) {
+  if (size > static_cast<size_t>(INT32_MAX)) {
+    return Status{StatusCode::kUnsupported,
+                  where + "ONNX models larger than 2 GiB are not supported"};
+  }
+  google::protobuf::io::CodedInputStream in(static_cast<const uint8_t*>(data), static_cast<int>(size));
+  in.SetRecursionLimit(200);
+  if (!model->ParseFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
+    return Status{StatusCode::kInvalidModel,
+                  where + "not a valid ONNX model (the protobuf cannot be parsed: truncated or not "
+                          "an ONNX file)"};
+  }
+  return Status::Ok();
 }
 
 }  // namespace
 
+namespace detail {
+
+Result<FloatGraphPtr> import_onnx_bytes_limited(const void* data, size_t size,
+                                                const ImportOptions& options,
+                                                const ImportLimits& limits) {
+  return no_exceptions("import_onnx_bytes", [&]() -> Result<FloatGraphPtr> {
+    onnx::ModelProto model;
+    if (Status s = parse_model(data, size, "", &model); !s.ok()) return s;
+    return import_model(model, "", options, limits);
+  });
+}
+
+}  // namespace detail
+
 Result<FloatGraphPtr> import_onnx_bytes(const void* data, size_t size, const ImportOptions& options) {
-  onnx::ModelProto model;
-  if (size > static_cast<size_t>(INT32_MAX)) {
-    return Status{StatusCode::kUnsupported, "ONNX models larger than 2 GiB are not supported"};
-  }
-  google::protobuf::io::CodedInputStream in(static_cast<const uint8_t*>(data), static_cast<int>(size));
-  in.SetRecursionLimit(200);
-  if (!model.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
-    return Status{StatusCode::kInvalidModel,
-                  "not a valid ONNX model: the protobuf cannot be parsed (truncated or not an "
-                  "ONNX file)"};
-  }
-  return import_model(model, "", options);
+  return detail::import_onnx_bytes_limited(data, size, options, {});
 }
 
 Result<FloatGraphPtr> import_onnx(const std::string& path, const ImportOptions& options) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    return Status{StatusCode::kNotFound, fmt::format("{}: no such file", path)};
-  }
-  if (std::filesystem::is_directory(path, ec)) {
-    return Status{StatusCode::kIoError, fmt::format("{}: is a directory, not an ONNX file", path)};
-  }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status{StatusCode::kIoError, fmt::format("{}: cannot be opened", path)};
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (!f && !f.eof()) return Status{StatusCode::kIoError, fmt::format("{}: read error", path)};
-  onnx::ModelProto model;
-  if (bytes.size() > static_cast<size_t>(INT32_MAX)) {
-    return Status{StatusCode::kUnsupported, fmt::format("{}: ONNX models larger than 2 GiB are not supported", path)};
-  }
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            static_cast<int>(bytes.size()));
-  in.SetRecursionLimit(200);
-  if (!model.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
-    return Status{StatusCode::kInvalidModel,
-                  fmt::format("{}: not a valid ONNX model (the protobuf cannot be parsed: "
-                              "truncated or not an ONNX file)", path)};
-  }
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  auto r = import_model(model, dir, options);
-  if (!r) return Status{r.status().code(), fmt::format("{}: {}", path, r.status().message())};
-  return r;
+  return detail::no_exceptions("import_onnx", [&]() -> Result<FloatGraphPtr> {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      return Status{StatusCode::kNotFound, fmt::format("{}: no such file", path)};
+    }
+    if (std::filesystem::is_directory(path, ec)) {
+      return Status{StatusCode::kIoError, fmt::format("{}: is a directory, not an ONNX file", path)};
+    }
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return Status{StatusCode::kIoError, fmt::format("{}: cannot be opened", path)};
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (!f && !f.eof()) return Status{StatusCode::kIoError, fmt::format("{}: read error", path)};
+    onnx::ModelProto model;
+    if (Status s = parse_model(bytes.data(), bytes.size(), path + ": ", &model); !s.ok()) return s;
+    std::string dir = std::filesystem::path(path).parent_path().string();
+    if (dir.empty()) dir = ".";
+    auto r = import_model(model, dir, options, {});
+    if (!r) return Status{r.status().code(), fmt::format("{}: {}", path, r.status().message())};
+    return r;
+  });
 }
 
 }  // namespace quanta::convert

@@ -59,6 +59,14 @@ bool keeps_input_quant(OpType op) {
 
 std::string fmt_scale(float s) { return fmt::format("{:.4g}", s); }
 
+// x clamped to [lo, hi], then converted: never a value the integer type
+// cannot hold (NaN, which no clamp moves, becomes 0).
+template <class T, class F>
+T clamp_cast(F x, F lo, F hi) {
+  if (std::isnan(x)) return T{0};
+  return static_cast<T>(std::clamp(x, lo, hi));
+}
+
 // "2, 5, 6"; a long list shows its first 7 entries and its last.
 std::string channel_list(const std::vector<int64_t>& c) {
   constexpr size_t kShown = 8;
@@ -223,7 +231,7 @@ class Quantizer {
       std::vector<uint8_t> q(T(t).data.size());
       for (size_t i = 0; i < q.size(); ++i) {
         const float r = std::nearbyint(T(t).data[i] / s) + static_cast<float>(z);
-        q[i] = static_cast<uint8_t>(std::clamp(r, 0.0f, 255.0f));
+        q[i] = clamp_cast<uint8_t>(r, 0.0f, 255.0f);
       }
       qver_[t] = w_.add_constant(T(t).name + "_q", T(t).shape, DType::kU8, q.data(), q.size(), qparams_[t]);
       return qver_[t];
@@ -307,8 +315,26 @@ class Quantizer {
   Result<QWeights> quantize_weights(const LNode& n, float sx, float sy) {
     const LTensor& wt = T(n.inputs[1]);
     const LTensor* bt = n.inputs.size() > 2 && n.inputs[2] >= 0 ? &T(n.inputs[2]) : nullptr;
-    const int64_t cout = wt.shape[0];
+    const int64_t cout = wt.shape.empty() ? 0 : wt.shape[0];
+    if (cout < 1 || wt.num_elements() % cout != 0 || wt.num_elements() == 0 ||
+        static_cast<int64_t>(wt.data.size()) != wt.num_elements() ||
+        (bt && static_cast<int64_t>(bt->data.size()) != cout)) {
+      return Status{StatusCode::kInternal,
+                    fmt::format("node '{}': weight '{}' of shape [{}] and its bias do not match", n.name,
+                                wt.name, fmt::join(wt.shape, ", "))};
+    }
     const int64_t per = wt.num_elements() / cout;
+    // A NaN or inf can neither set a scale nor be rounded to an integer.
+    for (const auto& [what, t] : {std::pair{"weight", &wt}, std::pair{"bias", bt}}) {
+      if (t == nullptr) continue;
+      const auto bad = std::find_if(t->data.begin(), t->data.end(), [](float v) { return !std::isfinite(v); });
+      if (bad != t->data.end()) {
+        return Status{StatusCode::kInvalidModel,
+                      fmt::format("node '{}': {} '{}' has the non-finite value {} at index {}; it "
+                                  "cannot be quantized", n.name, what, t->name, *bad,
+                                  bad - t->data.begin())};
+      }
+    }
     std::vector<float> amax(static_cast<size_t>(cout), 0.0f);
     for (int64_t c = 0; c < cout; ++c) {
       for (int64_t i = 0; i < per; ++i) amax[c] = std::max(amax[c], std::fabs(wt.data[c * per + i]));
@@ -353,7 +379,7 @@ class Quantizer {
     for (int64_t c = 0; c < cout; ++c) {
       for (int64_t i = 0; i < per; ++i) {
         const float q = std::nearbyint(wt.data[c * per + i] / sw[c]);
-        wq[c * per + i] = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
+        wq[c * per + i] = clamp_cast<int8_t>(q, -127.0f, 127.0f);
       }
     }
     warn_costly_floors(n, wt, s0, sw, sx, sy);
@@ -380,7 +406,7 @@ class Quantizer {
         const float sb = sx * sw[c];  // docs/design.md §1, in fp32 as the runtime checks it
         const double q = quantized_bias(bt->data[c], sb);
         const double lim = static_cast<double>(INT32_MAX);
-        bq[c] = static_cast<int32_t>(std::clamp(q, -lim, lim));
+        bq[c] = clamp_cast<int32_t>(q, -lim, lim);
         r.max_abs_bias = std::max<int64_t>(r.max_abs_bias, std::llabs(static_cast<long long>(bq[c])));
         bqp.scale.push_back(sb);
         bqp.zero_point.push_back(0);
@@ -498,9 +524,11 @@ Result<std::vector<uint8_t>> build_int8(const FloatGraph& g, const Calibration& 
                   "float model on representative inputs (give --calib FILE.npy or --calib-dir DIR, "
                   "or convert with --precision fp32)"};
   }
-  if (report) *report = {};
-  Quantizer q(g, calibration, options, report);
-  return q.run();
+  return detail::no_exceptions("build_int8", [&]() -> Result<std::vector<uint8_t>> {
+    if (report) *report = {};
+    Quantizer q(g, calibration, options, report);
+    return q.run();
+  });
 }
 
 }  // namespace quanta::convert

@@ -8,7 +8,9 @@
 
 namespace quanta::convert {
 
-Status check_quantize_options(const FloatGraph& g, const QuantizeOptions& options) {
+namespace {
+
+Status check_options(const FloatGraph& g, const QuantizeOptions& options) {
   for (const std::string& e : options.exclude) {
     const bool found = std::any_of(g.nodes.begin(), g.nodes.end(), [&](const LNode& n) {
       return n.name == e || std::find(n.source.begin(), n.source.end(), e) != n.source.end();
@@ -28,6 +30,12 @@ Status check_quantize_options(const FloatGraph& g, const QuantizeOptions& option
                               names)};
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status check_quantize_options(const FloatGraph& g, const QuantizeOptions& options) {
+  return detail::no_exceptions("check_quantize_options", [&] { return check_options(g, options); });
 }
 
 }  // namespace quanta::convert

@@ -53,6 +53,20 @@ OnnxBuilder& OnnxBuilder::initializer(const std::string& name, const std::vector
   return *this;
 }
 
+OnnxBuilder& OnnxBuilder::external_initializer(const std::string& name,
+                                               const std::vector<int64_t>& shape,
+                                               const std::string& location) {
+  auto* t = model_.mutable_graph()->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : shape) t->add_dims(d);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* kv = t->add_external_data();
+  kv->set_key("location");
+  kv->set_value(location);
+  return *this;
+}
+
 OnnxBuilder& OnnxBuilder::initializer_i64(const std::string& name, const std::vector<int64_t>& shape,
                                           const std::vector<int64_t>& values) {
   auto* t = model_.mutable_graph()->add_initializer();

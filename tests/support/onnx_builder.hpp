@@ -19,6 +19,10 @@ class OnnxBuilder {
   OnnxBuilder& output(const std::string& name, const std::vector<int64_t>& shape = {});
   OnnxBuilder& initializer(const std::string& name, const std::vector<int64_t>& shape,
                            const std::vector<float>& values);
+  // A float initializer whose data is in the file `location` (external data,
+  // relative to the model's directory).
+  OnnxBuilder& external_initializer(const std::string& name, const std::vector<int64_t>& shape,
+                                    const std::string& location);
   OnnxBuilder& initializer_i64(const std::string& name, const std::vector<int64_t>& shape,
                                const std::vector<int64_t>& values);
   // Adds a node; returns it so that attributes can be added.

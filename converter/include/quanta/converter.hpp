@@ -12,8 +12,12 @@
 // fusion) -> a float graph of runtime ops ("FloatGraph") -> either written as
 // float, or calibrated and quantized per docs/design.md §1.
 //
-// Nothing here throws on bad input: errors are Status values whose message
-// names the ONNX node (name and op type), the attribute or tensor and the value.
+// Nothing here throws: errors are Status values whose message names the ONNX
+// node (name and op type), the attribute or tensor and the value. Sizes are
+// checked before memory is allocated, constant folding and the converted
+// weights are bounded, and an exception (out of memory, or one thrown by a
+// caller's SampleSource or callback) comes back as a Status too
+// (docs/converter.md, "Hostile input").
 #pragma once
 
 #include <cstdint>
@@ -55,8 +59,9 @@ class FloatGraph;  // the imported, rewritten, NHWC float graph of runtime ops
 struct FloatGraphDeleter { void operator()(FloatGraph* g) const; };
 using FloatGraphPtr = std::unique_ptr<FloatGraph, FloatGraphDeleter>;
 
-// Reads and imports an ONNX file. External data is read only from files in
-// the model's own directory (no absolute paths, no "..").
+// Reads and imports an ONNX file. External data is read only from regular
+// files in the model's own directory (no absolute paths, no "..", no symlink
+// that resolves outside it).
 Result<FloatGraphPtr> import_onnx(const std::string& path, const ImportOptions& options = {});
 // The same from bytes already in memory; external data is refused.
 Result<FloatGraphPtr> import_onnx_bytes(const void* data, size_t size,
