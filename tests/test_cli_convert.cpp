@@ -96,6 +96,37 @@ TEST_F(CliConvert, UnsupportedOpIsAnErrorNamingTheNode) {
   EXPECT_THAT(o.output, HasSubstr("node 'lrn1' (LRN): op type 'LRN' is not supported"));
 }
 
+// --max-arena-mb / --max-prepared-mb reach the calibration session: a Relu
+// over a 1x4x256x256 float input (1 MiB in, 1 MiB out, both kept for
+// observation) does not fit a 1 MiB arena, and fits the default. With
+// --precision fp32 no session is made, so the options are a usage error.
+TEST_F(CliConvert, MemoryLimitsReachTheCalibrationSession) {
+  test::OnnxBuilder b;
+  b.input("x", {1, 4, 256, 256}).output("y");
+  b.node("Relu", {"x"}, {"y"}, "relu");
+  {
+    std::ofstream f(path("relu.onnx"), std::ios::binary);
+    f << b.bytes();
+  }
+  ASSERT_TRUE(npy::write_file(path("x.npy"), npy::from_floats({2, 4, 256, 256},
+                                                               test::test_values(2 * 4 * 256 * 256, 7)))
+                  .ok());
+  const std::string cmd = "convert " + shell_quote(path("relu.onnx")) + " -o " + shell_quote(path("o.quanta")) +
+                          " --calib " + shell_quote(path("x.npy")) + " -q";
+  auto o = run_quanta(cmd + " --max-arena-mb 1");
+  EXPECT_TRUE(o.exited);
+  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("the float model cannot be prepared for calibration"));
+  EXPECT_THAT(o.output, HasSubstr("max_arena_bytes = 1048576 bytes"));
+  EXPECT_FALSE(std::filesystem::exists(path("o.quanta")));
+  o = run_quanta(cmd);
+  EXPECT_EQ(o.code, 0) << o.output;
+  o = run_quanta("convert " + shell_quote(path("relu.onnx")) + " -o " + shell_quote(path("f.quanta")) +
+                 " --precision fp32 --max-arena-mb 4");
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_THAT(o.output, HasSubstr("--max-arena-mb"));
+}
+
 TEST_F(CliConvert, MissingFileAndWrongCalibrationShapeAreErrors) {
   auto o = run_quanta("convert " + shell_quote(path("nope.onnx")) + " -o " + shell_quote(path("o.quanta")) + " --precision fp32");
   EXPECT_EQ(o.code, 1) << o.output;

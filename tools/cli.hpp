@@ -125,6 +125,7 @@ struct ConvertArgs {
   std::string layout = "nchw";
   bool json = false;
   bool quiet = false;
+  LimitArgs limits;  // of the calibration session and the final check's
   // The options given on the command line ("--percentile", ...), so that one
   // the other options make meaningless is refused rather than ignored.
   std::set<std::string> given;

@@ -226,6 +226,7 @@ Command add_convert_command(CLI::App& app) {
   sub->add_option("--layout", args->layout, "Images: layout of the model input")
       ->capture_default_str()
       ->check(CLI::IsMember({"nchw", "nhwc"}));
+  add_limit_options(sub, &args->limits);
   sub->add_flag("--json", args->json, "Machine-readable summary on stdout");
   sub->add_flag("--quiet,-q", args->quiet,
                 "Print nothing on success but warnings (stderr); errors as always. --json output\n"

@@ -82,7 +82,8 @@ void refuse_ignored_options(const ConvertArgs& a) {
                                                     "--scale",  "--bgr",     "--layout"};
   if (a.precision == "fp32") {
     std::vector<std::string> v = given({"--calib", "--calib-dir", "--calib-limit", "--method", "--percentile",
-                                        "--bins", "--per-tensor", "--exclude"});
+                                        "--bins", "--per-tensor", "--exclude", "--max-arena-mb",
+                                        "--max-prepared-mb"});
     const std::vector<std::string> im = given(image);
     v.insert(v.end(), im.begin(), im.end());
     refuse(v, "only for --precision int8: a float conversion is neither calibrated nor quantized");
@@ -218,6 +219,7 @@ int run_convert(const ConvertArgs& args) {
     qc::QuantizeOptions qo;
     qo.per_channel = !args.per_tensor;
     qo.exclude = args.exclude;
+    apply_limits(args.limits, &qo.session);
     check(qc::check_quantize_options(g, qo), "cannot quantize");
 
     Result<std::unique_ptr<qc::SampleSource>> src = Status{};
@@ -236,6 +238,7 @@ int run_convert(const ConvertArgs& args) {
                                               : qc::CalibrationMethod::kMse;
     co.percentile = args.percentile;
     co.bins = args.bins;
+    apply_limits(args.limits, &co.session);
     CalibrationProgressPrinter progress(isatty(STDERR_FILENO) != 0);
     if (chatty) co.progress = [&progress](const qc::CalibrationProgress& p) { progress.update(p); };
     const auto tc = std::chrono::steady_clock::now();

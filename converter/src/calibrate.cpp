@@ -37,7 +37,7 @@ Result<Calibration> run_calibration(const FloatGraph& g, SampleSource& samples,
     return Status{StatusCode::kInternal,
                   "the calibration model does not load: " + model.status().message()};
   }
-  auto session = Session::create(*model);
+  auto session = Session::create(*model, options.session);
   if (!session) {
     return Status{session.status().code(),
                   "the float model cannot be prepared for calibration: " + session.status().message()};

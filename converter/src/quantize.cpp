@@ -162,10 +162,13 @@ class Quantizer {
       return Status{StatusCode::kInternal,
                     "the quantized model does not pass the runtime's checks: " + m.status().message()};
     }
-    auto s = Session::create(*m);
+    auto s = Session::create(*m, opt_.session);
     if (!s) {
-      return Status{StatusCode::kInternal,
-                    "the quantized model cannot be prepared by the runtime: " + s.status().message()};
+      // A memory limit is the caller's choice, not an internal error.
+      const StatusCode code = s.status().code() == StatusCode::kResourceExhausted
+                                  ? StatusCode::kResourceExhausted
+                                  : StatusCode::kInternal;
+      return Status{code, "the quantized model cannot be prepared by the runtime: " + s.status().message()};
     }
     return bytes;
   }

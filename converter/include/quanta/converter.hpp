@@ -170,6 +170,9 @@ struct CalibrationOptions {
   int bins = 2048;
   // Called when each pass starts (done = 0) and after each of its samples.
   std::function<void(const CalibrationProgress&)> progress;
+  // Options of the session that runs the float graph: its memory limits
+  // (max_arena_bytes, max_prepared_bytes; docs/runtime.md) and threads.
+  SessionOptions session;
 };
 
 // Real-valued range chosen for one activation tensor, with what was observed.
@@ -199,6 +202,9 @@ Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
 struct QuantizeOptions {
   bool per_channel = true;              // weights: per output channel, else per tensor
   std::vector<std::string> exclude;     // ONNX node names kept in float
+  // The session build_int8 prepares to check the quantized model: its memory
+  // limits (docs/runtime.md).
+  SessionOptions session;
 };
 
 // One line of the per-node summary.
