@@ -10,10 +10,18 @@
 //   byte 2: model input width - 1 (1..64 after & 63)
 //   byte 3: resize_shorter, one of kShorter[byte 3 % 6]
 // The seeds (fuzz/make_seeds.cpp) carry the same header.
+//
+// Limit: an image whose header declares more than kMaxPixels pixels, or
+// that resize_shorter would enlarge beyond that, is skipped: decoding or
+// resizing it is legitimate work, only slow (stb_image accepts up to
+// 2^24 x 2^24 pixels, and the converter bounds each side of a resize, not its
+// area). Zero-sized images are not skipped.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
+
+#include <stb_image.h>
 
 #include "fuzz_common.hpp"
 #include "quanta/converter.hpp"
@@ -25,11 +33,22 @@ using namespace quanta::convert;
 
 constexpr size_t kHeader = 4;
 constexpr int kShorter[6] = {0, 1, 7, 32, 64, 256};
+constexpr int64_t kMaxPixels = int64_t{1} << 20;
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < kHeader) return 0;
+  if (size < kHeader || size - kHeader > static_cast<size_t>(INT32_MAX)) return 0;
+  int iw = 0, ih = 0, ic = 0;
+  if (stbi_info_from_memory(data + kHeader, static_cast<int>(size - kHeader), &iw, &ih, &ic) != 0) {
+    if (int64_t{iw} * ih > kMaxPixels) return 0;
+    const int64_t s = kShorter[data[3] % 6];
+    if (s > 0 && iw > 0 && ih > 0) {  // the size resize_shorter gives (calib_data.cpp)
+      const int64_t nw = iw <= ih ? s : int64_t{iw} * s / ih;
+      const int64_t nh = iw <= ih ? int64_t{ih} * s / iw : s;
+      if (nw * nh > kMaxPixels) return 0;
+    }
+  }
   const int channels = (data[0] & 1) != 0 ? 3 : 1;
   const bool nhwc = (data[0] & 2) != 0;
   const int64_t h = (data[1] & 63) + 1;

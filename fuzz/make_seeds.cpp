@@ -200,7 +200,8 @@ void npy_seeds(Corpus* npys) {
                                     npy::ElementType::kU8,  npy::ElementType::kI8,
                                     npy::ElementType::kI32, npy::ElementType::kI64};
   const std::vector<std::vector<int64_t>> shapes = {
-      {}, {3}, {2, 3}, {4, 1, 2, 2}, {2, 2, 2, 1, 1}, {0}, {0, 4}, {3, 0}};
+      {}, {3}, {2, 3}, {4, 1, 2, 2}, {2, 2, 2, 1, 1}, {0}, {0, 4}, {3, 0}, {2, 3, 0}, {0, 2, 3},
+      {65536, 65536, 0}};
   for (npy::ElementType t : types) {
     for (const auto& shape : shapes) {
       int64_t n = 1;

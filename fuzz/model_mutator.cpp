@@ -46,15 +46,21 @@ size_t reseal(uint8_t* data, size_t size, size_t max_size) {
   return bytes.size();
 }
 
+// v + d and v * 2 with two's complement wrap-around (no overflow in the
+// mutator itself).
+int64_t wrap_add(int64_t v, int64_t d) {
+  return static_cast<int64_t>(static_cast<uint64_t>(v) + static_cast<uint64_t>(d));
+}
+
 // An integer near `v`, or one of the values validators get wrong.
 int64_t mutate_int(Rng& rng, int64_t v) {
   switch (pick(rng, 12)) {
     case 0: return 0;
     case 1: return 1;
     case 2: return -1;
-    case 3: return v + 1;
-    case 4: return v - 1;
-    case 5: return v * 2;
+    case 3: return wrap_add(v, 1);
+    case 4: return wrap_add(v, -1);
+    case 5: return wrap_add(v, v);
     case 6: return v / 2;
     case 7: return static_cast<int64_t>(pick(rng, 17));
     case 8: return std::numeric_limits<int32_t>::max();
@@ -254,7 +260,7 @@ void mutate_tensor(Rng& rng, fb::ModelT& m, std::vector<std::vector<uint8_t>>& b
     case 1:  // one dimension, or the rank
       if (!tensor.shape.empty() && !one_in(rng, 4)) {
         int64_t& d = tensor.shape[pick(rng, tensor.shape.size())];
-        d = one_in(rng, 2) ? mutate_int(rng, d) : std::max<int64_t>(0, d + (one_in(rng, 2) ? 1 : -1));
+        d = one_in(rng, 2) ? mutate_int(rng, d) : std::max<int64_t>(0, wrap_add(d, one_in(rng, 2) ? 1 : -1));
       } else {
         mutate_vector(rng, tensor.shape);
       }
@@ -374,6 +380,41 @@ std::vector<std::vector<uint8_t>> read_blobs(const fb::Model& model, const uint8
   return blobs;
 }
 
+// The verifier checks the alignment of a vector's length, not of its 8-byte
+// elements (the loader checks those itself); unpacking a misaligned int64
+// vector or buffer table would be undefined behaviour in the mutator.
+template <class T>
+bool aligned8(const flatbuffers::Vector<T>* v) {
+  return v == nullptr || reinterpret_cast<uintptr_t>(v->Data()) % 8 == 0;
+}
+
+bool wide_vectors_aligned(const fb::Model& model) {
+  if (!aligned8(model.buffers())) return false;
+  if (const auto* tensors = model.tensors()) {
+    for (const fb::Tensor* t : *tensors) {
+      if (!aligned8(t->shape())) return false;
+      if (t->quantization() != nullptr && !aligned8(t->quantization()->zero_point())) return false;
+    }
+  }
+  if (const auto* nodes = model.nodes()) {
+    for (const fb::Node* n : *nodes) {
+      if (const auto* r = n->options_as_ReshapeOptions(); r && !aligned8(r->new_shape())) return false;
+      if (const auto* p = n->options_as_PadOptions(); p && !aligned8(p->pads())) return false;
+    }
+  }
+  return true;
+}
+
+// A union whose type is set but whose table is absent unpacks to a null
+// value that Pack would dereference: such a node gets no options.
+void drop_empty_options(fb::ModelT& m) {
+  for (auto& node : m.nodes) {
+    if (node->options.type != fb::Options::NONE && node->options.value == nullptr) {
+      node->options.Reset();
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
@@ -383,13 +424,14 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
   bool parsed = false;
   if (!one_in(rng, 4) && payload > 0 && fb::ModelBufferHasIdentifier(data)) {
     flatbuffers::Verifier verifier(data, payload);
-    parsed = fb::VerifyModelBuffer(verifier);
+    parsed = fb::VerifyModelBuffer(verifier) && wide_vectors_aligned(*fb::GetModel(data));
   }
   if (!parsed) return reseal(data, LLVMFuzzerMutate(data, size, max_size), max_size);
 
   const fb::Model* model = fb::GetModel(data);
   // The tree is unpacked before blobs are read: both only read `data`.
   std::unique_ptr<fb::ModelT> tree(model->UnPack());
+  drop_empty_options(*tree);
   std::vector<std::vector<uint8_t>> blobs = read_blobs(*model, data, payload);
   const size_t rounds = 1 + pick(rng, 3);
   for (size_t r = 0; r < rounds; ++r) {
