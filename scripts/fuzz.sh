@@ -21,6 +21,8 @@
 #                     (libFuzzer -merge=1: the fewest inputs with the same coverage)
 #   --build-dir DIR   build directory (default build-fuzz)
 #   --no-build        use the targets already built in the build directory
+#   --keep-going      go on after a finding (libFuzzer's fork mode) and report
+#                     every one found in the time; still exits non-zero
 # Findings are written to <build-dir>/run/<target>/ (crash-*, leak-*,
 # timeout-*, oom-*); the summary prints each one's path. Reproduce one with
 #   <build-dir>/fuzz/<target> <file>
@@ -43,6 +45,7 @@ KEEP=""
 MERGE=0
 BUILD_DIR=build-fuzz
 BUILD=1
+KEEP_GOING=0
 # Limits of one fuzzing process: memory (RSS and any single allocation) and
 # the time one input may take. The harnesses skip models larger than their
 # own limits (fuzz/fuzz_common.hpp), so nothing legitimate comes near these.
@@ -50,7 +53,7 @@ RSS_LIMIT_MB=2048
 MALLOC_LIMIT_MB=2048
 TIMEOUT_S=30
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) SECONDS_PER_TARGET="$2"; shift 2 ;;
@@ -60,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --merge) MERGE=1; shift ;;
     --build-dir) BUILD_DIR="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --keep-going) KEEP_GOING=1; shift ;;
     -h|--help) usage ;;
     *) echo "fuzz: unknown option '$1'" >&2; usage ;;
   esac
@@ -88,7 +92,13 @@ if [[ $BUILD -eq 1 ]]; then
     exit 1
   }
   launcher=()
-  if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+  if command -v ccache >/dev/null; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    # Paths relative to the checkout, and no working directory in the hash
+    # (-g would put it there): another clone or build directory then reuses
+    # the cache (a rebuild takes seconds instead of minutes).
+    export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}" CCACHE_NOHASHDIR=1
+  fi
   build_start=$SECONDS
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_COMPILER="$CXX_FUZZ" "${launcher[@]}" \
@@ -122,8 +132,11 @@ run_target() {
   mkdir -p "$work"
   if [[ -n "$KEEP" ]]; then corpus="$KEEP/$name"; else corpus="$work/corpus"; fi
   mkdir -p "$corpus"
-  local rc=0
-  "$BUILD_DIR/fuzz/$name" "$corpus" "$SEEDS/$seeds" -dict="fuzz/dict/$dict" \
+  local rc=0 mode=()
+  if [[ $KEEP_GOING -eq 1 ]]; then
+    mode=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
+  fi
+  "$BUILD_DIR/fuzz/$name" "$corpus" "$SEEDS/$seeds" -dict="fuzz/dict/$dict" "${mode[@]}" \
     -max_total_time="$SECONDS_PER_TARGET" -timeout="$TIMEOUT_S" \
     -rss_limit_mb="$RSS_LIMIT_MB" -malloc_limit_mb="$MALLOC_LIMIT_MB" \
     -artifact_prefix="$work/" -print_final_stats=1 >"$work/log" 2>&1 || rc=$?
@@ -143,13 +156,22 @@ run_target() {
 }
 
 # One line per target: PASS/FAIL, executions, speed, coverage, and for a
-# failure the reproducer and the sanitizer's summary.
+# failure each distinct message (the harness's own, a sanitizer's, a failed
+# assertion, an uncaught exception, libFuzzer's), the reproducers and the log.
 summarize() {
   local name="$1" work="$RUN_DIR/$1"
-  local rc execs rate cov ft corp findings summary
+  local rc execs rate cov ft corp findings fork_line
   rc="$(cat "$work/rc" 2>/dev/null || echo 1)"
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)"
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log" | tail -1)"
+  # Fork mode (--keep-going) prints "#N: cov: C ft: F corp: K exec/s R ..." instead.
+  fork_line="$(grep -E '^#[0-9]+: cov: ' "$work/log" | tail -1 || true)"
+  if [[ -z "$execs" && -n "$fork_line" ]]; then
+    execs="$(sed -E 's/^#([0-9]+):.*/\1/' <<< "$fork_line")"
+    local t
+    t="$(grep -oE 'time: [0-9]+' <<< "$fork_line" | cut -d' ' -f2)"
+    [[ "${t:-0}" -gt 0 ]] && rate=$((execs / t))
+  fi
   cov="$(grep -oE 'cov: [0-9]+' "$work/log" | tail -1 | cut -d' ' -f2)"
   ft="$(grep -oE 'ft: [0-9]+' "$work/log" | tail -1 | cut -d' ' -f2)"
   corp="$(grep -oE 'corp: [0-9]+' "$work/log" | tail -1 | cut -d' ' -f2)"
@@ -159,16 +181,14 @@ summarize() {
   printf '%s  %-22s %8s execs %7s/s  cov %5s  ft %6s  corpus %5s\n' "$status" "$name" \
     "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}"
   if [[ $status == FAIL ]]; then
-    # The most telling line: the harness's own message, a sanitizer's, a
-    # failed assertion, then libFuzzer's.
-    summary=""
-    for pattern in '==== quanta fuzz harness' 'runtime error:' 'ERROR: (Address|Leak)Sanitizer' \
-        'Assertion .* failed' 'ERROR: libFuzzer' '^SUMMARY:'; do
-      summary="$(grep -m1 -E "$pattern" "$work/log" || true)"
-      [[ -n "$summary" ]] && break
-    done
-    echo "      ${summary:-exit status $rc}"
-    [[ -n "$findings" ]] && sed 's/^/      reproducer: /' <<< "$findings"
+    grep -E '==== quanta fuzz harness|runtime error:|ERROR: (Address|Leak)Sanitizer|Assertion .* failed|terminate called|^  what\(\)|ERROR: libFuzzer: (timeout|out-of-memory|malloc|fuzz target exited)' \
+        "$work/log" | sed -E 's/0x[0-9a-f]+/0x../g; s/==[0-9]+== ?//' | awk '!seen[$0]++' | head -8 |
+      sed 's/^ */      /' || true
+    if [[ -n "$findings" ]]; then
+      sed 's/^/      reproducer: /' <<< "$findings"
+    else
+      echo "      exit status $rc"
+    fi
     echo "      log: $work/log"
     return 1
   fi
