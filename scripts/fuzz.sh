@@ -169,7 +169,7 @@ summarize() {
   if [[ -z "$execs" && -n "$fork_line" ]]; then
     execs="$(sed -E 's/^#([0-9]+):.*/\1/' <<< "$fork_line")"
     local t
-    t="$(grep -oE 'time: [0-9]+' <<< "$fork_line" | cut -d' ' -f2)"
+    t="$(grep -oE ' time: [0-9]+' <<< "$fork_line" | cut -d' ' -f3)"
     [[ "${t:-0}" -gt 0 ]] && rate=$((execs / t))
   fi
   cov="$(grep -oE 'cov: [0-9]+' "$work/log" | tail -1 | cut -d' ' -f2)"
@@ -181,9 +181,10 @@ summarize() {
   printf '%s  %-22s %8s execs %7s/s  cov %5s  ft %6s  corpus %5s\n' "$status" "$name" \
     "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}"
   if [[ $status == FAIL ]]; then
-    grep -E '==== quanta fuzz harness|runtime error:|ERROR: (Address|Leak)Sanitizer|Assertion .* failed|terminate called|^  what\(\)|ERROR: libFuzzer: (timeout|out-of-memory|malloc|fuzz target exited)' \
-        "$work/log" | sed -E 's/0x[0-9a-f]+/0x../g; s/==[0-9]+== ?//' | awk '!seen[$0]++' | head -8 |
-      sed 's/^ */      /' || true
+    # -o: fork mode may print a child's report in the middle of another line.
+    grep -oE '==== quanta fuzz harness: .*|(\.\./|/)[^ :]+:[0-9]+:[0-9]+: runtime error: .*|ERROR: (Address|Leak)Sanitizer: .*|[^ ]+: [^ ]+:[0-9]+: [^:]+: Assertion .* failed\.|terminate called .*|what\(\): .*|ERROR: libFuzzer: (timeout|out-of-memory|malloc|fuzz target exited).*' \
+        "$work/log" | sed -E 's/0x[0-9a-f]+/0x../g; s/[0-9]+Mb/..Mb/g' | awk '!seen[$0]++' | head -8 |
+      sed 's/^/      /' || true
     if [[ -n "$findings" ]]; then
       sed 's/^/      reproducer: /' <<< "$findings"
     else
