@@ -136,7 +136,10 @@ run_target() {
   if [[ $KEEP_GOING -eq 1 ]]; then
     mode=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
   fi
-  "$BUILD_DIR/fuzz/$name" "$corpus" "$SEEDS/$seeds" -dict="fuzz/dict/$dict" "${mode[@]}" \
+  # The harnesses' scratch files (fuzz_common.hpp) stay in the work directory,
+  # also those of a process that crashed.
+  mkdir -p "$work/tmp"
+  TMPDIR="$work/tmp" "$BUILD_DIR/fuzz/$name" "$corpus" "$SEEDS/$seeds" -dict="fuzz/dict/$dict" "${mode[@]}" \
     -max_total_time="$SECONDS_PER_TARGET" -timeout="$TIMEOUT_S" \
     -rss_limit_mb="$RSS_LIMIT_MB" -malloc_limit_mb="$MALLOC_LIMIT_MB" \
     -artifact_prefix="$work/" -print_final_stats=1 >"$work/log" 2>&1 || rc=$?
