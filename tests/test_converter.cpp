@@ -436,6 +436,13 @@ TEST(ConverterImport, DynamicBatchDefaultsToOneOtherDimsNeedAShape) {
   auto g2 = import_ok(b2, o);
   ASSERT_TRUE(g2);
   EXPECT_EQ(qc::graph_inputs(*g2)[0].shape, (std::vector<int64_t>{2, 6}));
+  // A shape for a name that is no graph input is refused, naming it.
+  o.input_shapes["nosuch"] = {1};
+  const std::string bytes = b2.bytes();
+  auto unknown = qc::import_onnx_bytes(bytes.data(), bytes.size(), o);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("names 'nosuch', which is not a graph input"),
+            std::string::npos) << unknown.status().message();
 }
 
 TEST(ConverterErrors, UnsupportedOpNamesNodeOpAndSupportedList) {

@@ -535,7 +535,8 @@ class Importer {
       g_->input_specs.push_back({in.name(), shape});
       values_[in.name()] = std::move(v);
     }
-    for (const auto& [name, _] : options_.input_shapes) {
+    for (const auto& entry : options_.input_shapes) {
+      const std::string& name = entry.first;  // not a structured binding: clang 14 cannot capture one
       if (std::none_of(g_->input_specs.begin(), g_->input_specs.end(),
                        [&](const InputSpec& s) { return s.name == name; })) {
         return Status{StatusCode::kInvalidArgument,
