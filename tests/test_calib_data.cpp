@@ -25,6 +25,7 @@ namespace quanta::convert {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Sample = std::vector<std::vector<float>>;
 
@@ -573,6 +574,33 @@ TEST_F(CalibData, ImageUndecodableFilesAreNamed) {
     ASSERT_FALSE(r.ok());
     EXPECT_THAT(r.status().message(), HasSubstr(path("cut.png")));
   }
+}
+
+// Sizes are checked before anything is decoded or resized: a 20-byte header
+// may declare 100000 x 100000 pixels (40 GB of floats), and a PNM may have
+// zero rows (a division by zero in the resize, before the check).
+TEST_F(CalibData, ImageSizesAreCheckedBeforeDecoding) {
+  const std::vector<InputSpec> in = {{"x", {1, 1, 4, 4}}};
+  std::ofstream(path("huge.png"), std::ios::binary) << "P5\n100000 100000\n255\n" << std::string(64, 'x');
+  EXPECT_THAT(image_error(dir_.string(), in),
+              AllOf(HasSubstr(path("huge.png")), HasSubstr("100000x100000 pixels"), HasSubstr("8192 x 8192")));
+  fs::remove(path("huge.png"));
+
+  std::ofstream(path("empty.png"), std::ios::binary) << "P5\n4 0\n255\n";
+  std::string why = image_error(dir_.string(), in);
+  EXPECT_THAT(why, HasSubstr(path("empty.png")));
+  fs::remove(path("empty.png"));
+
+  // Within the limit itself, but resizing its shorter side to 4096 would not be.
+  ASSERT_NE(stbi_write_png(path("strip.png").c_str(), 8192, 1, 1, Pixels(8192, 7).data(), 8192), 0);
+  ImagePreprocess pre;
+  pre.resize_shorter = 4096;
+  auto src = open_image_dir(dir_.string(), in, pre);
+  ASSERT_TRUE(src.ok()) << src.status().to_string();
+  Sample smp;
+  auto r = (*src)->next(smp);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), AllOf(HasSubstr(path("strip.png")), HasSubstr("33554432x4096 pixels")));
 }
 
 TEST_F(CalibData, ImageDirectoryErrors) {

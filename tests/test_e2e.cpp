@@ -320,6 +320,25 @@ TEST(EndToEnd, FloatBoundaryOfAQuantizedInput) {
   EXPECT_EQ(q[1], 0);
 }
 
+// A tensor with a zero dimension is legal: its float boundary takes and
+// gives empty spans, whose data() may be null (memcpy must never see that).
+TEST(EndToEnd, EmptyTensorsCrossTheFloatBoundary) {
+  ModelWriter w("test");
+  const int x = w.add_tensor("x", {0, 4}, DType::kF32);
+  const int y = w.add_tensor("y", {0, 4}, DType::kF32);
+  w.add_node(OpType::kRelu, {x}, {y}, {}, "relu", {"Relu_0"});
+  w.set_inputs({x});
+  w.set_outputs({y});
+  auto model = load(w);
+  ASSERT_TRUE(model);
+  auto session = Session::create(model);
+  ASSERT_TRUE(session.ok()) << session.status().to_string();
+  EXPECT_TRUE((*session)->set_input(0, std::span<const float>{}).ok());
+  EXPECT_TRUE((*session)->run().ok());
+  EXPECT_TRUE((*session)->get_output(0, std::span<float>{}).ok());
+  EXPECT_TRUE((*session)->set_input_raw(0, nullptr, 0).ok());
+}
+
 TEST(EndToEnd, BoundaryErrorsAreReported) {
   FloatMlp net;
   auto model = load(net.build());

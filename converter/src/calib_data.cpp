@@ -213,6 +213,25 @@ bool is_image_file(const fs::path& p) {
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
 }
 
+// The largest calibration image, decoded or resized: 2^26 pixels (8192 x
+// 8192). A few bytes of header can declare far more (stb_image accepts
+// 2^24 pixels a side), and decoding or resizing allocates width * height *
+// channels floats, so the size is checked before either (docs/converter.md).
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+
+Status check_image_size(const std::string& path, int64_t w, int64_t h, const char* what) {
+  if (w < 1 || h < 1) {
+    return invalid(fmt::format("{}: {} {}x{} pixels; an image has at least one row and column", path,
+                               what, w, h));
+  }
+  if (w * h > kMaxImagePixels) {
+    return invalid(fmt::format("{}: {} {}x{} pixels, more than the {} pixels (8192 x 8192) a "
+                               "calibration image may have",
+                               path, what, w, h, kMaxImagePixels));
+  }
+  return Status::Ok();
+}
+
 // A float image, interleaved (HWC).
 struct Image {
   int width = 0, height = 0, channels = 0;
@@ -270,11 +289,17 @@ class ImageDirSource final : public SampleSource {
   // Step 1: 8-bit pixels as floats, 1 or 3 channels, RGB or BGR.
   Status decode(const std::string& path, Image* img) const {
     int w = 0, h = 0, in_file = 0;
+    // The header again: the file may have changed since open_image_dir read it.
+    if (stbi_info(path.c_str(), &w, &h, &in_file) == 0) {
+      return invalid(fmt::format("{}: not a readable image: {}", path, stbi_failure_reason()));
+    }
+    if (Status st = check_image_size(path, w, h, "the image is"); !st.ok()) return st;
     std::unique_ptr<stbi_uc, void (*)(void*)> px(
         stbi_load(path.c_str(), &w, &h, &in_file, channels_), stbi_image_free);
     if (!px) {
       return invalid(fmt::format("{}: cannot decode the image: {}", path, stbi_failure_reason()));
     }
+    if (Status st = check_image_size(path, w, h, "the image is"); !st.ok()) return st;
     img->width = w;
     img->height = h;
     img->channels = channels_;
@@ -306,9 +331,9 @@ class ImageDirSource final : public SampleSource {
       const int64_t w = img->width, h = img->height;
       const int64_t nw = w <= h ? s : std::max<int64_t>(1, w * s / h);
       const int64_t nh = w <= h ? std::max<int64_t>(1, h * s / w) : s;
-      if (nw > (1 << 24) || nh > (1 << 24)) {
-        return invalid(fmt::format("{}: resizing {}x{} to a shorter side of {} gives {}x{}, too large",
-                                   path, w, h, s, nw, nh));
+      if (Status st = check_image_size(path, nw, nh, "resizing to the shorter side gives");
+          !st.ok()) {
+        return st;
       }
       if (Status st = resize_to(static_cast<int>(nw), static_cast<int>(nh)); !st.ok()) return st;
     }
@@ -537,6 +562,7 @@ Result<std::unique_ptr<SampleSource>> open_images(const std::string& dir,
     if (stbi_info(p.string().c_str(), &iw, &ih, &ic) == 0) {
       return invalid(fmt::format("{}: not a readable image: {}", p.string(), stbi_failure_reason()));
     }
+    if (Status st = check_image_size(p.string(), iw, ih, "the image is"); !st.ok()) return st;
   }
   return std::unique_ptr<SampleSource>(std::make_unique<ImageDirSource>(
       std::move(images), static_cast<int>(c), static_cast<int>(h), static_cast<int>(w), pre));

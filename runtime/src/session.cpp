@@ -359,7 +359,8 @@ Status Session::set_input(size_t i, std::span<const float> data) {
   }
   if (Status s = check_no_nan(data, what); !s.ok()) return s;
   if (t.dtype == DType::kF32) {
-    std::memcpy(v.data, data.data(), data.size() * sizeof(float));
+    // An empty tensor's span may have a null data(): memcpy must not see it.
+    if (!data.empty()) std::memcpy(v.data, data.data(), data.size() * sizeof(float));
     return Status::Ok();
   }
   if (t.dtype == DType::kU8 && t.quant.per_tensor()) {
@@ -420,7 +421,7 @@ Status Session::get_output(size_t i, std::span<float> data) const {
                         io_name("output", i, t), data.size(), t.num_elements)};
   }
   if (t.dtype == DType::kF32) {
-    std::memcpy(data.data(), v.data, data.size() * sizeof(float));
+    if (!data.empty()) std::memcpy(data.data(), v.data, data.size() * sizeof(float));
     return Status::Ok();
   }
   if (t.dtype == DType::kU8 && t.quant.per_tensor()) {
