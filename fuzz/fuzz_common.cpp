@@ -86,16 +86,9 @@ bool limits_disabled() {
 std::string over_limits(const Model& model) {
   if (limits_disabled()) return {};
   const detail::ModelImpl& m = model.impl();
-  size_t activation_bytes = 0;
   int64_t work = 0;
   for (const TensorInfo& t : m.tensors) {
-    if (t.is_constant) continue;
-    activation_bytes += std::min(t.num_bytes, kMaxActivationBytes + 1);
-    activation_bytes = std::min(activation_bytes, kMaxActivationBytes + 1);
-    work = sat_add(work, t.num_elements);
-  }
-  if (activation_bytes > kMaxActivationBytes) {
-    return fmt::format("activations need more than {} bytes", kMaxActivationBytes);
+    if (!t.is_constant) work = sat_add(work, t.num_elements);
   }
   for (size_t n = 0; n < m.nodes.size(); ++n) {
     work = sat_add(work, sat_add(m.nodes[n].macs, pool_work(m, n)));
@@ -116,6 +109,10 @@ bool run_model(const std::shared_ptr<const Model>& model) {
   options.threads = 1;
   options.backend = Backend::kOwn;
   options.kernels = KernelTier::kAuto;
+  if (!limits_disabled()) {
+    options.max_arena_bytes = kMaxSessionBytes;
+    options.max_prepared_bytes = kMaxSessionBytes;
+  }
   auto session = Session::create(model, options);
   if (!session) {
     check_error(session.status(), "Session::create");

@@ -16,21 +16,23 @@
 
 namespace quanta::fuzz {
 
-// What one model may cost a harness before it is skipped as "too large to
-// run here" (not a finding: a valid model may legitimately be that large).
-// Checked on a loaded, validated Model before Session::create.
-//   - activations: the sum of every non-constant tensor's bytes (an upper
-//     bound of the arena Session::create allocates);
-//   - work: multiply-accumulates (NodeInfo::macs) plus pooling windows
-//     (output elements x kernel area) plus every activation element once.
-inline constexpr size_t kMaxActivationBytes = size_t{64} << 20;
+// Memory: every session gets SessionOptions::max_arena_bytes and
+// max_prepared_bytes of kMaxSessionBytes, so a model that declares more is
+// refused by the runtime's own check (with kResourceExhausted), which the
+// harness thereby exercises.
+inline constexpr size_t kMaxSessionBytes = size_t{64} << 20;
+// Time: a model whose one run would cost more than kMaxWork operations is
+// skipped as "too slow to run here" (not a finding: the runtime bounds memory,
+// not arithmetic, and a valid model may legitimately be that large; see
+// docs/security.md). Work = multiply-accumulates (NodeInfo::macs) plus pooling
+// windows (output elements x kernel area) plus every activation element once.
 inline constexpr int64_t kMaxWork = 20'000'000;
 
-// Why a model is (not) run: empty when it fits the limits above.
+// Why a model is (not) run: empty when its work fits kMaxWork.
 std::string over_limits(const Model& model);
 
-// Set QUANTA_FUZZ_NO_LIMITS=1 to run every model whatever its size (to show
-// that the runtime itself lacks a limit; expect out-of-memory and timeouts).
+// Set QUANTA_FUZZ_NO_LIMITS=1 to run every model whatever its work, with the
+// runtime's default memory limits (expect timeouts).
 bool limits_disabled();
 
 // Session::create (one thread, own kernels, the CPU's best tier), inputs
