@@ -579,6 +579,38 @@ TEST_F(CalibData, ImageUndecodableFilesAreNamed) {
 // Sizes are checked before anything is decoded or resized: a 20-byte header
 // may declare 100000 x 100000 pixels (40 GB of floats), and a PNM may have
 // zero rows (a division by zero in the resize, before the check).
+// Resizing keeps a constant image constant and a ramp inside its range at
+// any ratio, the odd ones included (3x22 -> 7x51 -> 51x40 made the stb
+// resizer Debian ships abort on an assertion; found by fuzz_calib_image).
+TEST_F(CalibData, ImageResizeAtAwkwardRatios) {
+  ImagePreprocess pre = raw_pixels();
+  pre.resize_shorter = 7;
+  write_png(path("c.png"), 3, 22, 1, Pixels(3 * 22, 77));
+  for (const auto& [h, w] : std::vector<std::pair<int64_t, int64_t>>{{40, 51}, {5, 5}, {64, 3}, {1, 1}}) {
+    SCOPED_TRACE(::testing::Message() << h << "x" << w);
+    for (bool crop : {true, false}) {
+      pre.crop = crop;
+      const auto v = read_one_image(dir_.string(), {{"x", {1, 1, h, w}}}, pre);
+      ASSERT_EQ(v.size(), static_cast<size_t>(h * w));
+      for (float x : v) ASSERT_NEAR(x, 77.0f, 1e-3f);
+    }
+  }
+  fs::remove(path("c.png"));
+  write_png(path("r.png"), 13, 7, 1, coordinate_image(13, 7));
+  pre.crop = false;
+  const Pixels ramp = coordinate_image(13, 7);
+  const float lo = *std::min_element(ramp.begin(), ramp.end());
+  const float hi = *std::max_element(ramp.begin(), ramp.end());
+  for (const auto& [h, w] : std::vector<std::pair<int64_t, int64_t>>{{3, 29}, {17, 2}, {64, 64}}) {
+    const auto v = read_one_image(dir_.string(), {{"x", {1, 1, h, w}}}, pre);
+    ASSERT_EQ(v.size(), static_cast<size_t>(h * w));
+    for (float x : v) {
+      ASSERT_GE(x, lo - 1e-3f);
+      ASSERT_LE(x, hi + 1e-3f);
+    }
+  }
+}
+
 TEST_F(CalibData, ImageSizesAreCheckedBeforeDecoding) {
   const std::vector<InputSpec> in = {{"x", {1, 1, 4, 4}}};
   std::ofstream(path("huge.png"), std::ios::binary) << "P5\n100000 100000\n255\n" << std::string(64, 'x');

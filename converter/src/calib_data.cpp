@@ -16,7 +16,6 @@
 #include <fmt/format.h>
 
 #include <stb_image.h>
-#include <stb_image_resize.h>
 
 #include "limits.hpp"
 #include "npy.hpp"
@@ -238,19 +237,87 @@ struct Image {
   std::vector<float> px;
 };
 
-// Resamples with stb_image_resize's triangle filter: bilinear interpolation
-// when enlarging, a tent filter as wide as an output pixel when shrinking
-// (antialiased, like PIL's BILINEAR); edges are clamped.
-bool resize(const Image& in, int width, int height, Image* out) {
-  out->width = width;
-  out->height = height;
+// One axis of a resampling: for each output index, the first input index it
+// reads (before clamping) and its normalized weights.
+struct AxisFilter {
+  std::vector<int64_t> first;
+  std::vector<int> taps;       // weights per output index
+  std::vector<float> weights;  // output index i's weights start at i * max_taps
+  int max_taps = 0;
+};
+
+// The triangle (tent) filter, separable: bilinear interpolation when
+// enlarging, and when shrinking a tent as wide as one output pixel, so every
+// input pixel contributes (antialiased, like PIL's BILINEAR). Output pixel
+// i's center sits at input coordinate (i + 0.5) * n / m - 0.5; taps outside
+// the image read the nearest edge pixel.
+AxisFilter triangle_filter(int64_t n, int64_t m) {
+  AxisFilter f;
+  const double scale = static_cast<double>(n) / static_cast<double>(m);
+  const double radius = std::max(1.0, scale);
+  f.max_taps = static_cast<int>(std::ceil(2 * radius)) + 1;
+  f.first.resize(static_cast<size_t>(m));
+  f.taps.resize(static_cast<size_t>(m));
+  f.weights.assign(static_cast<size_t>(m) * static_cast<size_t>(f.max_taps), 0.0f);
+  for (int64_t i = 0; i < m; ++i) {
+    const double c = (static_cast<double>(i) + 0.5) * scale - 0.5;
+    const int64_t j0 = static_cast<int64_t>(std::ceil(c - radius));
+    const int64_t j1 = static_cast<int64_t>(std::floor(c + radius));
+    const int taps = static_cast<int>(std::min<int64_t>(j1 - j0 + 1, f.max_taps));
+    float* w = f.weights.data() + i * f.max_taps;
+    double sum = 0;
+    for (int t = 0; t < taps; ++t) {
+      const double d = std::fabs(static_cast<double>(j0 + t) - c) / radius;
+      w[t] = static_cast<float>(std::max(0.0, 1.0 - d));
+      sum += w[t];
+    }
+    for (int t = 0; t < taps; ++t) w[t] = static_cast<float>(w[t] / sum);  // sum >= 1 / radius > 0
+    f.first[static_cast<size_t>(i)] = j0;
+    f.taps[static_cast<size_t>(i)] = taps;
+  }
+  return f;
+}
+
+// Resamples interleaved rows along x (`along_x`) or y, `n` -> `m` pixels.
+void resample_axis(const Image& in, int m, bool along_x, Image* out) {
+  const int64_t n = along_x ? in.width : in.height;
+  const AxisFilter f = triangle_filter(n, m);
+  out->width = along_x ? m : in.width;
+  out->height = along_x ? in.height : m;
   out->channels = in.channels;
-  out->px.assign(static_cast<size_t>(width) * static_cast<size_t>(height) *
-                     static_cast<size_t>(in.channels),
-                 0.0f);
-  return stbir_resize_float_generic(in.px.data(), in.width, in.height, 0, out->px.data(), width,
-                                    height, 0, in.channels, -1, 0, STBIR_EDGE_CLAMP,
-                                    STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR, nullptr) == 1;
+  const size_t c = static_cast<size_t>(in.channels);
+  out->px.assign(static_cast<size_t>(out->width) * static_cast<size_t>(out->height) * c, 0.0f);
+  for (int64_t y = 0; y < out->height; ++y) {
+    for (int64_t x = 0; x < out->width; ++x) {
+      const int64_t i = along_x ? x : y;
+      const float* w = f.weights.data() + i * f.max_taps;
+      float* o = out->px.data() + (static_cast<size_t>(y) * static_cast<size_t>(out->width) +
+                                   static_cast<size_t>(x)) * c;
+      for (int t = 0; t < f.taps[static_cast<size_t>(i)]; ++t) {
+        const int64_t j = std::clamp<int64_t>(f.first[static_cast<size_t>(i)] + t, 0, n - 1);
+        const int64_t sx = along_x ? j : x, sy = along_x ? y : j;
+        const float* p = in.px.data() + (static_cast<size_t>(sy) * static_cast<size_t>(in.width) +
+                                         static_cast<size_t>(sx)) * c;
+        for (size_t k = 0; k < c; ++k) o[k] += w[t] * p[k];
+      }
+    }
+  }
+}
+
+// Resizes with the triangle filter above, one axis after the other, in the
+// order whose intermediate image is smaller. (Quanta's own code: Debian's
+// stb_image_resize 0.97 aborts on an assertion for some size ratios,
+// nothings/stb#1449, found by the image fuzz target.)
+void resize(const Image& in, int width, int height, Image* out) {
+  Image mid;
+  const bool x_first = int64_t{width} * in.height <= int64_t{in.width} * height;
+  if (x_first) {
+    resample_axis(in, width, true, &mid);
+    resample_axis(mid, height, false, out);
+  } else {
+    resample_axis(in, height, false, &mid);
+    resample_axis(mid, width, true, out);
+  }
 }
 
 class ImageDirSource final : public SampleSource {
@@ -316,10 +383,7 @@ class ImageDirSource final : public SampleSource {
     auto resize_to = [&](int w, int h) -> Status {
       if (img->width == w && img->height == h) return Status::Ok();
       Image out;
-      if (!resize(*img, w, h, &out)) {
-        return invalid(fmt::format("{}: cannot resize the image from {}x{} to {}x{}", path,
-                                   img->width, img->height, w, h));
-      }
+      resize(*img, w, h, &out);
       *img = std::move(out);
       return Status::Ok();
     };
@@ -502,9 +566,10 @@ Result<std::unique_ptr<SampleSource>> open_images(const std::string& dir,
                                dir, in.name, shape_str(s), nchw ? "NCHW" : "NHWC", c,
                                nchw ? " (is the layout NHWC?)" : " (is the layout NCHW?)"));
   }
-  if (h <= 0 || w <= 0 || h > (1 << 16) || w > (1 << 16)) {
-    return invalid(fmt::format("{}: input '{}' of shape {} has an invalid image size {}x{}", dir,
-                               in.name, shape_str(s), w, h));
+  if (h <= 0 || w <= 0 || h > (1 << 16) || w > (1 << 16) || h * w > kMaxImagePixels) {
+    return invalid(fmt::format("{}: input '{}' of shape {} has an invalid image size {}x{} (at most "
+                               "{} pixels)",
+                               dir, in.name, shape_str(s), w, h, kMaxImagePixels));
   }
   auto check_per_channel = [&](const std::vector<float>& v, const char* what, bool nonzero) {
     if (v.size() != 1 && v.size() != static_cast<size_t>(c)) {
