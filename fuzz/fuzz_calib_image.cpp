@@ -13,9 +13,9 @@
 //
 // Limit: an image whose header declares more than kMaxPixels pixels, or
 // that resize_shorter would enlarge beyond that, is skipped: decoding or
-// resizing it is legitimate work, only slow (stb_image accepts up to
-// 2^24 x 2^24 pixels, and the converter bounds each side of a resize, not its
-// area). Zero-sized images are not skipped.
+// resizing it is legitimate work below the converter's own bound (2^26
+// pixels, docs/converter.md), only too slow to do thousands of times a
+// second. Zero-sized images are not skipped.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
