@@ -35,6 +35,10 @@ class CliConvert : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string path(const std::string& f) const { return (dir_ / f).string(); }
+  // Writes the model `b` to path(f).
+  void write_onnx(const test::OnnxBuilder& b, const std::string& f) const {
+    std::ofstream(path(f), std::ios::binary) << b.bytes();
+  }
   static std::string models(const std::string& f) { return std::string(QUANTA_SOURCE_DIR) + "/models/" + f; }
   std::filesystem::path dir_;
 };
@@ -86,10 +90,7 @@ TEST_F(CliConvert, UnsupportedOpIsAnErrorNamingTheNode) {
   test::OnnxBuilder b;
   b.input("x", {1, 3, 8, 8}).output("y");
   b.node("LRN", {"x"}, {"y"}, "lrn1");
-  {
-    std::ofstream f(path("lrn.onnx"), std::ios::binary);
-    f << b.bytes();
-  }
+  write_onnx(b, "lrn.onnx");
   auto o = run_quanta("convert " + shell_quote(path("lrn.onnx")) + " -o " + shell_quote(path("o.quanta")) + " --precision fp32");
   EXPECT_TRUE(o.exited);
   EXPECT_EQ(o.code, 1) << o.output;
@@ -104,10 +105,7 @@ TEST_F(CliConvert, MemoryLimitsReachTheCalibrationSession) {
   test::OnnxBuilder b;
   b.input("x", {1, 4, 256, 256}).output("y");
   b.node("Relu", {"x"}, {"y"}, "relu");
-  {
-    std::ofstream f(path("relu.onnx"), std::ios::binary);
-    f << b.bytes();
-  }
+  write_onnx(b, "relu.onnx");
   ASSERT_TRUE(npy::write_file(path("x.npy"), npy::from_floats({2, 4, 256, 256},
                                                                test::test_values(2 * 4 * 256 * 256, 7)))
                   .ok());
@@ -269,10 +267,7 @@ TEST_F(CliConvert, DeadChannelsAreFlooredAndListedInTheSummary) {
   b.input("x", {1, 4, 6, 6}).output("y");
   b.initializer("w", {8, 4, 3, 3}, w).initializer("b", {8}, bias);
   test::attr_ints(b.node("Conv", {"x", "w", "b"}, {"y"}, "conv"), "pads", {1, 1, 1, 1});
-  {
-    std::ofstream f(path("dead.onnx"), std::ios::binary);
-    f << b.bytes();
-  }
+  write_onnx(b, "dead.onnx");
   const std::vector<float> x = test::test_values(16 * 144, 43);
   ASSERT_TRUE(npy::write_file(path("calib.npy"), npy::from_floats({16, 4, 6, 6}, x)).ok());
   const std::string cmd = "convert " + shell_quote(path("dead.onnx")) + " -o " + shell_quote(path("dead.quanta")) +

@@ -871,6 +871,21 @@ std::vector<uint8_t> convert_zoo_int8(const std::string& onnx, const std::string
   return int8.ok() ? *int8 : std::vector<uint8_t>{};
 }
 
+// Flips `bit` of byte i, reseals the trailer, loads, prepares and runs the
+// variant, then flips the bit back. False (with a failure naming the byte)
+// when that ended in a fatal failure.
+bool flip_and_run(std::vector<uint8_t>& copy, size_t i, uint8_t bit, FlipCounts* counts) {
+  copy[i] ^= bit;
+  ModelWriter::reseal(copy);
+  load_prepare_run(copy, counts);
+  copy[i] ^= bit;
+  if (::testing::Test::HasFatalFailure()) {
+    ADD_FAILURE() << "byte " << i << " ^ " << int(bit);
+    return false;
+  }
+  return true;
+}
+
 // About `count` variants spread over the file: bytes at a fixed stride, the
 // flipped bit rotating, the FlatBuffer part (metadata: shapes, indices,
 // options, quantization) 4 times as densely as the data section.
@@ -888,15 +903,7 @@ FlipCounts flip_sampled(const std::vector<uint8_t>& bytes, size_t count) {
   size_t step = 0;
   for (size_t w = 0; w < weighted; w += stride, ++step) {
     const size_t i = w < 4 * fb_end ? w / 4 : fb_end + (w - 4 * fb_end);
-    const auto bit = static_cast<uint8_t>(1u << (step % 8));
-    copy[i] ^= bit;
-    ModelWriter::reseal(copy);
-    load_prepare_run(copy, &counts);
-    copy[i] ^= bit;
-    if (::testing::Test::HasFatalFailure()) {
-      ADD_FAILURE() << "byte " << i << " ^ " << int(bit);
-      return counts;
-    }
+    if (!flip_and_run(copy, i, static_cast<uint8_t>(1u << (step % 8)), &counts)) return counts;
   }
   return counts;
 }
@@ -911,14 +918,7 @@ FlipCounts flip_every_byte(const std::vector<uint8_t>& bytes, int bits_per_byte)
   for (size_t i = 0; i < payload; ++i) {
     for (int j = 0; j < bits_per_byte; ++j) {
       const auto bit = static_cast<uint8_t>(1u << ((i + static_cast<size_t>(j) * 3) % 8));
-      copy[i] ^= bit;
-      ModelWriter::reseal(copy);
-      load_prepare_run(copy, &counts);
-      copy[i] ^= bit;
-      if (::testing::Test::HasFatalFailure()) {
-        ADD_FAILURE() << "byte " << i << " ^ " << int(bit);
-        return counts;
-      }
+      if (!flip_and_run(copy, i, bit, &counts)) return counts;
     }
   }
   return counts;
