@@ -259,7 +259,8 @@ void image_seeds(Corpus* images) {
     add("jpg", jpg);
     add("bmp", bmp);
   }
-  // Netpbm (stb_image reads it whatever the file's extension).
+  // Netpbm: a format the converter does not decode (only PNG, JPEG and BMP,
+  // whatever the extension: converter/src/image_decode.cpp), so its refusal path.
   Bytes ppm = to_bytes("P6\n3 2\n255\n");
   const Bytes px = pixels(3, 2, 3);
   ppm.insert(ppm.end(), px.begin(), px.end());

@@ -15,8 +15,8 @@
 
 #include <fmt/format.h>
 
-#include <stb_image.h>
 
+#include "image_decode.hpp"
 #include "limits.hpp"
 #include "npy.hpp"
 #include "quanta/converter.hpp"
@@ -355,23 +355,23 @@ class ImageDirSource final : public SampleSource {
  private:
   // Step 1: 8-bit pixels as floats, 1 or 3 channels, RGB or BGR.
   Status decode(const std::string& path, Image* img) const {
-    int w = 0, h = 0, in_file = 0;
+    int w = 0, h = 0;
+    std::string why;
     // The header again: the file may have changed since open_image_dir read it.
-    if (stbi_info(path.c_str(), &w, &h, &in_file) == 0) {
-      return invalid(fmt::format("{}: not a readable image: {}", path, stbi_failure_reason()));
+    if (!detail::read_image_header(path, &w, &h, &why)) {
+      return invalid(fmt::format("{}: not a readable image: {}", path, why));
     }
     if (Status st = check_image_size(path, w, h, "the image is"); !st.ok()) return st;
-    std::unique_ptr<stbi_uc, void (*)(void*)> px(
-        stbi_load(path.c_str(), &w, &h, &in_file, channels_), stbi_image_free);
-    if (!px) {
-      return invalid(fmt::format("{}: cannot decode the image: {}", path, stbi_failure_reason()));
+    std::vector<uint8_t> px;
+    if (!detail::decode_image(path, channels_, &w, &h, &px, &why)) {
+      return invalid(fmt::format("{}: cannot decode the image: {}", path, why));
     }
     if (Status st = check_image_size(path, w, h, "the image is"); !st.ok()) return st;
     img->width = w;
     img->height = h;
     img->channels = channels_;
-    const size_t n = static_cast<size_t>(w) * static_cast<size_t>(h) * static_cast<size_t>(channels_);
-    img->px.assign(px.get(), px.get() + n);
+    const size_t n = px.size();
+    img->px.assign(px.begin(), px.end());
     if (channels_ == 3 && pre_.order == ChannelOrder::kBGR) {
       for (size_t i = 0; i < n; i += 3) std::swap(img->px[i], img->px[i + 2]);
     }
@@ -623,9 +623,10 @@ Result<std::unique_ptr<SampleSource>> open_images(const std::string& dir,
   // Fail early, before a long calibration run, on files that are not images
   // at all (only the header is read here; decoding errors come from next()).
   for (const fs::path& p : images) {
-    int iw = 0, ih = 0, ic = 0;
-    if (stbi_info(p.string().c_str(), &iw, &ih, &ic) == 0) {
-      return invalid(fmt::format("{}: not a readable image: {}", p.string(), stbi_failure_reason()));
+    int iw = 0, ih = 0;
+    std::string why;
+    if (!detail::read_image_header(p.string(), &iw, &ih, &why)) {
+      return invalid(fmt::format("{}: not a readable image: {}", p.string(), why));
     }
     if (Status st = check_image_size(p.string(), iw, ih, "the image is"); !st.ok()) return st;
   }
