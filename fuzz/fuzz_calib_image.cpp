@@ -1,5 +1,6 @@
 // Target 6 (docs/fuzzing.md): the calibration image reader
-// (convert::open_image_dir, converter/src/calib_data.cpp): stb_image decoding,
+// (convert::open_image_dir, converter/src/calib_data.cpp): PNG, JPEG and BMP
+// decoding (converter/src/image_decode.cpp),
 // resize, center crop, normalization and layout.
 //
 // Input: a 4-byte preprocessing header, then the image file's bytes (PNG,
@@ -19,11 +20,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
-#include <stb_image.h>
-
 #include "fuzz_common.hpp"
+#include "image_decode.hpp"
 #include "quanta/converter.hpp"
 
 namespace {
@@ -39,8 +40,11 @@ constexpr int64_t kMaxPixels = int64_t{1} << 20;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < kHeader || size - kHeader > static_cast<size_t>(INT32_MAX)) return 0;
-  int iw = 0, ih = 0, ic = 0;
-  if (stbi_info_from_memory(data + kHeader, static_cast<int>(size - kHeader), &iw, &ih, &ic) != 0) {
+  const std::string file = fuzz::write_scratch("image.png", data + kHeader, size - kHeader);
+  int iw = 0, ih = 0;
+  std::string why;
+  // The converter's own header reader (the one open_image_dir uses).
+  if (quanta::convert::detail::read_image_header(file, &iw, &ih, &why)) {
     if (int64_t{iw} * ih > kMaxPixels) return 0;
     const int64_t s = kShorter[data[3] % 6];
     if (s > 0 && iw > 0 && ih > 0) {  // the size resize_shorter gives (calib_data.cpp)
@@ -61,7 +65,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pre.mean = {0.5f};
   pre.std = {0.25f};
 
-  fuzz::write_scratch("image.png", data + kHeader, size - kHeader);
   const std::vector<int64_t> shape = nhwc ? std::vector<int64_t>{1, h, w, channels}
                                           : std::vector<int64_t>{1, channels, h, w};
   auto source = open_image_dir(fuzz::scratch_dir(), {InputSpec{"image", shape}}, pre);

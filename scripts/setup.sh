@@ -14,7 +14,7 @@ PACKAGES=(
   cmake g++ ninja-build pkg-config
   libdnnl-dev libflatbuffers-dev flatbuffers-compiler libfmt-dev
   zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev libpng-dev libturbojpeg0-dev
   libsimde-dev python3-numpy
 )
 # Only the tests use these: ONNX's operator test data, pip (ONNX Runtime for

@@ -363,7 +363,7 @@ class ImageDirSource final : public SampleSource {
     }
     if (Status st = check_image_size(path, w, h, "the image is"); !st.ok()) return st;
     std::vector<uint8_t> px;
-    if (!detail::decode_image(path, channels_, &w, &h, &px, &why)) {
+    if (!detail::decode_image(path, channels_, kMaxImagePixels, &w, &h, &px, &why)) {
       return invalid(fmt::format("{}: cannot decode the image: {}", path, why));
     }
     if (Status st = check_image_size(path, w, h, "the image is"); !st.ok()) return st;
