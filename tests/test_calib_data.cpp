@@ -699,6 +699,25 @@ TEST_F(CalibData, ImageDecompressionBombTakesNoMemory) {
   EXPECT_EQ(w[63], 53.0f);
 }
 
+// A JPEG whose DHT segment declares 16 x 255 = 4080 Huffman symbols (a table
+// holds at most 256): stb_image 2.27 wrote them past its table (UBSan, found
+// by fuzz_calib_image). It must be refused, naming the file.
+TEST_F(CalibData, ImageJpegWithAnOversizedHuffmanTableIsRefused) {
+  std::string jpg = "\xFF\xD8";                    // SOI
+  const int n = 16 * 255;
+  const int len = 2 + 1 + 16 + n;
+  jpg += "\xFF\xC4";                               // DHT
+  jpg += static_cast<char>(len >> 8);
+  jpg += static_cast<char>(len & 255);
+  jpg += '\0';                                      // DC table 0
+  jpg += std::string(16, '\xFF');                   // 255 codes of every length
+  jpg += std::string(static_cast<size_t>(n), '\x01');
+  jpg += "\xFF\xD9";                               // EOI
+  std::ofstream(path("bad.jpg"), std::ios::binary) << jpg;
+  const std::string why = image_error(dir_.string(), {{"x", {1, 3, 4, 4}}});
+  EXPECT_THAT(why, AllOf(HasSubstr(path("bad.jpg")), HasSubstr("JPEG")));
+}
+
 TEST_F(CalibData, ImageDirectoryErrors) {
   const std::vector<InputSpec> in = {{"x", {1, 3, 2, 2}}};
   EXPECT_THAT(image_error(dir_.string(), in), HasSubstr("empty"));
