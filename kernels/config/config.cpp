@@ -17,6 +17,7 @@ struct TableEntry {
 // One line per (tier, weight format) that has a table.
 constexpr TableEntry kTables[] = {
     {Isa::kRef, WeightFormat::kInt8PerChannel, config_detail::ref_config},
+    {Isa::kAvx2, WeightFormat::kInt8PerChannel, config_detail::avx2_config},
 };
 constexpr size_t kNumTables = sizeof(kTables) / sizeof(kTables[0]);
 
