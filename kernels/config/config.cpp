@@ -18,6 +18,7 @@ struct TableEntry {
 constexpr TableEntry kTables[] = {
     {Isa::kRef, WeightFormat::kInt8PerChannel, config_detail::ref_config},
     {Isa::kAvx2, WeightFormat::kInt8PerChannel, config_detail::avx2_config},
+    {Isa::kAvx512Vnni, WeightFormat::kInt8PerChannel, config_detail::avx512vnni_config},
 };
 constexpr size_t kNumTables = sizeof(kTables) / sizeof(kTables[0]);
 

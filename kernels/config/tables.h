@@ -13,6 +13,7 @@ namespace quanta::kernels::config_detail {
 // overrides slots; kernel_config() calls each once.
 KernelConfig ref_config();
 KernelConfig avx2_config();
+KernelConfig avx512vnni_config();
 
 // The residual of GEMM row r0, channel c0 (null: no fused Add), in *tmp.
 inline const QResidual* gemm_residual_at(const Qu8GemmArgs& a, int64_t r0, int64_t c0,
