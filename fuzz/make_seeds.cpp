@@ -34,9 +34,9 @@
 #include <stb_image_write.h>
 #include <zlib.h>
 
-#include "npy.hpp"
 #include "pattern_samples.hpp"
 #include "quanta/converter.hpp"
+#include "quanta/npy.hpp"
 
 namespace fs = std::filesystem;
 using namespace quanta;

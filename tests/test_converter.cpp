@@ -17,8 +17,8 @@
 #include <stb/stb_image_write.h>
 
 #include "graph.hpp"
-#include "npy.hpp"
 #include "quanta/converter.hpp"
+#include "quanta/npy.hpp"
 #include "support/onnx_builder.hpp"
 #include "support/vector_source.hpp"
 
