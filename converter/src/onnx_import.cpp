@@ -30,8 +30,8 @@
 #include <onnx/onnx_pb.h>
 
 #include "graph.hpp"
-#include "host_tensor.hpp"
 #include "limits.hpp"
+#include "onnx/host_tensor.hpp"
 
 // Returns the error of check_attrs() (the attributes this op accepts).
 #define QUANTA_CONVERT_TRY_ATTRS(...)                                   \
