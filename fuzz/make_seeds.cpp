@@ -47,8 +47,8 @@ constexpr size_t kMaxOnnxBytes = 64 << 10;
 constexpr size_t kMaxNodeTestBytes = 16 << 10;
 constexpr size_t kMaxModelBytes = 64 << 10;
 
-// Operators the importer lowers or folds (converter/src/onnx_import.cpp,
-// host_tensor.cpp); a node test using any other is not a useful seed.
+// Operators the importer lowers or folds (converter/src/onnx/); a node test
+// using any other is not a useful seed.
 const std::set<std::string> kKnownOps = {
     "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sum", "Concat", "MaxPool",
     "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "Relu", "Clip",
