@@ -12,11 +12,14 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <stb/stb_image_write.h>
 
 #include "graph.hpp"
+#include "onnx/op_table.hpp"
 #include "quanta/converter.hpp"
 #include "quanta/npy.hpp"
 #include "support/onnx_builder.hpp"
@@ -454,6 +457,26 @@ TEST(ConverterErrors, UnsupportedOpNamesNodeOpAndSupportedList) {
   EXPECT_NE(s.message().find("node 'norm1' (LRN)"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("op type 'LRN' is not supported"), std::string::npos);
   EXPECT_NE(s.message().find("Supported ops: Conv, Gemm"), std::string::npos);
+  EXPECT_NE(s.message().find("Supported ops: " + qc::importer::supported_ops()), std::string::npos)
+      << s.message();
+}
+
+// The op table (converter/src/onnx/op_table.cpp) is the importer's one list
+// of ONNX ops: the dispatch, the arity check and the supported list read it.
+TEST(ConverterOpTable, OneLinePerOpAndALoweringUnlessOnlyFolded) {
+  namespace qi = qc::importer;
+  std::set<std::string_view> seen;
+  for (const qi::OpInfo& o : qi::op_table()) {
+    EXPECT_TRUE(seen.insert(o.op).second) << o.op << " has two lines";
+    EXPECT_EQ(qi::find_op(o.op), &o) << o.op;
+    EXPECT_EQ(o.lower == nullptr, o.kind == qi::OpKind::kFolded) << o.op;
+    EXPECT_GE(o.min_in, 0) << o.op;
+    EXPECT_TRUE(o.max_in < 0 || o.max_in >= o.min_in) << o.op;
+    EXPECT_GE(o.min_out, 1) << o.op;
+    EXPECT_TRUE(o.max_out < 0 || o.max_out >= o.min_out) << o.op;
+  }
+  EXPECT_EQ(qi::find_op("LRN"), nullptr);
+  EXPECT_EQ(qi::find_op("conv"), nullptr);  // op types are case-sensitive
 }
 
 TEST(ConverterErrors, UnsupportedAttributeNamed) {

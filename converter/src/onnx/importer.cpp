@@ -19,44 +19,6 @@ namespace {
 constexpr int kMinOpset = 7;
 constexpr int kMaxTestedOpset = 17;
 
-// ONNX ops the importer lowers to runtime ops (activations), and the ones it
-// only folds when every input is a constant.
-const char* const kSupportedOps =
-    "Conv, Gemm, MatMul, Add, Sub, Mul, Div, Sum, Concat, MaxPool, AveragePool, "
-    "GlobalAveragePool, GlobalMaxPool, ReduceMean (spatial axes), Relu, Clip, Sigmoid, Tanh, "
-    "HardSwish, HardSigmoid, LeakyRelu, Softmax, LogSoftmax, Reshape, Flatten, "
-    "Squeeze, Unsqueeze, Transpose, Pad, BatchNormalization, Dropout, Identity, Constant, "
-    "If with a constant condition; "
-    "folded when their inputs are constants: Shape, Gather, Cast, Slice, ConstantOfShape, Range, "
-    "Neg, Sqrt, Reciprocal, Pow, Equal, Less, Greater, Min, Max, Abs, Exp, Floor, Ceil, Not, Size";
-
-// How many inputs and outputs each op has in the ONNX specification (over
-// the opsets the importer reads); -1: no maximum. Checked before a node is
-// folded or lowered, so no lowering reads an input or output that is not there.
-struct Arity {
-  const char* op;
-  int min_in, max_in, min_out, max_out;
-};
-constexpr Arity kArity[] = {
-    {"Conv", 2, 3, 1, 1}, {"Gemm", 2, 3, 1, 1}, {"MatMul", 2, 2, 1, 1},
-    {"Add", 2, 2, 1, 1}, {"Sub", 2, 2, 1, 1}, {"Mul", 2, 2, 1, 1}, {"Div", 2, 2, 1, 1},
-    {"Sum", 1, -1, 1, 1}, {"Concat", 1, -1, 1, 1}, {"MaxPool", 1, 1, 1, 2},
-    {"AveragePool", 1, 1, 1, 1}, {"GlobalAveragePool", 1, 1, 1, 1},
-    {"GlobalMaxPool", 1, 1, 1, 1}, {"ReduceMean", 1, 2, 1, 1}, {"Relu", 1, 1, 1, 1},
-    {"Clip", 1, 3, 1, 1}, {"Sigmoid", 1, 1, 1, 1}, {"Tanh", 1, 1, 1, 1},
-    {"HardSwish", 1, 1, 1, 1}, {"HardSigmoid", 1, 1, 1, 1}, {"LeakyRelu", 1, 1, 1, 1},
-    {"Softmax", 1, 1, 1, 1}, {"LogSoftmax", 1, 1, 1, 1}, {"Reshape", 1, 2, 1, 1},
-    {"Flatten", 1, 1, 1, 1}, {"Squeeze", 1, 2, 1, 1}, {"Unsqueeze", 1, 2, 1, 1},
-    {"Transpose", 1, 1, 1, 1}, {"Pad", 1, 4, 1, 1}, {"BatchNormalization", 5, 5, 1, 5},
-    {"Dropout", 1, 3, 1, 2}, {"Identity", 1, 1, 1, 1}, {"Constant", 0, 0, 1, 1},
-    {"If", 1, 1, 1, -1}, {"Shape", 1, 1, 1, 1}, {"Gather", 2, 2, 1, 1}, {"Cast", 1, 1, 1, 1},
-    {"Slice", 1, 5, 1, 1}, {"ConstantOfShape", 1, 1, 1, 1}, {"Range", 3, 3, 1, 1},
-    {"Neg", 1, 1, 1, 1}, {"Sqrt", 1, 1, 1, 1}, {"Reciprocal", 1, 1, 1, 1}, {"Abs", 1, 1, 1, 1},
-    {"Exp", 1, 1, 1, 1}, {"Floor", 1, 1, 1, 1}, {"Ceil", 1, 1, 1, 1}, {"Not", 1, 1, 1, 1},
-    {"Pow", 2, 2, 1, 1}, {"Equal", 2, 2, 1, 1}, {"Less", 2, 2, 1, 1}, {"Greater", 2, 2, 1, 1},
-    {"Min", 1, -1, 1, 1}, {"Max", 1, -1, 1, 1}, {"Size", 1, 1, 1, 1},
-};
-
 // "1 input", "2 to 3 inputs", "at least 1 input"
 std::string count_range(int lo, int hi, const char* noun) {
   const char* plural = (hi == 1 || (hi < 0 && lo == 1)) ? "" : "s";
@@ -108,21 +70,19 @@ Result<FloatGraphPtr> Importer::run() {
   return std::move(g_);
 }
 
-Status Importer::check_arity(const onnx::NodeProto& n) const {
-  for (const Arity& a : kArity) {
-    if (n.op_type() != a.op) continue;
-    const int ins = n.input_size(), outs = n.output_size();
-    if (ins < a.min_in || (a.max_in >= 0 && ins > a.max_in)) {
-      return invalid(fmt::format("{} inputs, but {} takes {}", ins, a.op,
-                                 count_range(a.min_in, a.max_in, "input")));
-    }
-    if (outs < a.min_out || (a.max_out >= 0 && outs > a.max_out)) {
-      return invalid(fmt::format("{} outputs, but {} has {}", outs, a.op,
-                                 count_range(a.min_out, a.max_out, "output")));
-    }
-    if (n.output(0).empty()) return invalid("output 0 has no name");
-    return Status::Ok();
+Status Importer::check_arity(const onnx::NodeProto& n, const OpInfo* info) const {
+  if (info == nullptr) return Status::Ok();
+  const OpInfo& a = *info;
+  const int ins = n.input_size(), outs = n.output_size();
+  if (ins < a.min_in || (a.max_in >= 0 && ins > a.max_in)) {
+    return invalid(fmt::format("{} inputs, but {} takes {}", ins, a.op,
+                               count_range(a.min_in, a.max_in, "input")));
   }
+  if (outs < a.min_out || (a.max_out >= 0 && outs > a.max_out)) {
+    return invalid(fmt::format("{} outputs, but {} has {}", outs, a.op,
+                               count_range(a.min_out, a.max_out, "output")));
+  }
+  if (n.output(0).empty()) return invalid("output 0 has no name");
   return Status::Ok();
 }
 
@@ -466,15 +426,18 @@ Status Importer::lower_node(const onnx::NodeProto& n) {
 Status Importer::lower_one(const onnx::NodeProto& n) {
   if (!n.domain().empty() && n.domain() != "ai.onnx") {
     return unsupported(fmt::format("operator domain '{}' is not supported (only the default "
-                                   "ONNX domain); supported ops: {}", n.domain(), kSupportedOps));
+                                   "ONNX domain); supported ops: {}", n.domain(), supported_ops()));
   }
   for (const auto& a : n.attribute()) {
     if (!a.ref_attr_name().empty()) return unsupported("attribute references are not supported");
   }
-  if (Status s = check_arity(n); !s.ok()) return s;
   const std::string& op = n.op_type();
-  if (op == "Constant") return lower_constant();
-  if (op == "If") return lower_if();
+  // The op's line of the op table (op_table.cpp): its arity, when it is
+  // lowered and by which member function; none for an op the importer does
+  // not know.
+  const OpInfo* info = find_op(op);
+  if (Status s = check_arity(n, info); !s.ok()) return s;
+  if (info != nullptr && info->kind == OpKind::kDirect) return (this->*info->lower)();
   // Constant folding: every present input is a constant.
   bool all_const = n.input_size() > 0;
   for (int i = 0; i < n.input_size(); ++i) {
@@ -486,7 +449,7 @@ Status Importer::lower_one(const onnx::NodeProto& n) {
     }
     all_const = all_const && it->second.is_const;
   }
-  if (op == "Shape") return lower_shape();
+  if (info != nullptr && info->kind == OpKind::kConstantOutput) return (this->*info->lower)();
   if (all_const) {
     std::vector<const HostTensor*> ins;
     for (int i = 0; i < n.input_size(); ++i) {
@@ -501,29 +464,9 @@ Status Importer::lower_one(const onnx::NodeProto& n) {
       return Status::Ok();
     }
   }
-  if (op == "Conv") return lower_conv();
-  if (op == "Gemm") return lower_gemm();
-  if (op == "MatMul") return lower_matmul();
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return lower_binary();
-  if (op == "Sum") return lower_sum();
-  if (op == "ReduceMean") return lower_reduce_mean();
-  if (op == "Concat") return lower_concat();
-  if (op == "MaxPool" || op == "AveragePool") return lower_pool();
-  if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return lower_global_pool();
-  if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish" ||
-      op == "LeakyRelu" || op == "Clip" || op == "HardSigmoid") {
-    return lower_unary();
-  }
-  if (op == "Softmax" || op == "LogSoftmax") return lower_softmax();
-  if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") {
-    return lower_reshape();
-  }
-  if (op == "Transpose") return lower_transpose();
-  if (op == "Pad") return lower_pad();
-  if (op == "BatchNormalization") return lower_batchnorm();
-  if (op == "Dropout" || op == "Identity") return lower_identity();
+  if (info != nullptr && info->lower != nullptr) return (this->*info->lower)();
   return unsupported(fmt::format("op type '{}' is not supported. Supported ops: {}", op,
-                                 kSupportedOps));
+                                 supported_ops()));
 }
 
 // What calibration, quantization and the writer rely on: every shape is

@@ -23,6 +23,8 @@
 //   importer.cpp     the pass: opset, initializers, graph inputs, node order,
 //                    the dispatch on the op type, graph outputs, the final
 //                    check; the lowering context (values, layouts, emit)
+//   op_table.cpp     the op table: every ONNX op the importer knows, its
+//                    arity and its lowering (op_table.hpp)
 //   constants.cpp    Constant, If with a constant condition, Shape, Identity,
 //                    Dropout (no runtime node)
 //   conv_gemm.cpp    Conv, Gemm, MatMul, BatchNormalization; the window
@@ -49,6 +51,7 @@
 #include "graph.hpp"
 #include "host_tensor.hpp"
 #include "limits.hpp"
+#include "op_table.hpp"
 
 // Returns the error of check_attrs() (the attributes this op accepts).
 #define QUANTA_CONVERT_TRY_ATTRS(...)                                   \
@@ -106,6 +109,8 @@ class Importer {
   Result<FloatGraphPtr> run();
 
  private:
+  friend std::span<const OpInfo> op_table();  // names the lowerings
+
   const onnx::ModelProto& model_;
   std::string base_dir_;
   const ImportOptions& options_;
@@ -147,8 +152,9 @@ class Importer {
                                "(as float32); constants must be finite",
                                name, static_cast<float>(h.v[static_cast<size_t>(i)]), i));
   }
-  // The inputs and outputs the op has (kArity); a present first output needs a name.
-  Status check_arity(const onnx::NodeProto& n) const;
+  // The inputs and outputs the op has (`info`, its line of the op table; none
+  // for an op the importer does not know); a present first output needs a name.
+  Status check_arity(const onnx::NodeProto& n, const OpInfo* info) const;
   // Constants of the float graph together stay under limits_.const_elements.
   Status check_const_budget() const;
 
