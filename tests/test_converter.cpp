@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <numeric>
 #include <random>
 #include <set>
@@ -477,6 +479,38 @@ TEST(ConverterOpTable, OneLinePerOpAndALoweringUnlessOnlyFolded) {
   }
   EXPECT_EQ(qi::find_op("LRN"), nullptr);
   EXPECT_EQ(qi::find_op("conv"), nullptr);  // op types are case-sensitive
+}
+
+// docs/converter.md gives the supported list as the error messages do, and
+// the fuzzers' ONNX dictionary names every op of the table.
+TEST(ConverterOpTable, DocsAndFuzzDictionaryFollowTheTable) {
+  auto read = [](const std::string& rel) {
+    std::ifstream f(std::string(QUANTA_SOURCE_DIR) + "/" + rel);
+    EXPECT_TRUE(f.good()) << rel;
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  auto squash = [](const std::string& text) {  // runs of white space become one space
+    std::string out;
+    bool space = false;
+    for (char c : text) {
+      if (std::isspace(static_cast<unsigned char>(c))) {
+        space = true;
+        continue;
+      }
+      if (space && !out.empty()) out += ' ';
+      space = false;
+      out += c;
+    }
+    return out;
+  };
+  const std::string list = qc::importer::supported_ops();
+  EXPECT_NE(squash(read("docs/converter.md")).find(squash(list)), std::string::npos)
+      << "docs/converter.md must give the supported list:\n" << list;
+  const std::string dict = read("fuzz/dict/onnx.dict");
+  for (const qc::importer::OpInfo& o : qc::importer::op_table()) {
+    EXPECT_NE(dict.find(fmt::format("\n\"{}\"\n", o.op)), std::string::npos)
+        << "fuzz/dict/onnx.dict lacks \"" << o.op << "\"";
+  }
 }
 
 TEST(ConverterErrors, UnsupportedAttributeNamed) {
