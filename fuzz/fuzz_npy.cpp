@@ -1,5 +1,5 @@
 // Target 5 (docs/fuzzing.md): a .npy image through every reader of
-// tools/npy.hpp and the converter's npy calibration source.
+// npy/include/quanta/npy.hpp and the converter's npy calibration source.
 //
 //   npy::parse + to_floats, then serialize and parse again (the round trip
 //   must give the same array);
@@ -19,8 +19,8 @@
 #include <fmt/format.h>
 
 #include "fuzz_common.hpp"
-#include "npy.hpp"
 #include "quanta/converter.hpp"
+#include "quanta/npy.hpp"
 
 namespace {
 

@@ -34,9 +34,10 @@
 #include <stb_image_write.h>
 #include <zlib.h>
 
-#include "npy.hpp"
+#include "onnx/op_table.hpp"
 #include "pattern_samples.hpp"
 #include "quanta/converter.hpp"
+#include "quanta/npy.hpp"
 
 namespace fs = std::filesystem;
 using namespace quanta;
@@ -46,17 +47,6 @@ namespace {
 constexpr size_t kMaxOnnxBytes = 64 << 10;
 constexpr size_t kMaxNodeTestBytes = 16 << 10;
 constexpr size_t kMaxModelBytes = 64 << 10;
-
-// Operators the importer lowers or folds (converter/src/onnx_import.cpp,
-// host_tensor.cpp); a node test using any other is not a useful seed.
-const std::set<std::string> kKnownOps = {
-    "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sum", "Concat", "MaxPool",
-    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "Relu", "Clip",
-    "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "LeakyRelu", "Softmax", "LogSoftmax",
-    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Pad", "BatchNormalization",
-    "Dropout", "Identity", "Constant", "If", "Shape", "Gather", "Cast", "Slice",
-    "ConstantOfShape", "Range", "Size", "Equal", "Greater", "Less", "Not", "Max", "Min",
-    "Abs", "Neg", "Exp", "Sqrt", "Pow", "Reciprocal", "Floor", "Ceil"};
 
 using Bytes = std::vector<uint8_t>;
 
@@ -93,9 +83,12 @@ Bytes to_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
 // ------------------------------------------------------------------ ONNX
 
+// True if the importer lowers or folds every op of `g` (its op table,
+// converter/src/onnx/op_table.cpp); a node test using any other op is not a
+// useful seed.
 bool known_ops(const onnx::GraphProto& g) {
   for (const auto& n : g.node()) {
-    if (!kKnownOps.count(n.op_type())) return false;
+    if (convert::importer::find_op(n.op_type()) == nullptr) return false;
     for (const auto& a : n.attribute()) {
       if (a.has_g() && !known_ops(a.g())) return false;
     }

@@ -20,8 +20,8 @@
 #include <sys/resource.h>
 #include <zlib.h>
 
-#include "npy.hpp"
 #include "quanta/converter.hpp"
+#include "quanta/npy.hpp"
 
 namespace quanta::convert {
 namespace {

@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "demo_model.hpp"
-#include "npy.hpp"
+#include "quanta/npy.hpp"
 #include "support/cli_runner.hpp"
 #include "support/model_builders.hpp"
 

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "npy.hpp"
+#include "quanta/npy.hpp"
 #include "quanta/quanta.hpp"
 #include "support/cli_runner.hpp"
 #include "support/onnx_builder.hpp"

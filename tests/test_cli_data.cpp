@@ -15,8 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "npy.hpp"
 #include "quanta/converter.hpp"
+#include "quanta/npy.hpp"
 #include "quanta/quanta.hpp"
 #include "support/cli_runner.hpp"
 #include "support/model_builders.hpp"

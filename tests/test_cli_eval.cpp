@@ -17,8 +17,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "npy.hpp"
 #include "quanta/model_writer.hpp"
+#include "quanta/npy.hpp"
 #include "quanta/quanta.hpp"
 #include "support/cli_runner.hpp"
 #include "support/model_builders.hpp"

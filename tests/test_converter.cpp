@@ -4,21 +4,26 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <numeric>
 #include <random>
+#include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <stb/stb_image_write.h>
 
 #include "graph.hpp"
-#include "npy.hpp"
+#include "onnx/op_table.hpp"
 #include "quanta/converter.hpp"
+#include "quanta/npy.hpp"
 #include "support/onnx_builder.hpp"
 #include "support/vector_source.hpp"
 
@@ -454,6 +459,58 @@ TEST(ConverterErrors, UnsupportedOpNamesNodeOpAndSupportedList) {
   EXPECT_NE(s.message().find("node 'norm1' (LRN)"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("op type 'LRN' is not supported"), std::string::npos);
   EXPECT_NE(s.message().find("Supported ops: Conv, Gemm"), std::string::npos);
+  EXPECT_NE(s.message().find("Supported ops: " + qc::importer::supported_ops()), std::string::npos)
+      << s.message();
+}
+
+// The op table (converter/src/onnx/op_table.cpp) is the importer's one list
+// of ONNX ops: the dispatch, the arity check and the supported list read it.
+TEST(ConverterOpTable, OneLinePerOpAndALoweringUnlessOnlyFolded) {
+  namespace qi = qc::importer;
+  std::set<std::string_view> seen;
+  for (const qi::OpInfo& o : qi::op_table()) {
+    EXPECT_TRUE(seen.insert(o.op).second) << o.op << " has two lines";
+    EXPECT_EQ(qi::find_op(o.op), &o) << o.op;
+    EXPECT_EQ(o.lower == nullptr, o.kind == qi::OpKind::kFolded) << o.op;
+    EXPECT_GE(o.min_in, 0) << o.op;
+    EXPECT_TRUE(o.max_in < 0 || o.max_in >= o.min_in) << o.op;
+    EXPECT_GE(o.min_out, 1) << o.op;
+    EXPECT_TRUE(o.max_out < 0 || o.max_out >= o.min_out) << o.op;
+  }
+  EXPECT_EQ(qi::find_op("LRN"), nullptr);
+  EXPECT_EQ(qi::find_op("conv"), nullptr);  // op types are case-sensitive
+}
+
+// docs/converter.md gives the supported list as the error messages do, and
+// the fuzzers' ONNX dictionary names every op of the table.
+TEST(ConverterOpTable, DocsAndFuzzDictionaryFollowTheTable) {
+  auto read = [](const std::string& rel) {
+    std::ifstream f(std::string(QUANTA_SOURCE_DIR) + "/" + rel);
+    EXPECT_TRUE(f.good()) << rel;
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  auto squash = [](const std::string& text) {  // runs of white space become one space
+    std::string out;
+    bool space = false;
+    for (char c : text) {
+      if (std::isspace(static_cast<unsigned char>(c))) {
+        space = true;
+        continue;
+      }
+      if (space && !out.empty()) out += ' ';
+      space = false;
+      out += c;
+    }
+    return out;
+  };
+  const std::string list = qc::importer::supported_ops();
+  EXPECT_NE(squash(read("docs/converter.md")).find(squash(list)), std::string::npos)
+      << "docs/converter.md must give the supported list:\n" << list;
+  const std::string dict = read("fuzz/dict/onnx.dict");
+  for (const qc::importer::OpInfo& o : qc::importer::op_table()) {
+    EXPECT_NE(dict.find(fmt::format("\n\"{}\"\n", o.op)), std::string::npos)
+        << "fuzz/dict/onnx.dict lacks \"" << o.op << "\"";
+  }
 }
 
 TEST(ConverterErrors, UnsupportedAttributeNamed) {

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "npy.hpp"
 #include "quanta/converter.hpp"
 #include "quanta/kernels/isa.h"
+#include "quanta/npy.hpp"
 #include "quanta/quanta.hpp"
 
 namespace quanta {

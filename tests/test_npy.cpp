@@ -1,4 +1,4 @@
-// tools/npy: round trips, every supported dtype, and malformed files.
+// npy/ (quanta_npy): round trips, every supported dtype, and malformed files.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "npy.hpp"
+#include "quanta/npy.hpp"
 #include "support/model_builders.hpp"
 
 namespace quanta::npy {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "npy.hpp"
+#include "quanta/npy.hpp"
 #include "support/cli_runner.hpp"
 
 // Defines int classify(const std::vector<float>& image).

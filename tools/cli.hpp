@@ -18,7 +18,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "npy.hpp"
+#include "quanta/npy.hpp"
 #include "quanta/quanta.hpp"
 
 namespace quanta::cli {

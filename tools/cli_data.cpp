@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
-#include "npy.hpp"
 #include "quanta/converter.hpp"
+#include "quanta/npy.hpp"
 
 namespace quanta::cli {
 namespace {

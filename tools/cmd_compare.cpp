@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
-#include "npy.hpp"
+#include "quanta/npy.hpp"
 
 namespace quanta::cli {
 namespace {

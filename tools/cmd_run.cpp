@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
-#include "npy.hpp"
+#include "quanta/npy.hpp"
 
 namespace quanta::cli {
 namespace {

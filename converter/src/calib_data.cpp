@@ -18,8 +18,8 @@
 
 #include "image_decode.hpp"
 #include "limits.hpp"
-#include "npy.hpp"
 #include "quanta/converter.hpp"
+#include "quanta/npy.hpp"
 
 namespace quanta::convert {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "npy.hpp"
+#include "quanta/npy.hpp"
 
 namespace quanta::test {
 

@@ -5,7 +5,7 @@
 // followed by spaces and a newline. It is parsed by a small recursive-descent
 // parser that accepts exactly the literal forms NumPy writes (quoted strings,
 // True/False, tuples of non-negative integers) and refuses anything else.
-#include "npy.hpp"
+#include "quanta/npy.hpp"
 
 #include <algorithm>
 #include <cerrno>
