@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "quanta/converter.hpp"
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/quanta.hpp"
 #include "support/onnx_builder.hpp"
 #include "support/vector_source.hpp"
@@ -136,10 +136,10 @@ std::vector<uint8_t> run_bytes(const std::vector<uint8_t>& model_bytes,
 void expect_same_for_every_thread_count(const Built& b, const char* what) {
   ASSERT_FALSE(b.int8.empty());
   for (KernelTier tier : {KernelTier::kReference, KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
-    const k::Isa isa = tier == KernelTier::kReference ? k::Isa::kRef
-                       : tier == KernelTier::kAvx2    ? k::Isa::kAvx2
-                                                      : k::Isa::kAvx512Vnni;
-    if (!k::cpu_supports(isa)) continue;
+    const k::Tier t = tier == KernelTier::kReference ? k::Tier::kRef
+                       : tier == KernelTier::kAvx2    ? k::Tier::kAvx2
+                                                      : k::Tier::kAvx512Vnni;
+    if (!k::cpu_supports(t)) continue;
     for (const auto* model : {&b.fp32, &b.int8}) {
       SessionOptions o;
       o.kernels = tier;
@@ -231,8 +231,8 @@ TEST(Threads, ActivationMatMulGivesTheReferenceBytes) {
   ref.kernels = KernelTier::kReference;
   const std::vector<uint8_t> want = run_bytes(b.int8, b.inputs, ref);
   for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
-    const k::Isa isa = tier == KernelTier::kAvx2 ? k::Isa::kAvx2 : k::Isa::kAvx512Vnni;
-    if (!k::cpu_supports(isa)) continue;
+    const k::Tier kt = tier == KernelTier::kAvx2 ? k::Tier::kAvx2 : k::Tier::kAvx512Vnni;
+    if (!k::cpu_supports(kt)) continue;
     for (int threads : {1, 2}) {
       SessionOptions o;
       o.kernels = tier;

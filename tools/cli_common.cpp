@@ -11,7 +11,7 @@
 #include <limits>
 
 #include "cli.hpp"
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 
 #ifndef QUANTA_VERSION_STRING
 #define QUANTA_VERSION_STRING "0.1.0"
@@ -22,16 +22,16 @@ namespace quanta::cli {
 std::string version_text() {
   const dnnl_version_t* v = dnnl_version();
   const std::string hash = v->hash ? v->hash : "";
-  kernels::Isa isa = kernels::Isa::kRef;
-  std::string isa_error;
-  const bool isa_ok = kernels::active_isa(&isa, &isa_error) == kernels::IsaChoice::kOk;
+  kernels::Tier tier = kernels::Tier::kRef;
+  std::string tier_error;
+  const bool tier_ok = kernels::active_tier(&tier, &tier_error) == kernels::TierChoice::kOk;
   return fmt::format("quanta {}\nmodel format {}.{}\noneDNN {}.{}.{}{}\n", QUANTA_VERSION_STRING,
                      kFormatVersionMajor, kFormatVersionMinor, v->major, v->minor, v->patch,
                      hash.empty() || hash == "N/A" ? "" : " (" + hash + ")") +
-         (isa_ok ? fmt::format("kernels {} (best on this CPU: {})\n", kernels::isa_name(isa),
-                               kernels::isa_name(kernels::best_isa()))
+         (tier_ok ? fmt::format("kernels {} (best on this CPU: {})\n", kernels::tier_name(tier),
+                               kernels::tier_name(kernels::best_tier()))
                  : fmt::format("kernels none: {}; every command that runs a model will refuse it\n",
-                               isa_error));
+                               tier_error));
 }
 
 // ------------------------------------------------------------ helpers

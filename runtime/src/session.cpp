@@ -212,27 +212,27 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     }
   }
 
-  kernels::Isa isa = kernels::Isa::kRef;
+  kernels::Tier tier = kernels::Tier::kRef;
   switch (options.kernels) {
     case KernelTier::kAuto: {
       // Like QUANTA_BACKEND: a tier name that cannot be honoured is refused,
       // never replaced by another tier (docs/runtime.md, "Kernel tiers").
       std::string why;
-      switch (kernels::active_isa(&isa, &why)) {
-        case kernels::IsaChoice::kOk: break;
-        case kernels::IsaChoice::kUnknownName: return Status{StatusCode::kInvalidArgument, why};
-        case kernels::IsaChoice::kUnsupportedTier: return Status{StatusCode::kUnsupported, why};
+      switch (kernels::active_tier(&tier, &why)) {
+        case kernels::TierChoice::kOk: break;
+        case kernels::TierChoice::kUnknownName: return Status{StatusCode::kInvalidArgument, why};
+        case kernels::TierChoice::kUnsupportedTier: return Status{StatusCode::kUnsupported, why};
       }
       break;
     }
-    case KernelTier::kReference: isa = kernels::Isa::kRef; break;
-    case KernelTier::kAvx2: isa = kernels::Isa::kAvx2; break;
-    case KernelTier::kAvx512Vnni: isa = kernels::Isa::kAvx512Vnni; break;
+    case KernelTier::kReference: tier = kernels::Tier::kRef; break;
+    case KernelTier::kAvx2: tier = kernels::Tier::kAvx2; break;
+    case KernelTier::kAvx512Vnni: tier = kernels::Tier::kAvx512Vnni; break;
   }
-  if (!kernels::cpu_supports(isa)) {
+  if (!kernels::cpu_supports(tier)) {
     return Status{StatusCode::kUnsupported,
                   fmt::format("kernel tier {} is not supported by this CPU (best: {})",
-                              kernels::isa_name(isa), kernels::isa_name(kernels::best_isa()))};
+                              kernels::tier_name(tier), kernels::tier_name(kernels::best_tier()))};
   }
   if (options.threads < 0 || options.threads > kMaxThreads) {
     return Status{StatusCode::kInvalidArgument,
@@ -288,7 +288,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
       continue;
     }
     detail::OpContext ctx{m,   static_cast<int>(i), impl->tensor_data.data(),
-                          isa, impl->pool.get(),   backend == Backend::kOnednn,
+                          tier, impl->pool.get(),   backend == Backend::kOnednn,
                           threads, fusable_add(i), &budget};
     Result<detail::PreparedOp> op = detail::prepare_op(ctx);
     if (!op) return op.status();

@@ -11,7 +11,7 @@
 
 #include "npy.hpp"
 #include "quanta/converter.hpp"
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/quanta.hpp"
 
 namespace quanta {
@@ -27,9 +27,9 @@ struct Case {
 
 std::string src(const std::string& rel) { return std::string(QUANTA_SOURCE_DIR) + "/" + rel; }
 
-class IsaEquivalence : public ::testing::TestWithParam<Case> {
+class TierEquivalence : public ::testing::TestWithParam<Case> {
  protected:
-  void TearDown() override { k::force_isa(k::best_isa()); }
+  void TearDown() override { k::force_tier(k::best_tier()); }
 };
 
 // Outputs (float view of the dequantized bytes) of `samples` runs.
@@ -84,31 +84,31 @@ void convert_case(const Case& c, std::vector<uint8_t>* int8_bytes,
   *input_samples = std::move(inputs);
 }
 
-TEST_P(IsaEquivalence, EveryTierGivesTheReferenceBytes) {
-  std::vector<k::Isa> tiers;
-  for (k::Isa isa : {k::Isa::kAvx2, k::Isa::kAvx512Vnni}) {
-    if (k::cpu_supports(isa)) tiers.push_back(isa);
+TEST_P(TierEquivalence, EveryTierGivesTheReferenceBytes) {
+  std::vector<k::Tier> tiers;
+  for (k::Tier t : {k::Tier::kAvx2, k::Tier::kAvx512Vnni}) {
+    if (k::cpu_supports(t)) tiers.push_back(t);
   }
   if (tiers.empty()) GTEST_SKIP() << "this CPU has no optimized kernel tier (no AVX2)";
   const Case c = GetParam();
   std::vector<uint8_t> int8;
   std::vector<std::vector<float>> inputs;
   ASSERT_NO_FATAL_FAILURE(convert_case(c, &int8, &inputs));
-  ASSERT_TRUE(k::force_isa(k::Isa::kRef));
+  ASSERT_TRUE(k::force_tier(k::Tier::kRef));
   const std::vector<float> want = run_all(int8, inputs);
-  for (k::Isa isa : tiers) {
-    ASSERT_TRUE(k::force_isa(isa));
+  for (k::Tier t : tiers) {
+    ASSERT_TRUE(k::force_tier(t));
     const std::vector<float> got = run_all(int8, inputs);
     ASSERT_EQ(got.size(), want.size());
     EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
-        << c.onnx << ": tier " << k::isa_name(isa) << " differs from the reference kernels";
+        << c.onnx << ": tier " << k::tier_name(t) << " differs from the reference kernels";
   }
 }
 
 // The oneDNN backend (Conv2D / FullyConnected / MatMul through oneDNN where it
 // accepts the node, docs/onednn.md) gives the reference kernels' bytes too,
 // with 1 and 2 threads.
-TEST_P(IsaEquivalence, OnednnBackendGivesTheReferenceBytes) {
+TEST_P(TierEquivalence, OnednnBackendGivesTheReferenceBytes) {
   const Case c = GetParam();
   std::vector<uint8_t> int8;
   std::vector<std::vector<float>> inputs;
@@ -131,7 +131,7 @@ TEST_P(IsaEquivalence, OnednnBackendGivesTheReferenceBytes) {
 // ResNet-8's residual Adds are absorbed by the convolutions before them on the
 // AVX2 tier (with 1 and 2 threads), and the bytes stay the reference's.
 TEST(FusedResidualAdd, ResNet8AbsorbsItsAddsWithTheReferenceBytes) {
-  if (!k::cpu_supports(k::Isa::kAvx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  if (!k::cpu_supports(k::Tier::kAvx2)) GTEST_SKIP() << "no AVX2 on this CPU";
   std::vector<uint8_t> int8;
   std::vector<std::vector<float>> inputs;
   ASSERT_NO_FATAL_FAILURE(convert_case(
@@ -198,10 +198,10 @@ TEST(SessionKernelTier, QuantaIsaSelectsATierAndABadValueIsRefused) {
     ~EnvGuard() { ::unsetenv("QUANTA_ISA"); }
   } guard;
   ::setenv("QUANTA_ISA", "ref", 1);
-  k::Isa isa = k::Isa::kAvx2;
+  k::Tier tier = k::Tier::kAvx2;
   std::string why;
-  EXPECT_EQ(k::active_isa(&isa, &why), k::IsaChoice::kOk);
-  EXPECT_EQ(isa, k::Isa::kRef);
+  EXPECT_EQ(k::active_tier(&tier, &why), k::TierChoice::kOk);
+  EXPECT_EQ(tier, k::Tier::kRef);
   EXPECT_TRUE(Session::create(*m).ok());
 
   for (const char* bad : {"bogus", "AVX2", "avx512"}) {
@@ -218,11 +218,11 @@ TEST(SessionKernelTier, QuantaIsaSelectsATierAndABadValueIsRefused) {
     EXPECT_TRUE(Session::create(*m, o).ok());
   }
   // A tier this CPU lacks is refused too (on a CPU that has every tier, the
-  // kernel test KernelIsa.QuantaIsaValues covers that message).
-  for (k::Isa t : {k::Isa::kAvx2, k::Isa::kAvx512Vnni}) {
-    ::setenv("QUANTA_ISA", k::isa_name(t), 1);
+  // kernel test KernelTier.QuantaIsaValues covers that message).
+  for (k::Tier t : {k::Tier::kAvx2, k::Tier::kAvx512Vnni}) {
+    ::setenv("QUANTA_ISA", k::tier_name(t), 1);
     auto s = Session::create(*m);
-    EXPECT_EQ(s.ok(), k::cpu_supports(t)) << k::isa_name(t);
+    EXPECT_EQ(s.ok(), k::cpu_supports(t)) << k::tier_name(t);
     if (!s.ok()) {
       EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
       EXPECT_NE(s.status().message().find("this CPU does not support"), std::string::npos);
@@ -236,13 +236,13 @@ TEST(SessionKernelTier, AnUnsupportedTierIsRefusedAndReferenceAlwaysWorks) {
   const std::string bytes_path = src("models/demo_cnn_int8.quanta");
   auto m = Model::load_file(bytes_path);
   ASSERT_TRUE(m.ok()) << m.status().message();
-  for (auto [tier, isa] : {std::pair{KernelTier::kReference, k::Isa::kRef},
-                           std::pair{KernelTier::kAvx2, k::Isa::kAvx2},
-                           std::pair{KernelTier::kAvx512Vnni, k::Isa::kAvx512Vnni}}) {
+  for (auto [tier, t] : {std::pair{KernelTier::kReference, k::Tier::kRef},
+                         std::pair{KernelTier::kAvx2, k::Tier::kAvx2},
+                         std::pair{KernelTier::kAvx512Vnni, k::Tier::kAvx512Vnni}}) {
     SessionOptions o;
     o.kernels = tier;
     auto s = Session::create(*m, o);
-    EXPECT_EQ(s.ok(), k::cpu_supports(isa)) << kernel_tier_name(tier);
+    EXPECT_EQ(s.ok(), k::cpu_supports(t)) << kernel_tier_name(tier);
     if (!s.ok()) {
       EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
       EXPECT_NE(s.status().message().find("not supported by this CPU"), std::string::npos);
@@ -251,7 +251,7 @@ TEST(SessionKernelTier, AnUnsupportedTierIsRefusedAndReferenceAlwaysWorks) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Models, IsaEquivalence,
+    Models, TierEquivalence,
     ::testing::Values(Case{"models/fashion_mlp.onnx", "models/fashion_calib_x.npy"},
                       Case{"models/fashion_cnn_bn.onnx", "models/fashion_calib_x.npy"},
                       Case{"tests/data/zoo/mobilenetv2_op13.onnx", "tests/data/zoo/data_cifar_calib.npy"},
