@@ -114,7 +114,7 @@ TEST_P(TierEquivalence, OnednnBackendGivesTheReferenceBytes) {
   std::vector<std::vector<float>> inputs;
   ASSERT_NO_FATAL_FAILURE(convert_case(c, &int8, &inputs));
   SessionOptions ref;
-  ref.kernels = KernelTier::kReference;
+  ref.tier = KernelTier::kRef;
   const std::vector<float> want = run_all(int8, inputs, ref);
   for (int threads : {1, 2}) {
     SessionOptions o;
@@ -137,13 +137,13 @@ TEST(FusedResidualAdd, ResNet8AbsorbsItsAddsWithTheReferenceBytes) {
   ASSERT_NO_FATAL_FAILURE(convert_case(
       {"tests/data/zoo/resnet8_op13.onnx", "tests/data/zoo/data_cifar_calib.npy"}, &int8, &inputs));
   SessionOptions ref;
-  ref.kernels = KernelTier::kReference;
+  ref.tier = KernelTier::kRef;
   const std::vector<float> want = run_all(int8, inputs, ref);
   auto m = Model::load_buffer(int8.data(), int8.size(), true);
   ASSERT_TRUE(m.ok());
   for (int threads : {1, 2}) {
     SessionOptions o;
-    o.kernels = KernelTier::kAvx2;
+    o.tier = KernelTier::kAvx2;
     o.threads = threads;
     auto s = Session::create(*m, o);
     ASSERT_TRUE(s.ok()) << s.status().message();
@@ -154,7 +154,7 @@ TEST(FusedResidualAdd, ResNet8AbsorbsItsAddsWithTheReferenceBytes) {
         << "threads " << threads;
   }
   SessionOptions r;
-  r.kernels = KernelTier::kReference;
+  r.tier = KernelTier::kRef;
   auto s = Session::create(*m, r);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ((*s)->fused_adds(), 0) << "the reference tier never fuses";
@@ -188,7 +188,7 @@ TEST(SessionBackend, OptionEnvironmentAndErrors) {
   EXPECT_EQ((*s)->backend(), Backend::kOwn);
 }
 
-// QUANTA_ISA is read at every Session::create (kernels = kAuto): a tier name
+// QUANTA_ISA is read at every Session::create (tier = kAuto): a tier name
 // selects it, anything else is refused with the variable, the value and the
 // accepted names, instead of silently running the reference kernels.
 TEST(SessionKernelTier, QuantaIsaSelectsATierAndABadValueIsRefused) {
@@ -202,7 +202,9 @@ TEST(SessionKernelTier, QuantaIsaSelectsATierAndABadValueIsRefused) {
   std::string why;
   EXPECT_EQ(k::active_tier(&tier, &why), k::TierChoice::kOk);
   EXPECT_EQ(tier, k::Tier::kRef);
-  EXPECT_TRUE(Session::create(*m).ok());
+  auto created = Session::create(*m);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  EXPECT_EQ((*created)->tier(), KernelTier::kRef);
 
   for (const char* bad : {"bogus", "AVX2", "avx512"}) {
     SCOPED_TRACE(bad);
@@ -214,7 +216,7 @@ TEST(SessionKernelTier, QuantaIsaSelectsATierAndABadValueIsRefused) {
               "QUANTA_ISA='" + std::string(bad) + "' is not a kernel tier (ref, avx2, avx512vnni)");
     // An explicit tier does not consult the environment.
     SessionOptions o;
-    o.kernels = KernelTier::kReference;
+    o.tier = KernelTier::kRef;
     EXPECT_TRUE(Session::create(*m, o).ok());
   }
   // A tier this CPU lacks is refused too (on a CPU that has every tier, the
@@ -223,31 +225,59 @@ TEST(SessionKernelTier, QuantaIsaSelectsATierAndABadValueIsRefused) {
     ::setenv("QUANTA_ISA", k::tier_name(t), 1);
     auto s = Session::create(*m);
     EXPECT_EQ(s.ok(), k::cpu_supports(t)) << k::tier_name(t);
-    if (!s.ok()) {
+    if (s.ok()) {
+      EXPECT_STREQ(kernel_tier_name((*s)->tier()), k::tier_name(t));
+    } else {
       EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
       EXPECT_NE(s.status().message().find("this CPU does not support"), std::string::npos);
     }
   }
   ::setenv("QUANTA_ISA", "", 1);  // empty: as if unset
-  EXPECT_TRUE(Session::create(*m).ok());
+  created = Session::create(*m);
+  ASSERT_TRUE(created.ok());
+  EXPECT_STREQ(kernel_tier_name((*created)->tier()), k::tier_name(k::best_tier()));
 }
 
 TEST(SessionKernelTier, AnUnsupportedTierIsRefusedAndReferenceAlwaysWorks) {
   const std::string bytes_path = src("models/demo_cnn_int8.quanta");
   auto m = Model::load_file(bytes_path);
   ASSERT_TRUE(m.ok()) << m.status().message();
-  for (auto [tier, t] : {std::pair{KernelTier::kReference, k::Tier::kRef},
+  for (auto [tier, t] : {std::pair{KernelTier::kRef, k::Tier::kRef},
                          std::pair{KernelTier::kAvx2, k::Tier::kAvx2},
                          std::pair{KernelTier::kAvx512Vnni, k::Tier::kAvx512Vnni}}) {
     SessionOptions o;
-    o.kernels = tier;
+    o.tier = tier;
     auto s = Session::create(*m, o);
     EXPECT_EQ(s.ok(), k::cpu_supports(t)) << kernel_tier_name(tier);
-    if (!s.ok()) {
+    if (s.ok()) {
+      EXPECT_EQ((*s)->tier(), tier);
+    } else {
       EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
-      EXPECT_NE(s.status().message().find("not supported by this CPU"), std::string::npos);
+      EXPECT_EQ(s.status().message(),
+                k::unsupported_tier_error(std::string("tier ") + kernel_tier_name(tier) +
+                                          " (SessionOptions::tier)"));
     }
   }
+}
+
+TEST(SessionKernelTier, NamesAndParsing) {
+  for (auto [tier, name] : {std::pair{KernelTier::kAuto, "auto"}, std::pair{KernelTier::kRef, "ref"},
+                            std::pair{KernelTier::kAvx2, "avx2"},
+                            std::pair{KernelTier::kAvx512Vnni, "avx512vnni"}}) {
+    EXPECT_STREQ(kernel_tier_name(tier), name);
+    KernelTier parsed = KernelTier::kAuto;
+    EXPECT_TRUE(parse_kernel_tier(name, &parsed)) << name;
+    EXPECT_EQ(parsed, tier);
+  }
+  // kernel_tier_name and the kernels' tier_name spell every tier alike.
+  EXPECT_STREQ(kernel_tier_name(KernelTier::kRef), k::tier_name(k::Tier::kRef));
+  EXPECT_STREQ(kernel_tier_name(KernelTier::kAvx2), k::tier_name(k::Tier::kAvx2));
+  EXPECT_STREQ(kernel_tier_name(KernelTier::kAvx512Vnni), k::tier_name(k::Tier::kAvx512Vnni));
+  KernelTier unchanged = KernelTier::kAvx2;
+  for (const char* bad : {"reference", "Ref", "", "avx512", "isa"}) {
+    EXPECT_FALSE(parse_kernel_tier(bad, &unchanged)) << bad;
+  }
+  EXPECT_EQ(unchanged, KernelTier::kAvx2);
 }
 
 INSTANTIATE_TEST_SUITE_P(

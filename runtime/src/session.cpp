@@ -16,6 +16,7 @@
 #include "planner.hpp"
 #include "thread_pool.hpp"
 #include "quanta/kernels/ref.h"
+#include "quanta/kernels/tier.h"
 
 namespace quanta {
 namespace detail {
@@ -39,6 +40,7 @@ struct SessionImpl {
   std::vector<NodeTiming> timings;
   std::vector<TensorView> inputs;
   std::vector<TensorView> outputs;
+  KernelTier tier = KernelTier::kRef;
   Backend backend = Backend::kOwn;
   // Declared last so that it is destroyed first: no worker outlives the
   // prepared states it may be reading.
@@ -213,7 +215,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   }
 
   kernels::Tier tier = kernels::Tier::kRef;
-  switch (options.kernels) {
+  switch (options.tier) {
     case KernelTier::kAuto: {
       // Like QUANTA_BACKEND: a tier name that cannot be honoured is refused,
       // never replaced by another tier (docs/runtime.md, "Kernel tiers").
@@ -225,14 +227,20 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
       }
       break;
     }
-    case KernelTier::kReference: tier = kernels::Tier::kRef; break;
+    case KernelTier::kRef: tier = kernels::Tier::kRef; break;
     case KernelTier::kAvx2: tier = kernels::Tier::kAvx2; break;
     case KernelTier::kAvx512Vnni: tier = kernels::Tier::kAvx512Vnni; break;
   }
   if (!kernels::cpu_supports(tier)) {
     return Status{StatusCode::kUnsupported,
-                  fmt::format("kernel tier {} is not supported by this CPU (best: {})",
-                              kernels::tier_name(tier), kernels::tier_name(kernels::best_tier()))};
+                  kernels::unsupported_tier_error(
+                      fmt::format("tier {} (SessionOptions::tier)",
+                                  kernels::tier_name(tier)))};
+  }
+  switch (tier) {
+    case kernels::Tier::kRef: impl->tier = KernelTier::kRef; break;
+    case kernels::Tier::kAvx2: impl->tier = KernelTier::kAvx2; break;
+    case kernels::Tier::kAvx512Vnni: impl->tier = KernelTier::kAvx512Vnni; break;
   }
   if (options.threads < 0 || options.threads > kMaxThreads) {
     return Status{StatusCode::kInvalidArgument,
@@ -332,6 +340,7 @@ std::vector<BackendNote> Session::backend_notes() const {
   return notes;
 }
 int Session::threads() const { return impl_->pool ? impl_->pool->threads() : 1; }
+KernelTier Session::tier() const { return impl_->tier; }
 Backend Session::backend() const { return impl_->backend; }
 size_t Session::unplanned_bytes() const { return impl_->unplanned_bytes; }
 size_t Session::prepared_bytes() const { return impl_->prepared_bytes; }
