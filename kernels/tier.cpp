@@ -79,11 +79,11 @@ TierChoice tier_from_value(const char* value, bool (*supports)(Tier), Tier* tier
       names += names.empty() ? "" : ", ";
       names += tier_name(t);
     }
-    *error = "QUANTA_ISA='" + std::string(value) + "' is not a kernel tier (" + names + ")";
+    *error = "QUANTA_TIER='" + std::string(value) + "' is not a kernel tier (" + names + ")";
     return TierChoice::kUnknownName;
   }
   if (!supports(want)) {
-    *error = unsupported_tier_error("QUANTA_ISA='" + std::string(value) + "'", supports);
+    *error = unsupported_tier_error("QUANTA_TIER='" + std::string(value) + "'", supports);
     return TierChoice::kUnsupportedTier;
   }
   *tier = want;
@@ -91,7 +91,16 @@ TierChoice tier_from_value(const char* value, bool (*supports)(Tier), Tier* tier
 }
 
 TierChoice active_tier(Tier* tier, std::string* error) {
-  const TierChoice c = tier_from_value(std::getenv("QUANTA_ISA"), cpu_supports, tier, error);
+  TierChoice c = tier_from_value(std::getenv("QUANTA_TIER"), cpu_supports, tier, error);
+  if (c == TierChoice::kOk) {
+    if (const char* old = std::getenv("QUANTA_ISA"); old != nullptr) {
+      *tier = best_tier();
+      *error = "QUANTA_ISA was renamed QUANTA_TIER: unset QUANTA_ISA";
+      *error += *old == '\0' ? std::string(" (QUANTA_TIER=ref|avx2|avx512vnni chooses a tier)")
+                              : " and set QUANTA_TIER='" + std::string(old) + "' instead";
+      c = TierChoice::kRenamedVariable;
+    }
+  }
   const int f = g_forced.load(std::memory_order_relaxed);
   if (f != kNotForced) *tier = static_cast<Tier>(f);
   return c;

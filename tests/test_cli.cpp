@@ -97,15 +97,15 @@ TEST_F(CliTest, VersionAndHelp) {
               AllOf(HasSubstr("--intra-threads"), HasSubstr("--backend")));
 }
 
-// A QUANTA_ISA value that is not a kernel tier stops every command that runs
+// A QUANTA_TIER value that is not a kernel tier stops every command that runs
 // a model (exit 1, the variable, value and accepted names on stderr) instead of
 // running the 40x slower reference kernels; --version says so too.
-TEST_F(CliTest, BadQuantaIsaIsAnError) {
+TEST_F(CliTest, BadQuantaTierIsAnError) {
   struct EnvGuard {
-    ~EnvGuard() { ::unsetenv("QUANTA_ISA"); }
+    ~EnvGuard() { ::unsetenv("QUANTA_TIER"); }
   } guard;
-  ::setenv("QUANTA_ISA", "bogus", 1);  // inherited by the child process
-  const std::string why = "QUANTA_ISA='bogus' is not a kernel tier (ref, avx2, avx512vnni)";
+  ::setenv("QUANTA_TIER", "bogus", 1);  // inherited by the child process
+  const std::string why = "QUANTA_TIER='bogus' is not a kernel tier (ref, avx2, avx512vnni)";
   for (const std::string& cmd : {"run " + quote(int8_) + " -i " + quote(input_),
                                  "bench " + quote(int8_) + " --runs 1 --warmup 0"}) {
     SCOPED_TRACE(cmd);
@@ -115,10 +115,33 @@ TEST_F(CliTest, BadQuantaIsaIsAnError) {
   }
   Outcome v = quanta("--version");
   EXPECT_EXIT_CODE(v, 0);
-  EXPECT_THAT(v.output, HasSubstr("kernels none: " + why));
-  ::setenv("QUANTA_ISA", "ref", 1);
+  EXPECT_THAT(v.output, HasSubstr("tier none: " + why));
+  ::setenv("QUANTA_TIER", "ref", 1);
   v = quanta("--version");
-  EXPECT_THAT(v.output, HasSubstr("kernels ref (best on this CPU: "));
+  EXPECT_THAT(v.output, HasSubstr("tier ref (best on this CPU: "));
+  EXPECT_EXIT_CODE(quanta("run " + quote(int8_) + " -i " + quote(input_)), 0);
+}
+
+// QUANTA_ISA, the old name of QUANTA_TIER, stops every command that reads the
+// environment, with the new name, so that an old script does not silently run
+// the default tier.
+TEST_F(CliTest, QuantaIsaIsAnErrorNamingQuantaTier) {
+  struct EnvGuard {
+    ~EnvGuard() { ::unsetenv("QUANTA_ISA"); }
+  } guard;
+  ::setenv("QUANTA_ISA", "ref", 1);
+  const std::string why = "QUANTA_ISA was renamed QUANTA_TIER: unset QUANTA_ISA and set QUANTA_TIER='ref' instead";
+  for (const std::string& cmd : {"run " + quote(int8_) + " -i " + quote(input_),
+                                 "bench " + quote(int8_) + " --runs 1 --warmup 0"}) {
+    SCOPED_TRACE(cmd);
+    Outcome o = quanta(cmd);
+    EXPECT_EXIT_CODE(o, 1);
+    EXPECT_THAT(o.output, AllOf(HasSubstr("quanta: error: "), HasSubstr("invalid argument"), HasSubstr(why)));
+  }
+  Outcome v = quanta("--version");
+  EXPECT_EXIT_CODE(v, 0);
+  EXPECT_THAT(v.output, HasSubstr("tier none: " + why));
+  ::unsetenv("QUANTA_ISA");
   EXPECT_EXIT_CODE(quanta("run " + quote(int8_) + " -i " + quote(input_)), 0);
 }
 

@@ -1,4 +1,4 @@
-// Kernel tiers (tier.h): detection, forcing, QUANTA_ISA values and names.
+// Kernel tiers (tier.h): detection, forcing, QUANTA_TIER values and names.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -42,7 +42,7 @@ bool ref_only(Tier t) { return t == Tier::kRef; }
 // that supporting one tier implies supporting the ones listed before it.
 bool ref_and_vnni(Tier t) { return t != Tier::kAvx2; }
 
-TEST(KernelTier, QuantaIsaValues) {
+TEST(KernelTier, QuantaTierValues) {
   Tier tier = Tier::kRef;
   std::string why;
   // Unset or empty: the best tier of that CPU.
@@ -57,12 +57,12 @@ TEST(KernelTier, QuantaIsaValues) {
   EXPECT_TRUE(why.empty());
   // An AVX2-only CPU asked for AVX-512 VNNI.
   EXPECT_EQ(tier_from_value("avx512vnni", upto_avx2, &tier, &why), TierChoice::kUnsupportedTier);
-  EXPECT_EQ(why, "QUANTA_ISA='avx512vnni': this CPU does not support that kernel tier (it supports ref, avx2)");
+  EXPECT_EQ(why, "QUANTA_TIER='avx512vnni': this CPU does not support that kernel tier (it supports ref, avx2)");
   EXPECT_EQ(tier_from_value("avx2", ref_only, &tier, &why), TierChoice::kUnsupportedTier);
-  EXPECT_EQ(why, "QUANTA_ISA='avx2': this CPU does not support that kernel tier (it supports ref)");
+  EXPECT_EQ(why, "QUANTA_TIER='avx2': this CPU does not support that kernel tier (it supports ref)");
   EXPECT_EQ(tier, Tier::kRef);
   EXPECT_EQ(tier_from_value("sse4", upto_avx2, &tier, &why), TierChoice::kUnknownName);
-  EXPECT_EQ(why, "QUANTA_ISA='sse4' is not a kernel tier (ref, avx2, avx512vnni)");
+  EXPECT_EQ(why, "QUANTA_TIER='sse4' is not a kernel tier (ref, avx2, avx512vnni)");
   EXPECT_EQ(tier, Tier::kAvx2);
   // The old spellings of the API's enumerators are not tier names.
   EXPECT_EQ(tier_from_value("reference", upto_avx2, &tier, &why), TierChoice::kUnknownName);
@@ -74,7 +74,7 @@ TEST(KernelTier, SupportIsDecidedPerTier) {
   EXPECT_EQ(tier_from_value(nullptr, ref_and_vnni, &tier, &why), TierChoice::kOk);
   EXPECT_EQ(tier, Tier::kAvx512Vnni);
   EXPECT_EQ(tier_from_value("avx2", ref_and_vnni, &tier, &why), TierChoice::kUnsupportedTier);
-  EXPECT_EQ(why, "QUANTA_ISA='avx2': this CPU does not support that kernel tier (it supports ref, avx512vnni)");
+  EXPECT_EQ(why, "QUANTA_TIER='avx2': this CPU does not support that kernel tier (it supports ref, avx512vnni)");
   EXPECT_EQ(tier, Tier::kAvx512Vnni);
 }
 

@@ -188,16 +188,16 @@ TEST(SessionBackend, OptionEnvironmentAndErrors) {
   EXPECT_EQ((*s)->backend(), Backend::kOwn);
 }
 
-// QUANTA_ISA is read at every Session::create (tier = kAuto): a tier name
+// QUANTA_TIER is read at every Session::create (tier = kAuto): a tier name
 // selects it, anything else is refused with the variable, the value and the
 // accepted names, instead of silently running the reference kernels.
-TEST(SessionKernelTier, QuantaIsaSelectsATierAndABadValueIsRefused) {
+TEST(SessionKernelTier, QuantaTierSelectsATierAndABadValueIsRefused) {
   auto m = Model::load_file(src("models/demo_cnn_int8.quanta"));
   ASSERT_TRUE(m.ok()) << m.status().message();
   struct EnvGuard {
-    ~EnvGuard() { ::unsetenv("QUANTA_ISA"); }
+    ~EnvGuard() { ::unsetenv("QUANTA_TIER"); }
   } guard;
-  ::setenv("QUANTA_ISA", "ref", 1);
+  ::setenv("QUANTA_TIER", "ref", 1);
   k::Tier tier = k::Tier::kAvx2;
   std::string why;
   EXPECT_EQ(k::active_tier(&tier, &why), k::TierChoice::kOk);
@@ -206,23 +206,23 @@ TEST(SessionKernelTier, QuantaIsaSelectsATierAndABadValueIsRefused) {
   ASSERT_TRUE(created.ok()) << created.status().message();
   EXPECT_EQ((*created)->tier(), KernelTier::kRef);
 
-  for (const char* bad : {"bogus", "AVX2", "avx512"}) {
+  for (const char* bad : {"bogus", "AVX2", "avx512", "auto", "reference"}) {
     SCOPED_TRACE(bad);
-    ::setenv("QUANTA_ISA", bad, 1);
+    ::setenv("QUANTA_TIER", bad, 1);
     auto s = Session::create(*m);
-    ASSERT_FALSE(s.ok()) << "QUANTA_ISA=" << bad << " was accepted";
+    ASSERT_FALSE(s.ok()) << "QUANTA_TIER=" << bad << " was accepted";
     EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(s.status().message(),
-              "QUANTA_ISA='" + std::string(bad) + "' is not a kernel tier (ref, avx2, avx512vnni)");
+              "QUANTA_TIER='" + std::string(bad) + "' is not a kernel tier (ref, avx2, avx512vnni)");
     // An explicit tier does not consult the environment.
     SessionOptions o;
     o.tier = KernelTier::kRef;
     EXPECT_TRUE(Session::create(*m, o).ok());
   }
   // A tier this CPU lacks is refused too (on a CPU that has every tier, the
-  // kernel test KernelTier.QuantaIsaValues covers that message).
+  // kernel test KernelTier.QuantaTierValues covers that message).
   for (k::Tier t : {k::Tier::kAvx2, k::Tier::kAvx512Vnni}) {
-    ::setenv("QUANTA_ISA", k::tier_name(t), 1);
+    ::setenv("QUANTA_TIER", k::tier_name(t), 1);
     auto s = Session::create(*m);
     EXPECT_EQ(s.ok(), k::cpu_supports(t)) << k::tier_name(t);
     if (s.ok()) {
@@ -232,10 +232,48 @@ TEST(SessionKernelTier, QuantaIsaSelectsATierAndABadValueIsRefused) {
       EXPECT_NE(s.status().message().find("this CPU does not support"), std::string::npos);
     }
   }
-  ::setenv("QUANTA_ISA", "", 1);  // empty: as if unset
+  ::setenv("QUANTA_TIER", "", 1);  // empty: as if unset
   created = Session::create(*m);
   ASSERT_TRUE(created.ok());
   EXPECT_STREQ(kernel_tier_name((*created)->tier()), k::tier_name(k::best_tier()));
+}
+
+// QUANTA_ISA is the old name of QUANTA_TIER. A script that still sets it must
+// not silently get another tier than the one it names: Session::create
+// refuses it, whatever its value, and says what to set instead.
+TEST(SessionKernelTier, QuantaIsaIsRefusedWithItsNewName) {
+  auto m = Model::load_file(src("models/demo_cnn_int8.quanta"));
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  struct EnvGuard {
+    ~EnvGuard() {
+      ::unsetenv("QUANTA_ISA");
+      ::unsetenv("QUANTA_TIER");
+    }
+  } guard;
+  for (const char* value : {"ref", "avx2", "bogus", ""}) {
+    SCOPED_TRACE(std::string("QUANTA_ISA='") + value + "'");
+    ::setenv("QUANTA_ISA", value, 1);
+    auto s = Session::create(*m);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.status().message().rfind("QUANTA_ISA was renamed QUANTA_TIER: unset QUANTA_ISA", 0), 0u)
+        << s.status().message();
+    if (*value != '\0') {
+      EXPECT_NE(s.status().message().find(std::string("set QUANTA_TIER='") + value + "' instead"),
+                std::string::npos)
+          << s.status().message();
+    }
+    // Even next to a valid QUANTA_TIER.
+    ::setenv("QUANTA_TIER", "ref", 1);
+    EXPECT_FALSE(Session::create(*m).ok());
+    ::unsetenv("QUANTA_TIER");
+    // An explicit tier reads neither variable.
+    SessionOptions o;
+    o.tier = KernelTier::kRef;
+    EXPECT_TRUE(Session::create(*m, o).ok());
+  }
+  ::unsetenv("QUANTA_ISA");
+  EXPECT_TRUE(Session::create(*m).ok());
 }
 
 TEST(SessionKernelTier, AnUnsupportedTierIsRefusedAndReferenceAlwaysWorks) {

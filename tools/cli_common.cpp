@@ -28,10 +28,10 @@ std::string version_text() {
   return fmt::format("quanta {}\nmodel format {}.{}\noneDNN {}.{}.{}{}\n", QUANTA_VERSION_STRING,
                      kFormatVersionMajor, kFormatVersionMinor, v->major, v->minor, v->patch,
                      hash.empty() || hash == "N/A" ? "" : " (" + hash + ")") +
-         (tier_ok ? fmt::format("kernels {} (best on this CPU: {})\n", kernels::tier_name(tier),
-                               kernels::tier_name(kernels::best_tier()))
-                 : fmt::format("kernels none: {}; every command that runs a model will refuse it\n",
-                               tier_error));
+         (tier_ok ? fmt::format("tier {} (best on this CPU: {})\n", kernels::tier_name(tier),
+                                kernels::tier_name(kernels::best_tier()))
+                  : fmt::format("tier none: {}; every command that runs a model will refuse it\n",
+                                tier_error));
 }
 
 // ------------------------------------------------------------ helpers

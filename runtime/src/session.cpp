@@ -224,6 +224,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
         case kernels::TierChoice::kOk: break;
         case kernels::TierChoice::kUnknownName: return Status{StatusCode::kInvalidArgument, why};
         case kernels::TierChoice::kUnsupportedTier: return Status{StatusCode::kUnsupported, why};
+        case kernels::TierChoice::kRenamedVariable: return Status{StatusCode::kInvalidArgument, why};
       }
       break;
     }

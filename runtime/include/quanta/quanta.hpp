@@ -185,13 +185,14 @@ class Model {
 
 // Which kernels a Session uses (docs/runtime.md, "Kernel tiers").
 enum class KernelTier : uint8_t {
-  kAuto = 0,    // QUANTA_ISA=ref|avx2|avx512vnni when set (another value makes
-                // Session::create fail), else the best tier the CPU supports
+  kAuto = 0,    // QUANTA_TIER=ref|avx2|avx512vnni when set (another value, or
+                // QUANTA_ISA set, makes Session::create fail), else the best
+                // tier the CPU supports
   kRef,         // the scalar reference kernels (the specification)
   kAvx2,
   kAvx512Vnni,
 };
-// "auto", "ref", "avx2", "avx512vnni" (QUANTA_ISA takes the last three).
+// "auto", "ref", "avx2", "avx512vnni" (QUANTA_TIER takes the last three).
 const char* kernel_tier_name(KernelTier tier);
 // The tier of a kernel_tier_name() spelling; false (and *tier unchanged) for
 // any other text.
