@@ -293,7 +293,7 @@ TEST(SessionKernelTier, AnUnsupportedTierIsRefusedAndReferenceAlwaysWorks) {
       EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
       EXPECT_EQ(s.status().message(),
                 k::unsupported_tier_error(std::string("tier ") + kernel_tier_name(tier) +
-                                          " (SessionOptions::tier)"));
+                                          " (SessionOptions::tier; the quanta CLI: --tier)"));
     }
   }
 }

@@ -30,7 +30,8 @@ std::string version_text() {
                      hash.empty() || hash == "N/A" ? "" : " (" + hash + ")") +
          (tier_ok ? fmt::format("tier {} (best on this CPU: {})\n", kernels::tier_name(tier),
                                 kernels::tier_name(kernels::best_tier()))
-                  : fmt::format("tier none: {}; every command that runs a model will refuse it\n",
+                  : fmt::format("tier none: {}; every command that runs a model without --tier will "
+                                "refuse it\n",
                                 tier_error));
 }
 
@@ -57,9 +58,16 @@ void apply_limits(const LimitArgs& a, SessionOptions* o) {
   o->max_prepared_bytes = static_cast<size_t>(a.max_prepared_mb) << 20;
 }
 
+KernelTier tier_from_arg(const std::string& tier) {
+  KernelTier t = KernelTier::kAuto;
+  if (!parse_kernel_tier(tier, &t)) throw UsageError(fmt::format("--tier {}: not a kernel tier", tier));
+  return t;
+}
+
 SessionOptions session_options(const SessionArgs& a) {
   SessionOptions o;
   o.threads = a.intra_threads;
+  o.tier = tier_from_arg(a.tier);
   o.backend = backend_from_arg(a.backend);
   apply_limits(a.limits, &o);
   return o;

@@ -235,7 +235,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   if (!kernels::cpu_supports(tier)) {
     return Status{StatusCode::kUnsupported,
                   kernels::unsupported_tier_error(
-                      fmt::format("tier {} (SessionOptions::tier)",
+                      fmt::format("tier {} (SessionOptions::tier; the quanta CLI: --tier)",
                                   kernels::tier_name(tier)))};
   }
   switch (tier) {

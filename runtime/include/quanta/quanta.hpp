@@ -192,7 +192,8 @@ enum class KernelTier : uint8_t {
   kAvx2,
   kAvx512Vnni,
 };
-// "auto", "ref", "avx2", "avx512vnni" (QUANTA_TIER takes the last three).
+// "auto", "ref", "avx2", "avx512vnni": the spellings of QUANTA_TIER and of
+// the quanta CLI's --tier.
 const char* kernel_tier_name(KernelTier tier);
 // The tier of a kernel_tier_name() spelling; false (and *tier unchanged) for
 // any other text.

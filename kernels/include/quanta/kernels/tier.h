@@ -3,8 +3,8 @@
 //
 // A tier is a set of kernels: kRef, the scalar reference (the
 // specification); kAvx2; kAvx512Vnni. One spelling names each everywhere:
-// tier_name() here, quanta::kernel_tier_name() in the API, QUANTA_TIER and
-// the docs.
+// tier_name() here, quanta::kernel_tier_name() in the API, QUANTA_TIER, the
+// CLI's --tier and the docs.
 //
 // Tiers are not a line: never compare them with < or >=. cpu_supports()
 // decides for each tier what it needs; best_tier() says which supported tier
