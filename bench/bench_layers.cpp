@@ -3,7 +3,7 @@
 // prepare-time packing and the runtime's dispatch are included. Every layer
 // is measured in int8 (u8 activations with per-tensor parameters, i8
 // per-channel weights, i32 bias with scale s_x * s_w[c]) and in fp32, for each
-// kernel tier this CPU supports (force_isa() before Session::create, since
+// kernel tier this CPU supports (force_tier() before Session::create, since
 // kernels are chosen at prepare).
 //
 // Counters: GMAC/s (rate over real time), pct_peak = GMAC/s / peak * 100,
@@ -41,7 +41,7 @@
 #include <utility>
 #include <vector>
 
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/model_writer.hpp"
 #include "quanta/quanta.hpp"
 
@@ -156,14 +156,14 @@ struct PeakKind {
   const char* name;
   void (*loop)(int64_t);
   double macs_per_iter;
-  qk::Isa needs;
+  qk::Tier needs;
 };
 
-const PeakKind kPeakMaddwd{"int16_vpmaddwd_ymm", PeakMaddwdLoop, kPeakAcc * 16.0, qk::Isa::kAvx2};
-const PeakKind kPeakFma{"fp32_vfmadd231ps_ymm", PeakFmaLoop, kPeakAcc * 8.0, qk::Isa::kAvx2};
-const PeakKind kPeakVnni{"int8_vpdpbusd_zmm", PeakVnniLoop, kPeakAcc * 64.0, qk::Isa::kAvx512Vnni};
+const PeakKind kPeakMaddwd{"int16_vpmaddwd_ymm", PeakMaddwdLoop, kPeakAcc * 16.0, qk::Tier::kAvx2};
+const PeakKind kPeakFma{"fp32_vfmadd231ps_ymm", PeakFmaLoop, kPeakAcc * 8.0, qk::Tier::kAvx2};
+const PeakKind kPeakVnni{"int8_vpdpbusd_zmm", PeakVnniLoop, kPeakAcc * 64.0, qk::Tier::kAvx512Vnni};
 const PeakKind kPeakFma512{"fp32_vfmadd231ps_zmm", PeakFma512Loop, kPeakAcc * 16.0,
-                           qk::Isa::kAvx512Vnni};
+                           qk::Tier::kAvx512Vnni};
 
 // GMAC/s of `k`: the best of 10 windows of ~5 ms (~50 ms in all); short
 // windows so that one preemption on a shared machine spoils only one.
@@ -374,14 +374,14 @@ double Percentile(std::vector<double> v, double q) {
 struct Case {
   LayerSpec layer;
   bool quantized;
-  qk::Isa isa;
+  qk::Tier tier;
   std::string label;
   int threads = 1;
   bool onednn = false;
 };
 
 double PeakFor(const Case& c) {
-  const bool z = c.isa == qk::Isa::kAvx512Vnni;
+  const bool z = c.tier == qk::Tier::kAvx512Vnni;
   if (c.quantized) return z ? g_peaks.vnni : g_peaks.maddwd;
   return z ? g_peaks.fma512 : g_peaks.fma;
 }
@@ -393,8 +393,8 @@ void Fail(benchmark::State& state, const Case& c, const std::string& what) {
 }
 
 void BM_Layer(benchmark::State& state, const Case* c) {
-  if (!qk::force_isa(c->isa)) {
-    Fail(state, *c, std::string("force_isa(") + qk::isa_name(c->isa) + ") refused");
+  if (!qk::force_tier(c->tier)) {
+    Fail(state, *c, std::string("force_tier(") + qk::tier_name(c->tier) + ") refused");
     return;
   }
   const std::vector<uint8_t> bytes = BuildModel(c->layer, c->quantized);
@@ -449,7 +449,7 @@ void BM_Layer(benchmark::State& state, const Case* c) {
     total_ns += t;
     if (ns.size() < ns.capacity()) ns.push_back(t);
   }
-  qk::force_isa(qk::best_isa());
+  qk::force_tier(qk::best_tier());
   const double macs = c->layer.macs();
   const double iters = static_cast<double>(state.iterations());
   state.counters["GMAC/s"] = benchmark::Counter(iters * macs * 1e-9, benchmark::Counter::kIsRate);
@@ -479,9 +479,9 @@ int main(int argc, char** argv) {
   g_peaks.vnni = MeasurePeak(kPeakVnni);
   g_peaks.fma512 = MeasurePeak(kPeakFma512);
   std::fprintf(stderr,
-               "best ISA: %s; start-up peaks (GMAC/s, 1 thread): vpmaddwd ymm %.1f, "
+               "best tier: %s; start-up peaks (GMAC/s, 1 thread): vpmaddwd ymm %.1f, "
                "vfmadd231ps ymm %.1f, vpdpbusd zmm %.1f, vfmadd231ps zmm %.1f (0 = unsupported)\n",
-               qk::isa_name(qk::best_isa()), g_peaks.maddwd, g_peaks.fma, g_peaks.vnni,
+               qk::tier_name(qk::best_tier()), g_peaks.maddwd, g_peaks.fma, g_peaks.vnni,
                g_peaks.fma512);
 
   for (const PeakKind* k : {&kPeakMaddwd, &kPeakFma, &kPeakVnni, &kPeakFma512}) {
@@ -492,15 +492,15 @@ int main(int argc, char** argv) {
 
   static std::vector<Case> cases;  // addresses must stay valid while running
   const std::vector<LayerSpec> layers = Layers();
-  const qk::Isa best = qk::best_isa();
+  const qk::Tier best = qk::best_tier();
   for (const bool quantized : {true, false}) {
     for (const LayerSpec& l : layers) {
       const std::string base = std::string(quantized ? "int8/" : "fp32/") + l.name + "/";
-      for (const qk::Isa isa : {qk::Isa::kRef, qk::Isa::kAvx2, qk::Isa::kAvx512Vnni}) {
-        if (!qk::cpu_supports(isa)) continue;
-        cases.push_back({l, quantized, isa, base + qk::isa_name(isa)});
+      for (const qk::Tier tier : qk::kAllTiers) {
+        if (!qk::cpu_supports(tier)) continue;
+        cases.push_back({l, quantized, tier, base + qk::tier_name(tier)});
       }
-      cases.push_back({l, quantized, best, base + qk::isa_name(best) + "/2t", 2});
+      cases.push_back({l, quantized, best, base + qk::tier_name(best) + "/2t", 2});
       cases.push_back({l, quantized, best, base + "onednn", 1, true});
       cases.push_back({l, quantized, best, base + "onednn/2t", 2, true});
     }

@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/x86.h"
 #include "quanta/kernels/x86_avx512.h"
@@ -19,7 +19,7 @@ namespace qk = quanta::kernels;
 namespace {
 
 bool Unsupported(benchmark::State& state) {
-  if (qk::cpu_supports(qk::Isa::kAvx512Vnni)) return false;
+  if (qk::cpu_supports(qk::Tier::kAvx512Vnni)) return false;
   state.SkipWithError("no AVX-512 VNNI on this CPU");
   return true;
 }

@@ -22,7 +22,7 @@
 #include <random>
 #include <vector>
 
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/x86.h"
 
@@ -114,7 +114,7 @@ void BM_Conv_Ref(benchmark::State& state) {
 }
 
 void BM_Conv_Avx2_4x16c2(benchmark::State& state) {
-  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+  if (!qk::cpu_supports(qk::Tier::kAvx2)) {
     state.SkipWithError("CPU lacks AVX2");
     return;
   }
@@ -152,7 +152,7 @@ std::vector<uint8_t> Skip(const Problem& pr) {
 }
 
 void BM_ConvAdd_Avx2_Fused(benchmark::State& state) {
-  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+  if (!qk::cpu_supports(qk::Tier::kAvx2)) {
     state.SkipWithError("CPU lacks AVX2");
     return;
   }
@@ -170,7 +170,7 @@ void BM_ConvAdd_Avx2_Fused(benchmark::State& state) {
 }
 
 void BM_ConvAdd_Avx2_Separate(benchmark::State& state) {
-  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+  if (!qk::cpu_supports(qk::Tier::kAvx2)) {
     state.SkipWithError("CPU lacks AVX2");
     return;
   }

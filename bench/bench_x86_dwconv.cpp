@@ -11,7 +11,7 @@
 #include <random>
 #include <vector>
 
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/x86.h"
 
@@ -88,7 +88,7 @@ void BM_DwConv_Ref(benchmark::State& state) {
 }
 
 void BM_DwConv_Avx2(benchmark::State& state) {
-  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+  if (!qk::cpu_supports(qk::Tier::kAvx2)) {
     state.SkipWithError("CPU lacks AVX2");
     return;
   }
@@ -105,7 +105,7 @@ void BM_DwConv_Avx2(benchmark::State& state) {
 // The row-range entry point called on two halves of the output rows (what
 // two threads would each run): shows the split costs nothing measurable.
 void BM_DwConv_Avx2_RowHalves(benchmark::State& state) {
-  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+  if (!qk::cpu_supports(qk::Tier::kAvx2)) {
     state.SkipWithError("CPU lacks AVX2");
     return;
   }

@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/x86.h"
 
@@ -50,7 +50,7 @@ void BM_GemmRef(benchmark::State& state) {
 }
 
 void BM_GemmAvx2_6x16(benchmark::State& state) {
-  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+  if (!qk::cpu_supports(qk::Tier::kAvx2)) {
     state.SkipWithError("no AVX2");
     return;
   }
@@ -110,7 +110,7 @@ void BM_DwRef(benchmark::State& state) {
 }
 
 void BM_DwAvx2_c16(benchmark::State& state) {
-  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+  if (!qk::cpu_supports(qk::Tier::kAvx2)) {
     state.SkipWithError("no AVX2");
     return;
   }
@@ -171,7 +171,7 @@ void BM_ConvRef(benchmark::State& state) {
 }
 
 void BM_ConvAvx2_igemm6x16(benchmark::State& state) {
-  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+  if (!qk::cpu_supports(qk::Tier::kAvx2)) {
     state.SkipWithError("no AVX2");
     return;
   }

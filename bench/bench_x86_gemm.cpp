@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/x86.h"
 
@@ -71,7 +71,7 @@ using GemmResFn = void (*)(int m, int n, int k, const uint8_t* x, size_t x_strid
 // Packs with `pack` (32-byte aligned, as the runtime's arena) and times `run`.
 template <typename SizeFn, typename PackFn>
 void RunPacked(benchmark::State& state, SizeFn size, PackFn pack, GemmFn run) {
-  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+  if (!qk::cpu_supports(qk::Tier::kAvx2)) {
     state.SkipWithError("CPU lacks AVX2");
     return;
   }
@@ -90,7 +90,7 @@ void RunPacked(benchmark::State& state, SizeFn size, PackFn pack, GemmFn run) {
 // The same with the fused residual Add (y = Add(gemm, skip), QResidual).
 template <typename SizeFn, typename PackFn>
 void RunPackedResidual(benchmark::State& state, SizeFn size, PackFn pack, GemmResFn run) {
-  if (!qk::cpu_supports(qk::Isa::kAvx2)) {
+  if (!qk::cpu_supports(qk::Tier::kAvx2)) {
     state.SkipWithError("CPU lacks AVX2");
     return;
   }

@@ -16,7 +16,7 @@
 #include <random>
 #include <vector>
 
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/x86_misc.h"
 
@@ -33,7 +33,7 @@ std::vector<uint8_t> RandU8(size_t n) {
 }
 
 bool NeedAvx2(benchmark::State& state) {
-  if (qk::cpu_supports(qk::Isa::kAvx2)) return true;
+  if (qk::cpu_supports(qk::Tier::kAvx2)) return true;
   state.SkipWithError("CPU lacks AVX2");
   return false;
 }

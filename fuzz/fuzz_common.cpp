@@ -108,7 +108,7 @@ bool run_model(const std::shared_ptr<const Model>& model) {
   SessionOptions options;
   options.threads = 1;
   options.backend = Backend::kOwn;
-  options.kernels = KernelTier::kAuto;
+  options.tier = KernelTier::kAuto;
   if (!limits_disabled()) {
     options.max_arena_bytes = kMaxSessionBytes;
     options.max_prepared_bytes = kMaxSessionBytes;

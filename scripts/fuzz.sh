@@ -122,7 +122,7 @@ done
 # the harness, not from the caller's environment.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allocator_may_return_null=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-unset QUANTA_ISA QUANTA_BACKEND QUANTA_FUZZ_NO_LIMITS
+unset QUANTA_TIER QUANTA_ISA QUANTA_BACKEND QUANTA_FUZZ_NO_LIMITS
 
 RUN_DIR="$BUILD_DIR/run"
 run_target() {

@@ -7,7 +7,7 @@ Refactors of the runtime or the kernels must not change a single output byte
 (docs/architecture.md, "Bit-exactness while restructuring"). This script
 converts every convertible model of tests/data/zoo and models/ to int8 and to
 fp32 with the `quanta` CLI, runs each on its evaluation samples with every
-kernel tier this CPU supports (QUANTA_ISA) and with 1 and 2 threads, and
+kernel tier this CPU supports (QUANTA_TIER) and with 1 and 2 threads, and
 writes one line per (model, precision, tier, threads) with the SHA-256 of the
 output bytes. Record before a change, record after it, and diff the two files
 on the same machine:
@@ -46,7 +46,7 @@ def run(cmd, env=None):
 
 def tier_env(tier):
     env = dict(os.environ)
-    env["QUANTA_ISA"] = tier
+    env["QUANTA_TIER"] = tier
     return env
 
 

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "demo_model.hpp"
+#include "quanta/kernels/tier.h"
 #include "quanta/npy.hpp"
 #include "support/cli_runner.hpp"
 #include "support/model_builders.hpp"
@@ -30,6 +31,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+namespace k = quanta::kernels;
 using Outcome = test::CliOutcome;
 std::string quote(const std::string& s) { return test::shell_quote(s); }
 std::string bin() { return test::quanta_bin(); }
@@ -94,18 +96,21 @@ TEST_F(CliTest, VersionAndHelp) {
     EXPECT_THAT(h.output, HasSubstr("--help"));
   }
   EXPECT_THAT(quanta("bench --help").output,
-              AllOf(HasSubstr("--intra-threads"), HasSubstr("--backend")));
+              AllOf(HasSubstr("--intra-threads"), HasSubstr("--tier"), HasSubstr("--backend")));
+  for (const char* sub : {"run", "eval", "inspect", "compare"}) {
+    EXPECT_THAT(quanta(std::string(sub) + " --help").output, HasSubstr("--tier")) << sub;
+  }
 }
 
-// A QUANTA_ISA value that is not a kernel tier stops every command that runs
+// A QUANTA_TIER value that is not a kernel tier stops every command that runs
 // a model (exit 1, the variable, value and accepted names on stderr) instead of
 // running the 40x slower reference kernels; --version says so too.
-TEST_F(CliTest, BadQuantaIsaIsAnError) {
+TEST_F(CliTest, BadQuantaTierIsAnError) {
   struct EnvGuard {
-    ~EnvGuard() { ::unsetenv("QUANTA_ISA"); }
+    ~EnvGuard() { ::unsetenv("QUANTA_TIER"); }
   } guard;
-  ::setenv("QUANTA_ISA", "bogus", 1);  // inherited by the child process
-  const std::string why = "QUANTA_ISA='bogus' is not a kernel tier (ref, avx2, avx512vnni)";
+  ::setenv("QUANTA_TIER", "bogus", 1);  // inherited by the child process
+  const std::string why = "QUANTA_TIER='bogus' is not a kernel tier (ref, avx2, avx512vnni)";
   for (const std::string& cmd : {"run " + quote(int8_) + " -i " + quote(input_),
                                  "bench " + quote(int8_) + " --runs 1 --warmup 0"}) {
     SCOPED_TRACE(cmd);
@@ -115,11 +120,106 @@ TEST_F(CliTest, BadQuantaIsaIsAnError) {
   }
   Outcome v = quanta("--version");
   EXPECT_EXIT_CODE(v, 0);
-  EXPECT_THAT(v.output, HasSubstr("kernels none: " + why));
-  ::setenv("QUANTA_ISA", "ref", 1);
+  EXPECT_THAT(v.output, HasSubstr("tier none: " + why));
+  ::setenv("QUANTA_TIER", "ref", 1);
   v = quanta("--version");
-  EXPECT_THAT(v.output, HasSubstr("kernels ref (best on this CPU: "));
+  EXPECT_THAT(v.output, HasSubstr("tier ref (best on this CPU: "));
   EXPECT_EXIT_CODE(quanta("run " + quote(int8_) + " -i " + quote(input_)), 0);
+}
+
+// QUANTA_ISA, the old name of QUANTA_TIER, stops every command that reads the
+// environment, with the new name, so that an old script does not silently run
+// the default tier.
+TEST_F(CliTest, QuantaIsaIsAnErrorNamingQuantaTier) {
+  struct EnvGuard {
+    ~EnvGuard() { ::unsetenv("QUANTA_ISA"); }
+  } guard;
+  ::setenv("QUANTA_ISA", "ref", 1);
+  const std::string why = "QUANTA_ISA was renamed QUANTA_TIER: unset QUANTA_ISA and set QUANTA_TIER='ref' instead";
+  for (const std::string& cmd : {"run " + quote(int8_) + " -i " + quote(input_),
+                                 "bench " + quote(int8_) + " --runs 1 --warmup 0"}) {
+    SCOPED_TRACE(cmd);
+    Outcome o = quanta(cmd);
+    EXPECT_EXIT_CODE(o, 1);
+    EXPECT_THAT(o.output, AllOf(HasSubstr("quanta: error: "), HasSubstr("invalid argument"), HasSubstr(why)));
+  }
+  Outcome v = quanta("--version");
+  EXPECT_EXIT_CODE(v, 0);
+  EXPECT_THAT(v.output, HasSubstr("tier none: " + why));
+  // --tier chooses the tier itself and reads neither variable.
+  EXPECT_EXIT_CODE(quanta("run " + quote(int8_) + " -i " + quote(input_) + " --tier ref"), 0);
+}
+
+// --tier reaches the Session of every command that creates one: with a bad
+// QUANTA_TIER in the environment (which only kAuto reads), the command works
+// only when --tier names a tier.
+TEST_F(CliTest, TierOptionOnEveryCommand) {
+  struct EnvGuard {
+    ~EnvGuard() { ::unsetenv("QUANTA_TIER"); }
+  } guard;
+  ::setenv("QUANTA_TIER", "bogus", 1);
+  const std::vector<std::string> commands = {
+      "run " + quote(int8_) + " -i " + quote(input_),
+      "bench " + quote(int8_) + " --warmup 0 --runs 1",
+      "eval " + quote(fp32_) + " " + quote(int8_) + " --data " + quote(input_),
+      "compare " + quote(fp32_) + " " + quote(int8_) + " --random 2",
+  };
+  for (const std::string& c : commands) {
+    SCOPED_TRACE(c);
+    EXPECT_EXIT_CODE(quanta(c), 1);
+    EXPECT_EXIT_CODE(quanta(c + " --tier auto"), 1);
+    for (k::Tier t : k::kAllTiers) {
+      Outcome o = quanta(c + " --tier " + k::tier_name(t));
+      if (k::cpu_supports(t)) {
+        EXPECT_EXIT_CODE(o, 0);
+      } else {
+        // The one wording of Session::create, naming the tiers this CPU has.
+        EXPECT_EXIT_CODE(o, 1);
+        EXPECT_THAT(o.output, AllOf(HasSubstr(std::string("tier ") + k::tier_name(t)), HasSubstr("--tier"),
+                                    HasSubstr("this CPU does not support that kernel tier (it supports ref")));
+      }
+    }
+    Outcome bad = quanta(c + " --tier reference");
+    EXPECT_EXIT_CODE(bad, 2);
+    EXPECT_THAT(bad.output, AllOf(HasSubstr("--tier"), HasSubstr("avx512vnni")));
+  }
+  ::unsetenv("QUANTA_TIER");
+  // The tier in use is reported as "tier" by bench and inspect.
+  for (k::Tier t : k::kAllTiers) {
+    if (!k::cpu_supports(t)) continue;
+    const std::string name = k::tier_name(t);
+    SCOPED_TRACE(name);
+    Outcome o = quanta("bench " + quote(int8_) + " --warmup 0 --runs 1 --json --tier " + name);
+    EXPECT_EXIT_CODE(o, 0);
+    auto j = nlohmann::json::parse(o.output, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << o.output;
+    EXPECT_EQ(j["tier"], name);
+    o = quanta("bench " + quote(int8_) + " --warmup 0 --runs 1 --tier " + name);
+    EXPECT_THAT(o.output, HasSubstr("intra-op thread, tier " + name + ", backend own"));
+    o = quanta("inspect --json --brief " + quote(int8_) + " --tier " + name);
+    EXPECT_EXIT_CODE(o, 0);
+    j = nlohmann::json::parse(o.output, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << o.output;
+    EXPECT_EQ(j["tier"], name);
+    o = quanta("inspect --brief " + quote(int8_) + " --tier " + name);
+    EXPECT_THAT(o.output, HasSubstr("node state; tier " + name + ")"));
+  }
+  // Without --tier: the best tier of this CPU.
+  Outcome o = quanta("bench " + quote(int8_) + " --warmup 0 --runs 1 --json");
+  auto j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  EXPECT_EQ(j["tier"], k::tier_name(k::best_tier()));
+  // Every tier writes the same int8 bytes.
+  const std::string want = path("tier_ref.npy");
+  ASSERT_EQ(quanta("run " + quote(int8_) + " -i " + quote(input_) + " -o " + quote(want) + " --tier ref").code, 0);
+  for (k::Tier t : k::kAllTiers) {
+    if (!k::cpu_supports(t)) continue;
+    const std::string got = path(std::string("tier_") + k::tier_name(t) + ".npy");
+    ASSERT_EQ(quanta("run " + quote(int8_) + " -i " + quote(input_) + " -o " + quote(got) + " --tier " +
+                     k::tier_name(t)).code,
+              0);
+    EXPECT_EQ(read_bytes(got), read_bytes(want)) << k::tier_name(t);
+  }
 }
 
 TEST_F(CliTest, UsageErrorsExitWithTwo) {
@@ -326,7 +426,7 @@ TEST_F(CliTest, BenchSessionOptions) {
   EXPECT_GT(j["onednn_nodes"].get<int>(), 0);
   o = quanta("bench " + quote(int8_) + " --warmup 1 --runs 5 --intra-threads 2");
   EXPECT_EXIT_CODE(o, 0);
-  EXPECT_THAT(o.output, HasSubstr("2 intra-op threads, backend own"));
+  EXPECT_THAT(o.output, AllOf(HasSubstr("2 intra-op threads, tier "), HasSubstr(", backend own")));
   EXPECT_EXIT_CODE(quanta("bench " + quote(int8_) + " --backend cuda"), 2);
   EXPECT_EXIT_CODE(quanta("bench " + quote(int8_) + " --intra-threads -1"), 2);
   // `run` takes the same options and writes the same bytes with them.

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/x86.h"
 
@@ -24,7 +24,7 @@ std::vector<uint8_t> reference(const std::vector<uint8_t>& a, const std::vector<
 }
 
 TEST(X86Add, DenseAddMatchesTheReferenceBytes) {
-  if (!cpu_supports(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2";
+  if (!cpu_supports(Tier::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2";
   std::mt19937 rng(11);
   const std::vector<float> mults = {0.5f, 1.0f, 0.0123f, 3.7f, 1e-6f, 250.0f, 1e30f};
   const std::vector<QRange> ranges = {{0, 255}, {128, 255}, {3, 200}, {100, 100}};
@@ -65,7 +65,7 @@ TEST(X86Add, DenseAddMatchesTheReferenceBytes) {
 }
 
 TEST(X86Add, OverflowToNanGivesTheZeroPointLikeTheReference) {
-  if (!cpu_supports(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2";
+  if (!cpu_supports(Tier::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2";
   // (255 - 0) * 3e38 overflows to +inf and (0 - 255) * 3e38 to -inf: inf - inf = NaN.
   QAddParams p;
   p.za = 0;

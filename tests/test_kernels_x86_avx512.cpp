@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "kernel_test_util.hpp"
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/x86.h"
 #include "quanta/kernels/x86_avx512.h"
@@ -46,7 +46,7 @@ const Impl kNative{"native", qk::qu8_gemm_minmax_fp32__avx512vnni_8x32c4,
 
 #define SKIP_WITHOUT_VNNI()                                                          \
   do {                                                                               \
-    if (!qk::cpu_supports(qk::Isa::kAvx512Vnni))                                     \
+    if (!qk::cpu_supports(qk::Tier::kAvx512Vnni))                                     \
       GTEST_SKIP() << "CPU lacks AVX-512 VNNI: the native avx512vnni kernels cannot " \
                       "run here (their SIMDe-emulated twins are tested instead)";    \
   } while (0)

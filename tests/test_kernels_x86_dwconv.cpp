@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "kernel_test_util.hpp"
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/x86.h"
 
@@ -30,7 +30,7 @@ namespace {
 
 #define SKIP_WITHOUT_AVX2()                                                               \
   do {                                                                                    \
-    if (!qk::cpu_supports(qk::Isa::kAvx2))                                                \
+    if (!qk::cpu_supports(qk::Tier::kAvx2))                                                \
       GTEST_SKIP() << "CPU lacks AVX2 (+FMA): the avx2 depthwise kernel cannot run here"; \
   } while (0)
 

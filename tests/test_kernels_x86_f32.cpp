@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "kernel_test_util.hpp"
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/x86.h"
 
@@ -36,7 +36,7 @@ namespace {
 
 #define SKIP_WITHOUT_AVX2()                                                             \
   do {                                                                                  \
-    if (!qk::cpu_supports(qk::Isa::kAvx2))                                              \
+    if (!qk::cpu_supports(qk::Tier::kAvx2))                                              \
       GTEST_SKIP() << "CPU lacks AVX2 (+FMA): the avx2 f32 kernels cannot run on this host"; \
   } while (0)
 

@@ -255,7 +255,7 @@ TEST_F(AdmissionSession, RefusedNodeKeepsOwnKernelsReferenceBytesAndSaysWhy) {
   auto m = test::load_bytes(dilated_model());
   ASSERT_TRUE(m.ok()) << m.status().to_string();
   SessionOptions ref;
-  ref.kernels = KernelTier::kReference;
+  ref.tier = KernelTier::kRef;
   auto r = Session::create(*m, ref);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   const std::vector<uint8_t> want = run_bytes(**r);
@@ -289,7 +289,7 @@ TEST_F(AdmissionSession, VerifiedImplementationsRunOnOnednnWithReferenceBytes) {
   auto m = test::load_bytes(dilated_model());
   ASSERT_TRUE(m.ok()) << m.status().to_string();
   SessionOptions ref;
-  ref.kernels = KernelTier::kReference;
+  ref.tier = KernelTier::kRef;
   auto r = Session::create(*m, ref);
   ASSERT_TRUE(r.ok());
   const std::vector<uint8_t> want = run_bytes(**r);

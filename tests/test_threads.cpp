@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "quanta/converter.hpp"
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/quanta.hpp"
 #include "support/onnx_builder.hpp"
 #include "support/vector_source.hpp"
@@ -133,16 +133,21 @@ std::vector<uint8_t> run_bytes(const std::vector<uint8_t>& model_bytes,
   return all;
 }
 
+// The API's name of a kernels tier (both spell it alike).
+KernelTier api_tier(k::Tier t) {
+  KernelTier tier = KernelTier::kAuto;
+  EXPECT_TRUE(parse_kernel_tier(k::tier_name(t), &tier)) << k::tier_name(t);
+  return tier;
+}
+
 void expect_same_for_every_thread_count(const Built& b, const char* what) {
   ASSERT_FALSE(b.int8.empty());
-  for (KernelTier tier : {KernelTier::kReference, KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
-    const k::Isa isa = tier == KernelTier::kReference ? k::Isa::kRef
-                       : tier == KernelTier::kAvx2    ? k::Isa::kAvx2
-                                                      : k::Isa::kAvx512Vnni;
-    if (!k::cpu_supports(isa)) continue;
+  for (k::Tier t : k::kAllTiers) {
+    if (!k::cpu_supports(t)) continue;
+    const KernelTier tier = api_tier(t);
     for (const auto* model : {&b.fp32, &b.int8}) {
       SessionOptions o;
-      o.kernels = tier;
+      o.tier = tier;
       const std::vector<uint8_t> want = run_bytes(*model, b.inputs, o);
       ASSERT_FALSE(want.empty());
       for (int threads : {2, 3, 4, 0}) {
@@ -228,14 +233,14 @@ TEST(Threads, ActivationMatMulGivesTheReferenceBytes) {
   const Built b = build(ob.bytes(), 3 * 24 * 40);
   ASSERT_FALSE(b.int8.empty());
   SessionOptions ref;
-  ref.kernels = KernelTier::kReference;
+  ref.tier = KernelTier::kRef;
   const std::vector<uint8_t> want = run_bytes(b.int8, b.inputs, ref);
-  for (KernelTier tier : {KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
-    const k::Isa isa = tier == KernelTier::kAvx2 ? k::Isa::kAvx2 : k::Isa::kAvx512Vnni;
-    if (!k::cpu_supports(isa)) continue;
+  for (k::Tier kt : {k::Tier::kAvx2, k::Tier::kAvx512Vnni}) {
+    if (!k::cpu_supports(kt)) continue;
+    const KernelTier tier = api_tier(kt);
     for (int threads : {1, 2}) {
       SessionOptions o;
-      o.kernels = tier;
+      o.tier = tier;
       o.threads = threads;
       EXPECT_EQ(run_bytes(b.int8, b.inputs, o), want)
           << kernel_tier_name(tier) << ", threads " << threads;

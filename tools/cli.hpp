@@ -53,9 +53,11 @@ struct LimitArgs {
 };
 
 // How each Session runs (shared by run, bench and eval): --intra-threads,
-// --backend (SessionOptions::threads / backend) and the memory limits.
+// --tier, --backend (SessionOptions::threads / tier / backend) and the memory
+// limits.
 struct SessionArgs {
   int intra_threads = 1;
+  std::string tier = "auto";     // auto | ref | avx2 | avx512vnni
   std::string backend = "auto";  // auto | own | onednn
   LimitArgs limits;
 };
@@ -72,6 +74,7 @@ struct InspectArgs {
   std::string model;
   bool json = false;
   bool brief = false;
+  std::string tier = "auto";     // of the session inspect creates (SessionArgs::tier)
   std::string backend = "auto";  // of the session inspect creates (SessionArgs::backend)
   LimitArgs limits;
 };
@@ -93,6 +96,7 @@ struct CompareArgs {
   std::vector<std::string> inputs;
   int random = 256;
   bool json = false;
+  std::string tier = "auto";  // of both sessions (SessionArgs::tier)
   LimitArgs limits;
 };
 
@@ -159,11 +163,14 @@ std::string version_text();
 
 // ------------------------------------------------------------ shared helpers
 
-// The SessionOptions of --intra-threads / --backend and the limits.
+// The SessionOptions of --intra-threads / --tier / --backend and the limits.
 SessionOptions session_options(const SessionArgs& a);
 // Sets the memory limits of --max-arena-mb / --max-prepared-mb in `o`.
 void apply_limits(const LimitArgs& a, SessionOptions* o);
 
+// KernelTier from --tier ("auto", "ref", "avx2", "avx512vnni"; the option
+// admits no other value).
+KernelTier tier_from_arg(const std::string& tier);
 // Backend from --backend ("auto", "own", "onednn").
 Backend backend_from_arg(const std::string& backend);
 

@@ -4,6 +4,8 @@
 #include <iostream>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -17,6 +19,19 @@ struct Command {
   CLI::App* app = nullptr;
   std::function<int()> action;
 };
+
+// --tier (SessionOptions::tier).
+void add_tier_option(CLI::App* sub, std::string* tier) {
+  std::vector<std::string> names;
+  for (KernelTier t : {KernelTier::kAuto, KernelTier::kRef, KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+    names.push_back(kernel_tier_name(t));
+  }
+  sub->add_option("--tier", *tier,
+                  "Kernel tier: ref (the reference kernels), avx2, avx512vnni, or auto (QUANTA_TIER,\n"
+                  "else the best this CPU supports); a tier this CPU lacks is an error")
+      ->capture_default_str()
+      ->check(CLI::IsMember(names));
+}
 
 // --backend (SessionOptions::backend).
 void add_backend_option(CLI::App* sub, std::string* backend) {
@@ -42,13 +57,15 @@ void add_limit_options(CLI::App* sub, LimitArgs* args) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
 }
 
-// --intra-threads, --backend and the limits, for the commands that run Sessions.
+// --intra-threads, --tier, --backend and the limits, for the commands that run
+// Sessions.
 void add_session_options(CLI::App* sub, SessionArgs* args) {
   sub->add_option("--intra-threads", args->intra_threads,
                   "Threads per inference: large convolutions and GEMMs split their output over\n"
                   "them (results are identical for any count); 0 = one per hardware thread")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
+  add_tier_option(sub, &args->tier);
   add_backend_option(sub, &args->backend);
   add_limit_options(sub, &args->limits);
 }
@@ -88,6 +105,7 @@ Command add_inspect_command(CLI::App& app) {
   sub->add_option("model", args->model, "Model file (.quanta)")->required();
   sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
   sub->add_flag("--brief", args->brief, "Leave out the node and tensor tables");
+  add_tier_option(sub, &args->tier);
   add_backend_option(sub, &args->backend);
   add_limit_options(sub, &args->limits);
   return {sub, [args] { return run_inspect(*args); }};
@@ -143,6 +161,7 @@ Command add_compare_command(CLI::App& app) {
       ->check(CLI::Range(1, 10000000))
       ->excludes(in);
   sub->add_flag("--json", args->json, "Machine-readable output (see docs/cli.md for the fields)");
+  add_tier_option(sub, &args->tier);
   add_limit_options(sub, &args->limits);
   return {sub, [args] { return run_compare(*args); }};
 }

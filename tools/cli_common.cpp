@@ -11,7 +11,7 @@
 #include <limits>
 
 #include "cli.hpp"
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 
 #ifndef QUANTA_VERSION_STRING
 #define QUANTA_VERSION_STRING "0.1.0"
@@ -22,16 +22,17 @@ namespace quanta::cli {
 std::string version_text() {
   const dnnl_version_t* v = dnnl_version();
   const std::string hash = v->hash ? v->hash : "";
-  kernels::Isa isa = kernels::Isa::kRef;
-  std::string isa_error;
-  const bool isa_ok = kernels::active_isa(&isa, &isa_error) == kernels::IsaChoice::kOk;
+  kernels::Tier tier = kernels::Tier::kRef;
+  std::string tier_error;
+  const bool tier_ok = kernels::active_tier(&tier, &tier_error) == kernels::TierChoice::kOk;
   return fmt::format("quanta {}\nmodel format {}.{}\noneDNN {}.{}.{}{}\n", QUANTA_VERSION_STRING,
                      kFormatVersionMajor, kFormatVersionMinor, v->major, v->minor, v->patch,
                      hash.empty() || hash == "N/A" ? "" : " (" + hash + ")") +
-         (isa_ok ? fmt::format("kernels {} (best on this CPU: {})\n", kernels::isa_name(isa),
-                               kernels::isa_name(kernels::best_isa()))
-                 : fmt::format("kernels none: {}; every command that runs a model will refuse it\n",
-                               isa_error));
+         (tier_ok ? fmt::format("tier {} (best on this CPU: {})\n", kernels::tier_name(tier),
+                                kernels::tier_name(kernels::best_tier()))
+                  : fmt::format("tier none: {}; every command that runs a model without --tier will "
+                                "refuse it\n",
+                                tier_error));
 }
 
 // ------------------------------------------------------------ helpers
@@ -57,9 +58,16 @@ void apply_limits(const LimitArgs& a, SessionOptions* o) {
   o->max_prepared_bytes = static_cast<size_t>(a.max_prepared_mb) << 20;
 }
 
+KernelTier tier_from_arg(const std::string& tier) {
+  KernelTier t = KernelTier::kAuto;
+  if (!parse_kernel_tier(tier, &t)) throw UsageError(fmt::format("--tier {}: not a kernel tier", tier));
+  return t;
+}
+
 SessionOptions session_options(const SessionArgs& a) {
   SessionOptions o;
   o.threads = a.intra_threads;
+  o.tier = tier_from_arg(a.tier);
   o.backend = backend_from_arg(a.backend);
   apply_limits(a.limits, &o);
   return o;

@@ -183,6 +183,7 @@ int run_bench(const BenchArgs& a) {
     j["total_macs"] = total_macs;
     j["threads"] = a.threads;
     j["intra_threads"] = sessions[0]->threads();
+    j["tier"] = kernel_tier_name(sessions[0]->tier());
     j["backend"] = backend_name(sessions[0]->backend());
     j["onednn_nodes"] = sessions[0]->onednn_nodes();
     j["backend_notes"] = backend_notes_json(*sessions[0]);
@@ -217,8 +218,8 @@ int run_bench(const BenchArgs& a) {
                            a.threads, a.threads == 1 ? "" : "s", a.warmup, all.runs,
                            a.min_time_ms > 0 ? fmt::format(" (at least {} ms)", a.min_time_ms) : "");
   const std::string onednn = backend_summary(*sessions[0]);
-  std::cout << fmt::format("session    {} intra-op thread{}, backend {}{}\n", sessions[0]->threads(),
-                           sessions[0]->threads() == 1 ? "" : "s",
+  std::cout << fmt::format("session    {} intra-op thread{}, tier {}, backend {}{}\n", sessions[0]->threads(),
+                           sessions[0]->threads() == 1 ? "" : "s", kernel_tier_name(sessions[0]->tier()),
                            backend_name(sessions[0]->backend()),
                            onednn.empty() ? "" : " (" + onednn + ")");
   if (const std::string refused = backend_notes_table(*sessions[0], true); !refused.empty()) {

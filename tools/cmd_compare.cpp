@@ -97,6 +97,7 @@ int run_compare(const CompareArgs& a) {
   const int64_t runs = files.empty() ? a.random : files[0].runs;
   const int64_t samples = files.empty() ? a.random : files[0].samples;
   SessionOptions options;
+  options.tier = tier_from_arg(a.tier);
   apply_limits(a.limits, &options);
   auto rs = create_session_or_throw(ref_model, a.reference, options);
   auto cs = create_session_or_throw(cand_model, a.candidate, options);

@@ -77,6 +77,7 @@ int run_inspect(const InspectArgs& a) {
   std::string session_error;
   size_t arena = 0, unplanned = 0, prepared = 0;
   SessionOptions options;
+  options.tier = tier_from_arg(a.tier);
   options.backend = backend_from_arg(a.backend);
   apply_limits(a.limits, &options);
   auto created = Session::create(model, options);
@@ -129,10 +130,12 @@ int run_inspect(const InspectArgs& a) {
       j["arena_bytes"] = arena;
       j["unplanned_bytes"] = unplanned;
       j["prepared_bytes"] = prepared;
+      j["tier"] = kernel_tier_name(session->tier());
     } else {
       j["arena_bytes"] = nullptr;
       j["unplanned_bytes"] = nullptr;
       j["prepared_bytes"] = nullptr;
+      j["tier"] = nullptr;
       j["session_error"] = session_error;
     }
     if (onednn) {
@@ -202,8 +205,8 @@ int run_inspect(const InspectArgs& a) {
   if (session_error.empty()) {
     std::cout << fmt::format("arena        {} planned ({} without reuse)\n", human_bytes(static_cast<double>(arena)),
                              human_bytes(static_cast<double>(unplanned)));
-    std::cout << fmt::format("prepared     {} (packed weights, tables, node state)\n",
-                             human_bytes(static_cast<double>(prepared)));
+    std::cout << fmt::format("prepared     {} (packed weights, tables, node state; tier {})\n",
+                             human_bytes(static_cast<double>(prepared)), kernel_tier_name(session->tier()));
   } else {
     std::cout << fmt::format("arena        unavailable: the model cannot run here: {}\n", session_error);
   }

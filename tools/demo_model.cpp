@@ -279,7 +279,7 @@ Result<Ranges> calibrate(const DemoOptions& options) {
   // Reference kernels: the demo files must be the same bytes on every CPU
   // (the float fast kernels round differently).
   SessionOptions so;
-  so.kernels = KernelTier::kReference;
+  so.tier = KernelTier::kRef;
   auto session = Session::create(*model, so);
   if (!session) {
     return Status{session.status().code(),

@@ -3,7 +3,7 @@
 //
 // Native build (the default): <immintrin.h>; the file is compiled with the
 // AVX-512 F/BW/VL/DQ/VNNI flags (CMakeLists.txt) and its functions live in
-// quanta::kernels. They may only run when cpu_supports(Isa::kAvx512Vnni).
+// quanta::kernels. They may only run when cpu_supports(Tier::kAvx512Vnni).
 //
 // Emulated build (QUANTA_SIMD_EMULATE defined, target quanta_kernels_emu): the
 // same source is compiled without ISA flags against SIMDe, which implements

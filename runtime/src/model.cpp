@@ -88,11 +88,21 @@ const char* backend_name(Backend backend) {
 const char* kernel_tier_name(KernelTier tier) {
   switch (tier) {
     case KernelTier::kAuto: return "auto";
-    case KernelTier::kReference: return "ref";
+    case KernelTier::kRef: return "ref";
     case KernelTier::kAvx2: return "avx2";
     case KernelTier::kAvx512Vnni: return "avx512vnni";
   }
   return "?";
+}
+
+bool parse_kernel_tier(std::string_view name, KernelTier* tier) {
+  for (KernelTier t : {KernelTier::kAuto, KernelTier::kRef, KernelTier::kAvx2, KernelTier::kAvx512Vnni}) {
+    if (name == kernel_tier_name(t)) {
+      *tier = t;
+      return true;
+    }
+  }
+  return false;
 }
 
 const char* op_type_name(OpType op) {

@@ -16,6 +16,7 @@
 #include "planner.hpp"
 #include "thread_pool.hpp"
 #include "quanta/kernels/ref.h"
+#include "quanta/kernels/tier.h"
 
 namespace quanta {
 namespace detail {
@@ -39,6 +40,7 @@ struct SessionImpl {
   std::vector<NodeTiming> timings;
   std::vector<TensorView> inputs;
   std::vector<TensorView> outputs;
+  KernelTier tier = KernelTier::kRef;
   Backend backend = Backend::kOwn;
   // Declared last so that it is destroyed first: no worker outlives the
   // prepared states it may be reading.
@@ -212,27 +214,34 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     }
   }
 
-  kernels::Isa isa = kernels::Isa::kRef;
-  switch (options.kernels) {
+  kernels::Tier tier = kernels::Tier::kRef;
+  switch (options.tier) {
     case KernelTier::kAuto: {
       // Like QUANTA_BACKEND: a tier name that cannot be honoured is refused,
       // never replaced by another tier (docs/runtime.md, "Kernel tiers").
       std::string why;
-      switch (kernels::active_isa(&isa, &why)) {
-        case kernels::IsaChoice::kOk: break;
-        case kernels::IsaChoice::kUnknownName: return Status{StatusCode::kInvalidArgument, why};
-        case kernels::IsaChoice::kUnsupportedTier: return Status{StatusCode::kUnsupported, why};
+      switch (kernels::active_tier(&tier, &why)) {
+        case kernels::TierChoice::kOk: break;
+        case kernels::TierChoice::kUnknownName: return Status{StatusCode::kInvalidArgument, why};
+        case kernels::TierChoice::kUnsupportedTier: return Status{StatusCode::kUnsupported, why};
+        case kernels::TierChoice::kRenamedVariable: return Status{StatusCode::kInvalidArgument, why};
       }
       break;
     }
-    case KernelTier::kReference: isa = kernels::Isa::kRef; break;
-    case KernelTier::kAvx2: isa = kernels::Isa::kAvx2; break;
-    case KernelTier::kAvx512Vnni: isa = kernels::Isa::kAvx512Vnni; break;
+    case KernelTier::kRef: tier = kernels::Tier::kRef; break;
+    case KernelTier::kAvx2: tier = kernels::Tier::kAvx2; break;
+    case KernelTier::kAvx512Vnni: tier = kernels::Tier::kAvx512Vnni; break;
   }
-  if (!kernels::cpu_supports(isa)) {
+  if (!kernels::cpu_supports(tier)) {
     return Status{StatusCode::kUnsupported,
-                  fmt::format("kernel tier {} is not supported by this CPU (best: {})",
-                              kernels::isa_name(isa), kernels::isa_name(kernels::best_isa()))};
+                  kernels::unsupported_tier_error(
+                      fmt::format("tier {} (SessionOptions::tier; the quanta CLI: --tier)",
+                                  kernels::tier_name(tier)))};
+  }
+  switch (tier) {
+    case kernels::Tier::kRef: impl->tier = KernelTier::kRef; break;
+    case kernels::Tier::kAvx2: impl->tier = KernelTier::kAvx2; break;
+    case kernels::Tier::kAvx512Vnni: impl->tier = KernelTier::kAvx512Vnni; break;
   }
   if (options.threads < 0 || options.threads > kMaxThreads) {
     return Status{StatusCode::kInvalidArgument,
@@ -288,7 +297,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
       continue;
     }
     detail::OpContext ctx{m,   static_cast<int>(i), impl->tensor_data.data(),
-                          isa, impl->pool.get(),   backend == Backend::kOnednn,
+                          tier, impl->pool.get(),   backend == Backend::kOnednn,
                           threads, fusable_add(i), &budget};
     Result<detail::PreparedOp> op = detail::prepare_op(ctx);
     if (!op) return op.status();
@@ -332,6 +341,7 @@ std::vector<BackendNote> Session::backend_notes() const {
   return notes;
 }
 int Session::threads() const { return impl_->pool ? impl_->pool->threads() : 1; }
+KernelTier Session::tier() const { return impl_->tier; }
 Backend Session::backend() const { return impl_->backend; }
 size_t Session::unplanned_bytes() const { return impl_->unplanned_bytes; }
 size_t Session::prepared_bytes() const { return impl_->prepared_bytes; }

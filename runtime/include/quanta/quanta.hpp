@@ -24,6 +24,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -184,13 +185,19 @@ class Model {
 
 // Which kernels a Session uses (docs/runtime.md, "Kernel tiers").
 enum class KernelTier : uint8_t {
-  kAuto = 0,     // QUANTA_ISA=ref|avx2|avx512vnni when set (another value makes
-                 // Session::create fail), else the best tier the CPU supports
-  kReference,    // the scalar reference kernels (the specification)
+  kAuto = 0,    // QUANTA_TIER=ref|avx2|avx512vnni when set (another value, or
+                // QUANTA_ISA set, makes Session::create fail), else the best
+                // tier the CPU supports
+  kRef,         // the scalar reference kernels (the specification)
   kAvx2,
   kAvx512Vnni,
 };
+// "auto", "ref", "avx2", "avx512vnni": the spellings of QUANTA_TIER and of
+// the quanta CLI's --tier.
 const char* kernel_tier_name(KernelTier tier);
+// The tier of a kernel_tier_name() spelling; false (and *tier unchanged) for
+// any other text.
+bool parse_kernel_tier(std::string_view name, KernelTier* tier);
 
 // Which implementation runs the convolutions and GEMMs (docs/runtime.md,
 // "Backends").
@@ -213,7 +220,7 @@ struct SessionOptions {
   // A tier the CPU does not support makes Session::create fail (kUnsupported).
   // Quantized kernels give the same bytes on every tier; float kernels differ
   // from the reference by rounding (FMA, summation order).
-  KernelTier kernels = KernelTier::kAuto;
+  KernelTier tier = KernelTier::kAuto;
   // Threads per run(): 1 runs everything on the calling thread; T > 1 gives
   // the session T - 1 worker threads that large ops (convolutions and GEMMs
   // above about 0.25 M multiply-adds) split their output with; 0 means one per
@@ -266,9 +273,10 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   const Model& model() const;
-  // Threads per run() (SessionOptions::threads resolved), and the backend
-  // in use (never kAuto).
+  // Threads per run() (SessionOptions::threads resolved), and the kernel
+  // tier and the backend in use (never kAuto).
   int threads() const;
+  KernelTier tier() const;
   Backend backend() const;
   // Nodes run by oneDNN (0 unless the backend is kOnednn).
   int onednn_nodes() const;

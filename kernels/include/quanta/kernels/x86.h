@@ -1,6 +1,6 @@
 // Optimized x86 kernels (kernels/x86). Each must give the same bytes as its
 // reference in ref.h. A function whose name contains __avx2 / __avx512 may only
-// be called when cpu_supports() reports that tier (isa.h).
+// be called when cpu_supports() reports that tier (tier.h).
 #pragma once
 
 #include <cstddef>

@@ -3,7 +3,7 @@
 //
 // Every kernel is declared twice, from x86_avx512_kernels.inc:
 //  * quanta::kernels::<name>       native, compiled with -mavx512f/bw/vl/dq/vnni:
-//                                  call only when cpu_supports(Isa::kAvx512Vnni);
+//                                  call only when cpu_supports(Tier::kAvx512Vnni);
 //  * quanta::kernels::emu::<name>  the same source compiled against SIMDe
 //                                  (portable C emulation of the intrinsics, no
 //                                  ISA flags; library quanta_kernels_emu). Runs
@@ -91,7 +91,7 @@ void qu8_igemm_16c4_pack(int cout, int kh, int kw, int cin, const int8_t* w,
 // masked loads/stores for channel tails, NaN kept by the clamp's operand
 // order. Tile heights and threading rules: x86_avx512_kernels.inc.
 
-// The kernels, native (cpu_supports(Isa::kAvx512Vnni) only).
+// The kernels, native (cpu_supports(Tier::kAvx512Vnni) only).
 #include "quanta/kernels/x86_avx512_kernels.inc"
 
 // The same kernels emulated through SIMDe (any CPU; slow; tests).

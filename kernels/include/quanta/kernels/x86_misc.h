@@ -1,7 +1,7 @@
 // Optimized x86 kernels for pooling, Quantize/Dequantize and the dense Mul
 // (kernels/x86). Each gives the same bytes as its reference in ref.h (the
 // float-output Dequantize: the same floats). A function whose name contains
-// __avx2 may only be called when cpu_supports(Isa::kAvx2) (isa.h). None of
+// __avx2 may only be called when cpu_supports(Tier::kAvx2) (tier.h). None of
 // them allocates, keeps state or reads/writes outside the ranges given below.
 #pragma once
 
