@@ -29,7 +29,7 @@
 
 #include "kernel_test_util.hpp"
 #include "quanta/kernels/config.h"
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 
 namespace qk = quanta::kernels;
@@ -38,11 +38,11 @@ namespace kt = quanta::kernel_test;
 namespace {
 
 constexpr int32_t kZp[] = {0, 128, 255};
-constexpr qk::Isa kAllTiers[] = {qk::Isa::kRef, qk::Isa::kAvx2, qk::Isa::kAvx512Vnni};
+constexpr qk::Tier kAllTiers[] = {qk::Tier::kRef, qk::Tier::kAvx2, qk::Tier::kAvx512Vnni};
 
-const qk::KernelConfig& Config(qk::Isa tier) {
+const qk::KernelConfig& Config(qk::Tier tier) {
   const qk::KernelConfig* c = qk::kernel_config(tier, qk::WeightFormat::kInt8PerChannel);
-  EXPECT_NE(c, nullptr) << qk::isa_name(tier);
+  EXPECT_NE(c, nullptr) << qk::tier_name(tier);
   static const qk::KernelConfig kEmpty{};
   return c != nullptr ? *c : kEmpty;
 }
@@ -298,20 +298,20 @@ std::vector<SlotInfo> Slots(const qk::KernelConfig& c) {
 }
 
 TEST(KernelConfig, TablesExistAndAreBuiltOnce) {
-  for (qk::Isa t : kAllTiers) {
+  for (qk::Tier t : kAllTiers) {
     const qk::KernelConfig* a = qk::kernel_config(t, qk::WeightFormat::kInt8PerChannel);
-    ASSERT_NE(a, nullptr) << qk::isa_name(t);
-    EXPECT_EQ(a, qk::kernel_config(t, qk::WeightFormat::kInt8PerChannel)) << qk::isa_name(t);
+    ASSERT_NE(a, nullptr) << qk::tier_name(t);
+    EXPECT_EQ(a, qk::kernel_config(t, qk::WeightFormat::kInt8PerChannel)) << qk::tier_name(t);
   }
-  EXPECT_NE(&Config(qk::Isa::kAvx2), &Config(qk::Isa::kAvx512Vnni));
+  EXPECT_NE(&Config(qk::Tier::kAvx2), &Config(qk::Tier::kAvx512Vnni));
   // No table for a pair without a line in the list.
-  EXPECT_EQ(qk::kernel_config(static_cast<qk::Isa>(7), qk::WeightFormat::kInt8PerChannel),
+  EXPECT_EQ(qk::kernel_config(static_cast<qk::Tier>(7), qk::WeightFormat::kInt8PerChannel),
             nullptr);
-  EXPECT_EQ(qk::kernel_config(qk::Isa::kAvx2, static_cast<qk::WeightFormat>(9)), nullptr);
+  EXPECT_EQ(qk::kernel_config(qk::Tier::kAvx2, static_cast<qk::WeightFormat>(9)), nullptr);
 }
 
 TEST(KernelConfig, ReferenceTableIsAllEmpty) {
-  const qk::KernelConfig& ref = Config(qk::Isa::kRef);
+  const qk::KernelConfig& ref = Config(qk::Tier::kRef);
   for (const SlotInfo& s : Slots(ref)) EXPECT_FALSE(s.present) << "ref." << s.family;
   const qk::KernelConfig empty{};
   EXPECT_TRUE(ref.qu8_gemm == empty.qu8_gemm);
@@ -320,27 +320,27 @@ TEST(KernelConfig, ReferenceTableIsAllEmpty) {
 }
 
 TEST(KernelConfig, EveryNonEmptySlotIsComplete) {
-  for (qk::Isa t : kAllTiers) {
+  for (qk::Tier t : kAllTiers) {
     for (const SlotInfo& s : Slots(Config(t))) {
       if (s.present) {
-        EXPECT_TRUE(s.complete) << qk::isa_name(t) << "." << s.family;
+        EXPECT_TRUE(s.complete) << qk::tier_name(t) << "." << s.family;
       }
     }
   }
   // The AVX2 table fills every family.
-  for (const SlotInfo& s : Slots(Config(qk::Isa::kAvx2))) EXPECT_TRUE(s.present) << s.family;
+  for (const SlotInfo& s : Slots(Config(qk::Tier::kAvx2))) EXPECT_TRUE(s.present) << s.family;
 }
 
 // Each table names kernels of its own tier or of the tiers it inherits from.
 TEST(KernelConfig, MicrokernelNamesMatchTheirTier) {
-  for (const SlotInfo& s : Slots(Config(qk::Isa::kAvx2))) {
+  for (const SlotInfo& s : Slots(Config(qk::Tier::kAvx2))) {
     for (const char* n : s.names) {
       if (n != nullptr) {
         EXPECT_NE(std::string(n).find("__avx2"), std::string::npos) << n;
       }
     }
   }
-  for (const SlotInfo& s : Slots(Config(qk::Isa::kAvx512Vnni))) {
+  for (const SlotInfo& s : Slots(Config(qk::Tier::kAvx512Vnni))) {
     for (const char* n : s.names) {
       if (n == nullptr) continue;
       const std::string name(n);
@@ -354,8 +354,8 @@ TEST(KernelConfig, MicrokernelNamesMatchTheirTier) {
 // kernels/config/avx512vnni.cpp: starts from avx2_config(), overrides six
 // families, inherits eight.
 TEST(KernelConfig, Avx512VnniInheritsAsDocumented) {
-  const qk::KernelConfig& a = Config(qk::Isa::kAvx2);
-  const qk::KernelConfig& v = Config(qk::Isa::kAvx512Vnni);
+  const qk::KernelConfig& a = Config(qk::Tier::kAvx2);
+  const qk::KernelConfig& v = Config(qk::Tier::kAvx512Vnni);
   // Inherited.
   EXPECT_TRUE(v.qu8_matmul == a.qu8_matmul);
   EXPECT_TRUE(v.u8_maxpool == a.u8_maxpool);
@@ -383,12 +383,12 @@ TEST(KernelConfig, Avx512VnniInheritsAsDocumented) {
 }
 
 TEST(KernelConfig, FusedResidualCapability) {
-  EXPECT_TRUE(Config(qk::Isa::kAvx2).qu8_gemm.fused_residual);
-  EXPECT_TRUE(Config(qk::Isa::kAvx2).qu8_igemm.fused_residual);
-  EXPECT_FALSE(Config(qk::Isa::kAvx512Vnni).qu8_gemm.fused_residual);
-  EXPECT_FALSE(Config(qk::Isa::kAvx512Vnni).qu8_igemm.fused_residual);
-  EXPECT_FALSE(Config(qk::Isa::kRef).qu8_gemm.fused_residual);
-  EXPECT_EQ(Config(qk::Isa::kAvx2).qu8_matmul.max_k, qk::kQu8GemmActMaxK);
+  EXPECT_TRUE(Config(qk::Tier::kAvx2).qu8_gemm.fused_residual);
+  EXPECT_TRUE(Config(qk::Tier::kAvx2).qu8_igemm.fused_residual);
+  EXPECT_FALSE(Config(qk::Tier::kAvx512Vnni).qu8_gemm.fused_residual);
+  EXPECT_FALSE(Config(qk::Tier::kAvx512Vnni).qu8_igemm.fused_residual);
+  EXPECT_FALSE(Config(qk::Tier::kRef).qu8_gemm.fused_residual);
+  EXPECT_EQ(Config(qk::Tier::kAvx2).qu8_matmul.max_k, qk::kQu8GemmActMaxK);
 }
 
 // The choices of runtime/src/ops/prepare.cpp (prepare_gemm_qu8_fast) before
@@ -398,8 +398,8 @@ struct ExpectedPlan {
   bool by_cols;
   int64_t total, align;
 };
-ExpectedPlan PrepareCppChoice(qk::Isa tier, int m, int n) {
-  if (tier == qk::Isa::kAvx512Vnni) {
+ExpectedPlan PrepareCppChoice(qk::Tier tier, int m, int n) {
+  if (tier == qk::Tier::kAvx512Vnni) {
     if (m < 16 && n >= 64) return {"qu8_gemm_minmax_fp32__avx512vnni_8x32c4", true, n, 32};
     return {"qu8_gemm_minmax_fp32__avx512vnni_8x32c4", false, m, 8};
   }
@@ -409,7 +409,7 @@ ExpectedPlan PrepareCppChoice(qk::Isa tier, int m, int n) {
 }
 
 TEST(KernelConfig, Qu8GemmPlanReproducesPrepareCpp) {
-  for (qk::Isa t : {qk::Isa::kAvx2, qk::Isa::kAvx512Vnni}) {
+  for (qk::Tier t : {qk::Tier::kAvx2, qk::Tier::kAvx512Vnni}) {
     const qk::Qu8GemmSlot& s = Config(t).qu8_gemm;
     int64_t bad = 0;
     for (int m = 1; m <= 40; ++m) {
@@ -422,7 +422,7 @@ TEST(KernelConfig, Qu8GemmPlanReproducesPrepareCpp) {
                           p.run == (p.by_cols ? p.kernel.cols : p.kernel.rows) &&
                           p.run != nullptr;
           if (!ok && bad++ == 0) {
-            ADD_FAILURE() << qk::isa_name(t) << " m=" << m << " n=" << n << " k=" << k
+            ADD_FAILURE() << qk::tier_name(t) << " m=" << m << " n=" << n << " k=" << k
                           << ": plan " << p.kernel.name << (p.by_cols ? " cols" : " rows")
                           << " align " << p.align << ", prepare.cpp " << e.kernel
                           << (e.by_cols ? " cols" : " rows") << " align " << e.align;
@@ -430,7 +430,7 @@ TEST(KernelConfig, Qu8GemmPlanReproducesPrepareCpp) {
         }
       }
     }
-    EXPECT_EQ(bad, 0) << qk::isa_name(t);
+    EXPECT_EQ(bad, 0) << qk::tier_name(t);
   }
 }
 
@@ -438,11 +438,11 @@ TEST(KernelConfig, Qu8GemmPlanReproducesPrepareCpp) {
 // Kernels through the slots, per supported tier
 // ====================================================================
 
-class TierSlots : public ::testing::TestWithParam<qk::Isa> {
+class TierSlots : public ::testing::TestWithParam<qk::Tier> {
  protected:
   void SetUp() override {
     if (!qk::cpu_supports(GetParam())) {
-      GTEST_SKIP() << "CPU lacks " << qk::isa_name(GetParam())
+      GTEST_SKIP() << "CPU lacks " << qk::tier_name(GetParam())
                    << ": that table's kernels cannot run on this host (its structure is still "
                       "checked by KernelConfig.*)";
     }
@@ -453,7 +453,7 @@ class TierSlots : public ::testing::TestWithParam<qk::Isa> {
 #define REQUIRE_SLOT(slot)                                                          \
   do {                                                                              \
     if (!(slot))                                                                    \
-      GTEST_SKIP() << #slot << " is empty on " << qk::isa_name(GetParam())          \
+      GTEST_SKIP() << #slot << " is empty on " << qk::tier_name(GetParam())          \
                    << " (the reference kernel serves it)";                          \
   } while (0)
 
@@ -1349,9 +1349,9 @@ TEST_P(TierSlots, Dequantize) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, TierSlots,
-                         ::testing::Values(qk::Isa::kAvx2, qk::Isa::kAvx512Vnni),
-                         [](const ::testing::TestParamInfo<qk::Isa>& info) {
-                           return std::string(qk::isa_name(info.param));
+                         ::testing::Values(qk::Tier::kAvx2, qk::Tier::kAvx512Vnni),
+                         [](const ::testing::TestParamInfo<qk::Tier>& info) {
+                           return std::string(qk::tier_name(info.param));
                          });
 
 }  // namespace

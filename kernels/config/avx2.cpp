@@ -2,7 +2,7 @@
 // uniform signature (config.h) to the AVX2 microkernels of kernels/x86, and
 // the tier's selection rules. Glue only: the kernels' loops stay in
 // kernels/x86. This file is compiled without ISA flags; the microkernels it
-// names run only when cpu_supports(Isa::kAvx2).
+// names run only when cpu_supports(Tier::kAvx2).
 #include "quanta/kernels/x86.h"
 #include "quanta/kernels/x86_misc.h"
 #include "tables.h"

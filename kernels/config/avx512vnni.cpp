@@ -1,7 +1,7 @@
 // The AVX-512 VNNI tier's kernel table: the AVX2 table with the slots that
 // have AVX-512 kernels overridden. Glue only (the kernels' loops are in
 // kernels/x86); compiled without ISA flags, the microkernels it names run
-// only when cpu_supports(Isa::kAvx512Vnni).
+// only when cpu_supports(Tier::kAvx512Vnni).
 #include "quanta/kernels/x86_avx512.h"
 #include "tables.h"
 

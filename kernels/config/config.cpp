@@ -9,22 +9,22 @@ namespace quanta::kernels {
 namespace {
 
 struct TableEntry {
-  Isa tier;
+  Tier tier;
   WeightFormat format;
   KernelConfig (*build)();
 };
 
 // One line per (tier, weight format) that has a table.
 constexpr TableEntry kTables[] = {
-    {Isa::kRef, WeightFormat::kInt8PerChannel, config_detail::ref_config},
-    {Isa::kAvx2, WeightFormat::kInt8PerChannel, config_detail::avx2_config},
-    {Isa::kAvx512Vnni, WeightFormat::kInt8PerChannel, config_detail::avx512vnni_config},
+    {Tier::kRef, WeightFormat::kInt8PerChannel, config_detail::ref_config},
+    {Tier::kAvx2, WeightFormat::kInt8PerChannel, config_detail::avx2_config},
+    {Tier::kAvx512Vnni, WeightFormat::kInt8PerChannel, config_detail::avx512vnni_config},
 };
 constexpr size_t kNumTables = sizeof(kTables) / sizeof(kTables[0]);
 
 }  // namespace
 
-const KernelConfig* kernel_config(Isa tier, WeightFormat format) {
+const KernelConfig* kernel_config(Tier tier, WeightFormat format) {
   // Built once, on the first call (thread-safe static initialization).
   static const std::array<KernelConfig, kNumTables> built = [] {
     std::array<KernelConfig, kNumTables> t;

@@ -32,7 +32,7 @@
 //
 // kernel_config() returns the table whether or not this CPU supports the tier
 // (building a table runs no kernel); calling its kernels needs
-// cpu_supports(tier) (isa.h).
+// cpu_supports(tier) (tier.h).
 //
 // Adding a tier (e.g. AMX): write kernels/config/<tier>.cpp with
 //   KernelConfig <tier>_config() {
@@ -57,7 +57,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "quanta/kernels/isa.h"
+#include "quanta/kernels/tier.h"
 #include "quanta/kernels/ref.h"
 #include "quanta/kernels/requantize.h"
 #include "quanta/kernels/x86.h"  // QResidual, AddOrder (plain types)
@@ -403,6 +403,6 @@ struct KernelConfig {
 
 // The table of (tier, format), built on first use and kept for the process
 // (thread-safe); nullptr when that pair has no table.
-const KernelConfig* kernel_config(Isa tier, WeightFormat format);
+const KernelConfig* kernel_config(Tier tier, WeightFormat format);
 
 }  // namespace quanta::kernels
