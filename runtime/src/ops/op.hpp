@@ -87,7 +87,17 @@ struct PreparedOp {
   size_t state_bytes = 0;
 };
 
-// ops/prepare.cpp: dispatches on the node's op type.
+// One op's implementation (ops/<op>.cpp; an op family sharing one
+// implementation shares one OpDef), found by op type in ops/registry.cpp.
+struct OpDef {
+  // Load time (check_graph_semantics, ops/shape_check.cpp): the op's rules
+  // for node `node` of `model`, its static shape inference, NodeInfo::macs.
+  Status (*check)(ModelImpl& model, int node);
+  // Session creation: the node's prepared state (prepare_op).
+  Result<PreparedOp> (*prepare)(const OpContext& ctx);
+};
+
+// ops/registry.cpp: the prepare of the node's op (OpDef::prepare).
 Result<PreparedOp> prepare_op(const OpContext& ctx);
 
 // True when the op's output may share its input's memory (pure metadata ops:

@@ -82,42 +82,6 @@ inline std::vector<int> effective_perm(const std::vector<int32_t>& perm, size_t 
   return out;
 }
 
-// The unary op of a unary node (Relu ... Gelu, HardSigmoid) with its options.
-inline kernels::UnaryParams unary_params(OpType op, const fb::Node* node) {
-  kernels::UnaryParams p;
-  switch (op) {
-    case OpType::kRelu: p.op = kernels::UnaryOp::kRelu; break;
-    case OpType::kRelu6: p.op = kernels::UnaryOp::kRelu6; break;
-    case OpType::kClip: {
-      const auto o = read_options<fb::ClipOptionsT>(node);
-      p.op = kernels::UnaryOp::kClip;
-      p.lo = o.min;
-      p.hi = o.max;
-      break;
-    }
-    case OpType::kSigmoid: p.op = kernels::UnaryOp::kSigmoid; break;
-    case OpType::kTanh: p.op = kernels::UnaryOp::kTanh; break;
-    case OpType::kHardSwish: p.op = kernels::UnaryOp::kHardSwish; break;
-    case OpType::kLeakyRelu:
-      p.op = kernels::UnaryOp::kLeakyRelu;
-      p.alpha = read_options<fb::LeakyReluOptionsT>(node).alpha;
-      break;
-    case OpType::kHardSigmoid: {
-      const auto o = read_options<fb::HardSigmoidOptionsT>(node);
-      p.op = kernels::UnaryOp::kHardSigmoid;
-      p.alpha = o.alpha;
-      p.beta = o.beta;
-      break;
-    }
-    case OpType::kGelu:
-      p.op = read_options<fb::GeluOptionsT>(node).approximate ? kernels::UnaryOp::kGeluTanh
-                                                              : kernels::UnaryOp::kGelu;
-      break;
-    default: break;
-  }
-  return p;
-}
-
 inline bool is_unary_op(OpType op) {
   switch (op) {
     case OpType::kRelu:
