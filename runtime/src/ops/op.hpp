@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "model_impl.hpp"
+#include "quanta/op_traits.hpp"
 #include "thread_pool.hpp"
 
 namespace quanta::detail {
@@ -101,7 +102,8 @@ struct OpDef {
 Result<PreparedOp> prepare_op(const OpContext& ctx);
 
 // True when the op's output may share its input's memory (pure metadata ops:
-// Reshape, Flatten, Squeeze, Unsqueeze). The planner aliases them.
+// Reshape, Flatten, Squeeze, Unsqueeze; kOpAliasesInput in
+// quanta/op_list.def). The planner aliases them.
 bool op_output_may_alias_input(OpType op);
 
 }  // namespace quanta::detail

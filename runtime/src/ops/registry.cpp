@@ -1,38 +1,28 @@
-// The op implementations by op type (registry.hpp), and the prepare step's
-// entry point.
+// The op implementations by op type (registry.hpp), built from
+// quanta/op_list.def, and the prepare step's entry point.
 #include "ops/registry.hpp"
 
+#include <iterator>
 #include <fmt/format.h>
 
-#include "ops/op_common.hpp"
+#include "quanta/op_traits.hpp"
 
 namespace quanta::detail {
+namespace {
+
+// Indexed by OpType value. Addresses only: constant-initialized, so no
+// static-initialization order between this file and the ops' files.
+constexpr const OpDef* kOps[] = {
+#define QUANTA_OP(name, fb_name, options, display, impl, traits) &op_##impl,
+#include "quanta/op_list.def"
+};
+static_assert(std::size(kOps) == kOpTypeCount);
+
+}  // namespace
 
 const OpDef* find_op(OpType op) {
-  switch (op) {
-    case OpType::kConv2D: return &op_conv2d;
-    case OpType::kFullyConnected: return &op_fully_connected;
-    case OpType::kMatMul: return &op_matmul;
-    case OpType::kAdd:
-    case OpType::kMul: return &op_binary;
-    case OpType::kConcat: return &op_concat;
-    case OpType::kMaxPool:
-    case OpType::kAveragePool: return &op_pool;
-    case OpType::kGlobalAveragePool: return &op_global_avgpool;
-    case OpType::kSoftmax: return &op_softmax;
-    case OpType::kLogSoftmax: return &op_log_softmax;
-    case OpType::kReshape:
-    case OpType::kFlatten:
-    case OpType::kSqueeze:
-    case OpType::kUnsqueeze: return &op_reshape;
-    case OpType::kTranspose: return &op_transpose;
-    case OpType::kPad: return &op_pad;
-    case OpType::kQuantize: return &op_quantize;
-    case OpType::kDequantize: return &op_dequantize;
-    default:
-      if (is_unary_op(op)) return &op_unary;
-      return nullptr;
-  }
+  const size_t i = static_cast<size_t>(op);
+  return i < std::size(kOps) ? kOps[i] : nullptr;
 }
 
 Result<PreparedOp> prepare_op(const OpContext& ctx) {
@@ -46,6 +36,6 @@ Result<PreparedOp> prepare_op(const OpContext& ctx) {
   return def->prepare(ctx);
 }
 
-bool op_output_may_alias_input(OpType op) { return is_reshape_family(op); }
+bool op_output_may_alias_input(OpType op) { return op_has(op, kOpAliasesInput); }
 
 }  // namespace quanta::detail
