@@ -13,6 +13,12 @@
 namespace quanta::detail {
 namespace {
 
+// What the check computes for the prepare step.
+struct BinaryGeometry {
+  kernels::BroadcastShape shape;
+  bool same_shape = false;  // A and B have one shape: no broadcast at all
+};
+
 class BinaryCheck final : public NodeChecker {
  public:
   using NodeChecker::NodeChecker;
@@ -35,7 +41,9 @@ class BinaryCheck final : public NodeChecker {
                                  shape_str(as), tdesc(a), shape_str(bs), tdesc(b)));
     }
     y_shape.assign(bc.out, bc.out + bc.rank);
-    return check_activation(o.activation, o.clip_min, o.clip_max);
+    QUANTA_OPS_TRY(check_activation(o.activation, o.clip_min, o.clip_max));
+    set_geometry<BinaryGeometry>() = BinaryGeometry{bc, as == bs};
+    return Status::Ok();
   }
 };
 
@@ -116,13 +124,8 @@ Result<PreparedOp> BinaryPreparer::prepare() {
   const int a = in(0), b = in(1), y = out();
   const auto o = read_options<fb::ElementwiseOptionsT>(fbn_);
   const k::Act act = to_act(o.activation);
-  k::BroadcastShape shape;
-  const auto& as = info(a).shape;
-  const auto& bs = info(b).shape;
-  if (!k::make_broadcast(static_cast<int>(as.size()), as.data(), static_cast<int>(bs.size()),
-                         bs.data(), &shape)) {
-    return error(StatusCode::kInternal, fmt::format("{}: shapes do not broadcast", opname_));
-  }
+  const BinaryGeometry& geo = ctx_.geometry<BinaryGeometry>();
+  const k::BroadcastShape& shape = geo.shape;
   const bool is_add = node_.op == OpType::kAdd;
   if (!quantized()) {
     auto s = std::make_shared<BinaryF32>(BinaryF32{shape, data<const float>(a),
@@ -139,7 +142,7 @@ Result<PreparedOp> BinaryPreparer::prepare() {
     s->p = qadd_params(a, b, y, o);
     QUANTA_OPS_TRY(check_multiplier(s->p.ma, "input", 0));
     QUANTA_OPS_TRY(check_multiplier(s->p.mb, "input", 1));
-    if (use_avx2() && as == bs) {
+    if (use_avx2() && geo.same_shape) {
       return make_prepared<DenseQU8<k::QAddParams>, run_vadd_qu8_avx2>(
           dense_of<AddQU8, k::QAddParams>(*s));
     }
@@ -148,7 +151,7 @@ Result<PreparedOp> BinaryPreparer::prepare() {
   auto s = binary_qu8_state<MulQU8>(shape, a, b, y, r);
   s->p.m = k::requant_multiplier(scale(a), scale(b), scale(y));
   QUANTA_OPS_TRY(check_multiplier(s->p.m, "output"));
-  if (use_avx2() && as == bs) {
+  if (use_avx2() && geo.same_shape) {
     return make_prepared<DenseQU8<k::QMulParams>, run_vmul_qu8_avx2>(
         dense_of<MulQU8, k::QMulParams>(*s));
   }

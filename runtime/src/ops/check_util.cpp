@@ -31,7 +31,7 @@ std::string quant_str(const QuantParams& q) {
 }
 
 NodeChecker::NodeChecker(ModelImpl& m, int j)
-    : m_(m), node_(m.nodes[j]), fbn_(m.fb_nodes[j]), op_(m.nodes[j].op),
+    : m_(m), j_(j), node_(m.nodes[j]), fbn_(m.fb_nodes[j]), op_(m.nodes[j].op),
       opname_(op_type_name(m.nodes[j].op)), where_(describe_node(m, j)) {}
 
 Status NodeChecker::check_common() const {
@@ -49,6 +49,7 @@ Status NodeChecker::finish(const std::vector<int64_t>& inferred, bool has_inferr
                                tdesc(out())));
   }
   node_.macs = macs_;
+  m_.geometry[static_cast<size_t>(j_)] = std::move(geometry_);
   return Status::Ok();
 }
 

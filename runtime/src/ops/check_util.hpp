@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,7 @@ class NodeChecker {
   // table has the op's type, and the node has one output.
   Status check_common() const;
   // After the op's rules: the inferred shape equals the stored one (when the
-  // op infers one); fills NodeInfo::macs.
+  // op infers one); fills NodeInfo::macs and ModelImpl::geometry.
   Status finish(const std::vector<int64_t>& inferred, bool has_inferred);
   // The op type has no implementation.
   Status unknown_op() const;
@@ -41,12 +42,24 @@ class NodeChecker {
 
  protected:
   ModelImpl& m_;
+  int j_;
   NodeInfo& node_;
   const fb::Node* fbn_;
   OpType op_;
   const char* opname_;
   std::string where_;
   int64_t macs_ = 0;
+  std::shared_ptr<const void> geometry_;
+
+  // The op's geometry G for its prepare step (OpContext::geometry<G>), kept
+  // when the node passes its check.
+  template <class G>
+  G& set_geometry() {
+    auto g = std::make_shared<G>();
+    G& ref = *g;
+    geometry_ = std::move(g);
+    return ref;
+  }
 
   // ------------------------------------------------------------ basics
   Status invalid(const std::string& msg) const;

@@ -9,6 +9,13 @@
 namespace quanta::detail {
 namespace {
 
+// What the check computes for the prepare step: the output is `outer` rows,
+// each the inputs' rows of inner[i] elements one after the other.
+struct ConcatGeometry {
+  int64_t outer = 0;
+  std::vector<int64_t> inner;  // per input
+};
+
 class ConcatCheck final : public NodeChecker {
  public:
   using NodeChecker::NodeChecker;
@@ -54,7 +61,13 @@ class ConcatCheck final : public NodeChecker {
       }
       y_shape[axis] += s[axis];
     }
-    return need_act(out(), mode, "output");
+    QUANTA_OPS_TRY(need_act(out(), mode, "output"));
+    ConcatGeometry& g = set_geometry<ConcatGeometry>();
+    g.outer = product(s0, 0, static_cast<size_t>(axis));
+    for (int t : node_.inputs) {
+      g.inner.push_back(product(info(t).shape, static_cast<size_t>(axis), info(t).shape.size()));
+    }
+    return Status::Ok();
   }
 };
 
@@ -90,30 +103,27 @@ class ConcatPreparer final : public Preparer {
 
 Result<PreparedOp> ConcatPreparer::prepare() {
   const int y = out();
-  const auto o = read_options<fb::ConcatOptionsT>(fbn_);
-  const auto& s0 = info(in(0)).shape;
-  const int rank = static_cast<int>(s0.size());
-  const size_t axis = static_cast<size_t>(o.axis < 0 ? o.axis + rank : o.axis);
-  const int64_t outer = product(s0, 0, axis);
+  const ConcatGeometry& geo = ctx_.geometry<ConcatGeometry>();
+  const int64_t outer = geo.outer;
   QUANTA_OPS_TRY(reserve_table({static_cast<int64_t>(node_.inputs.size())},
                                sizeof(void*) + sizeof(int64_t) + sizeof(int32_t) + sizeof(float),
                                "the per-input tables"));
   if (!quantized()) {
     auto s = std::make_shared<ConcatBytes>();
     s->outer = outer;
-    for (int t : node_.inputs) {
-      s->x.push_back(ctx_.data(t));
-      s->inner_bytes.push_back(product(info(t).shape, axis, info(t).shape.size()) *
-                               static_cast<int64_t>(sizeof(float)));
+    for (size_t i = 0; i < node_.inputs.size(); ++i) {
+      s->x.push_back(ctx_.data(node_.inputs[i]));
+      s->inner_bytes.push_back(geo.inner[i] * static_cast<int64_t>(sizeof(float)));
     }
     s->y = ctx_.data(y);
     return make_prepared<ConcatBytes, run_concat>(std::move(s));
   }
   auto s = std::make_shared<ConcatQU8>();
   s->outer = outer;
-  for (int t : node_.inputs) {
+  for (size_t i = 0; i < node_.inputs.size(); ++i) {
+    const int t = node_.inputs[i];
     s->x.push_back(data<const uint8_t>(t));
-    s->inner.push_back(product(info(t).shape, axis, info(t).shape.size()));
+    s->inner.push_back(geo.inner[i]);
     s->zx.push_back(zero(t));
     s->m.push_back(scale(t) / scale(y));
     QUANTA_OPS_TRY(check_multiplier(s->m.back(), "input", static_cast<int64_t>(s->m.size()) - 1));

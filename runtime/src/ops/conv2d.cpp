@@ -18,6 +18,14 @@
 namespace quanta::detail {
 namespace {
 
+// What the check computes for the prepare step.
+struct ConvGeometry {
+  k::Conv2DParams p;
+  int64_t row_len = 0;     // kh * kw * cin / groups: one output channel's weights
+  bool pointwise = false;  // 1x1, stride 1, no padding, groups 1: a GEMM
+  bool depthwise = false;  // groups == cin == cout > 1
+};
+
 class Conv2DCheck final : public NodeChecker {
  public:
   using NodeChecker::NodeChecker;
@@ -77,6 +85,29 @@ class Conv2DCheck final : public NodeChecker {
     y_shape = {n, oh, ow, cout};
     const int64_t k = sat_mul(sat_mul(kh, kw), cin_g);
     QUANTA_OPS_TRY(check_weighted(x, w, b, mode, cout, k));
+    ConvGeometry& g = set_geometry<ConvGeometry>();
+    kernels::Conv2DParams& p = g.p;
+    p.n = static_cast<int>(n);
+    p.h = static_cast<int>(h);
+    p.w = static_cast<int>(wd);
+    p.cin = static_cast<int>(cin);
+    p.cout = static_cast<int>(cout);
+    p.kh = static_cast<int>(kh);
+    p.kw = static_cast<int>(kw);
+    p.stride_h = o.stride_h;
+    p.stride_w = o.stride_w;
+    p.dil_h = o.dilation_h;
+    p.dil_w = o.dilation_w;
+    p.pad_top = o.pad_top;
+    p.pad_left = o.pad_left;
+    p.groups = o.groups;
+    p.oh = static_cast<int>(oh);
+    p.ow = static_cast<int>(ow);
+    g.row_len = k;  // exact: k * 255 * 127 fits int32 when it is used (quantized)
+    g.pointwise = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                  p.pad_top == 0 && p.pad_left == 0 && p.groups == 1 && p.oh == p.h &&
+                  p.ow == p.w;
+    g.depthwise = p.groups == p.cin && p.cin == p.cout && p.groups > 1;
     macs_ = sat_mul(sat_mul(sat_mul(sat_mul(n, oh), ow), cout), k);
     return Status::Ok();
   }
@@ -204,21 +235,11 @@ class Conv2DPreparer final : public Preparer {
 Result<PreparedOp> Conv2DPreparer::prepare() {
   const int x = in(0), w = in(1), b = in(2), y = out();
   const auto o = read_options<fb::Conv2DOptionsT>(fbn_);
-  const auto& xs = info(x).shape;
-  const auto& ws = info(w).shape;
-  const auto& ys = info(y).shape;
-  k::Conv2DParams p;
-  set_window(xs, ys, o, &p);
-  p.cin = static_cast<int>(xs[3]);
-  p.cout = static_cast<int>(ws[0]);
-  p.kh = static_cast<int>(ws[1]);
-  p.kw = static_cast<int>(ws[2]);
-  p.groups = o.groups;
+  const ConvGeometry& geo = ctx_.geometry<ConvGeometry>();
+  const k::Conv2DParams& p = geo.p;
   const k::Act act = to_act(o.activation);
-  const bool pointwise = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
-                         p.pad_top == 0 && p.pad_left == 0 && p.groups == 1 && p.oh == p.h &&
-                         p.ow == p.w;
-  const bool depthwise = p.groups == p.cin && p.cin == p.cout && p.groups > 1;
+  const bool pointwise = geo.pointwise;
+  const bool depthwise = geo.depthwise;
   if (!quantized()) {
     const k::FRange fr = k::activation_range_f32(act, o.clip_min, o.clip_max);
     const float* wf = data<const float>(w);
@@ -285,7 +306,7 @@ Result<PreparedOp> Conv2DPreparer::prepare() {
   s->x = data<const uint8_t>(x);
   s->zx = zero(x);
   s->w = data<const int8_t>(w);
-  QUANTA_OPS_TRY(set_qu8_weighted(x, w, b, y, ws[0], ws[1] * ws[2] * ws[3], o, s.get()));
+  QUANTA_OPS_TRY(set_qu8_weighted(x, w, b, y, p.cout, geo.row_len, o, s.get()));
   if (auto op = try_onednn(onednn::make_qu8_conv,
                            onednn::Qu8ConvDesc{p, s->x, s->zx, s->w,
                                                b >= 0 ? data<const int32_t>(b) : nullptr,

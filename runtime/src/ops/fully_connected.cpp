@@ -13,6 +13,11 @@
 namespace quanta::detail {
 namespace {
 
+// What the check computes for the prepare step: y [m, n] = x [m, k] w^T.
+struct FcGeometry {
+  int m, k, n;
+};
+
 class FullyConnectedCheck final : public NodeChecker {
  public:
   using NodeChecker::NodeChecker;
@@ -46,6 +51,8 @@ class FullyConnectedCheck final : public NodeChecker {
     y_shape.push_back(nout);
     QUANTA_OPS_TRY(check_weighted(x, w, b, mode, nout, k));
     macs_ = sat_mul(sat_mul(rows, k), nout);
+    set_geometry<FcGeometry>() =
+        FcGeometry{static_cast<int>(rows), static_cast<int>(k), static_cast<int>(nout)};
     return Status::Ok();
   }
 };
@@ -72,11 +79,8 @@ class FullyConnectedPreparer final : public Preparer {
 Result<PreparedOp> FullyConnectedPreparer::prepare() {
   const int x = in(0), w = in(1), b = in(2), y = out();
   const auto o = read_options<fb::FullyConnectedOptionsT>(fbn_);
-  const auto& xs = info(x).shape;
-  const auto& ws = info(w).shape;
-  const int kk = static_cast<int>(xs.back());
-  const int n = static_cast<int>(ws[0]);
-  const int m = static_cast<int>(product(xs, 0, xs.size() - 1));
+  const FcGeometry& geo = ctx_.geometry<FcGeometry>();
+  const int m = geo.m, kk = geo.k, n = geo.n;
   const k::Act act = to_act(o.activation);
   if (!quantized()) {
     const k::FRange fr = k::activation_range_f32(act, o.clip_min, o.clip_max);

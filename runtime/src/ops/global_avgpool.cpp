@@ -12,6 +12,13 @@
 namespace quanta::detail {
 namespace {
 
+// What the check computes for the prepare step: x as [n, hw, c].
+struct GapGeometry {
+  int n;
+  int64_t hw;
+  int c;
+};
+
 class GlobalAvgPoolCheck final : public NodeChecker {
  public:
   using NodeChecker::NodeChecker;
@@ -28,6 +35,8 @@ class GlobalAvgPoolCheck final : public NodeChecker {
       QUANTA_OPS_TRY(check_accumulator(sat_mul(xs[1], xs[2]), 255, "H*W*255", -1));
     }
     y_shape = {xs[0], 1, 1, xs[3]};
+    set_geometry<GapGeometry>() =
+        GapGeometry{static_cast<int>(xs[0]), xs[1] * xs[2], static_cast<int>(xs[3])};
     return Status::Ok();
   }
 };
@@ -68,10 +77,7 @@ class GlobalAvgPoolPreparer final : public Preparer {
 
 Result<PreparedOp> GlobalAvgPoolPreparer::prepare() {
   const int x = in(0), y = out();
-  const auto& xs = info(x).shape;
-  const int n = static_cast<int>(xs[0]);
-  const int64_t hw = xs[1] * xs[2];
-  const int c = static_cast<int>(xs[3]);
+  const auto [n, hw, c] = ctx_.geometry<GapGeometry>();
   if (!quantized()) {
     auto s = std::make_shared<GapF32>(GapF32{n, hw, c, data<const float>(x), data<float>(y)});
     return make_prepared<GapF32, run_gap_f32>(std::move(s));

@@ -14,6 +14,14 @@
 namespace quanta::detail {
 namespace {
 
+// What the check computes for the prepare step.
+struct MatMulGeometry {
+  int64_t m = 0, k = 0, n = 0;  // one batch: [m, k] x [k, n]
+  size_t rank_b = 0;
+  int64_t a_rows = 0;           // A's rows with its batch dimensions folded in
+  kernels::BroadcastShape batch;  // the batch dimensions of A and B, broadcast
+};
+
 class MatMulCheck final : public NodeChecker {
  public:
   using NodeChecker::NodeChecker;
@@ -83,6 +91,13 @@ class MatMulCheck final : public NodeChecker {
       }
     }
     macs_ = sat_mul(sat_mul(sat_mul(batches, m), k), nn);
+    MatMulGeometry& g = set_geometry<MatMulGeometry>();
+    g.m = m;
+    g.k = k;
+    g.n = nn;
+    g.rank_b = rb;
+    g.a_rows = product(as, 0, ra - 1);
+    g.batch = bc;
     return Status::Ok();
   }
 };
@@ -153,18 +168,17 @@ Result<PreparedOp> MatMulPreparer::prepare() {
   const int a = in(0), b = in(1), y = out();
   const auto o = read_options<fb::MatMulOptionsT>(fbn_);
   const k::Act act = to_act(o.activation);
-  const auto& as = info(a).shape;
-  const auto& bs = info(b).shape;
-  const size_t ra = as.size(), rb = bs.size();
-  const int64_t m = ra >= 2 ? as[ra - 2] : 1;
-  const int64_t kk = as[ra - 1];
-  const int64_t n = rb >= 2 ? bs[rb - 1] : 1;
+  const MatMulGeometry& geo = ctx_.geometry<MatMulGeometry>();
+  const size_t rb = geo.rank_b;
+  const int64_t m = geo.m;
+  const int64_t kk = geo.k;
+  const int64_t n = geo.n;
 
   // Quantized with a constant int8 B [K, N]: FullyConnected on A's rows with
   // B transposed once to [N, K]; the bias is only the zero-point fold.
   if (quantized() && info(b).dtype == DType::kI8) {
     auto s = std::make_shared<FcQU8>();
-    s->m = static_cast<int>(product(as, 0, ra - 1));
+    s->m = static_cast<int>(geo.a_rows);
     s->k = static_cast<int>(kk);
     s->n = static_cast<int>(n);
     s->x = data<const uint8_t>(a);
@@ -188,14 +202,14 @@ Result<PreparedOp> MatMulPreparer::prepare() {
 
   // Float with a constant 2-D B: the float GEMM with B transposed once.
   if (!quantized() && use_avx2() && rb == 2 && ctx_.model.const_data[b] != nullptr &&
-      product(as, 0, ra - 1) <= INT_MAX) {
+      geo.a_rows <= INT_MAX) {
     const auto* bw = data<const float>(b);
     QUANTA_OPS_TRY(reserve_table({kk, n}, sizeof(float), "the transposed weights"));
     std::vector<float> wt(static_cast<size_t>(kk * n));
     for (int64_t i = 0; i < kk; ++i) {
       for (int64_t j = 0; j < n; ++j) wt[static_cast<size_t>(j * kk + i)] = bw[i * n + j];
     }
-    return prepare_gemm_f32_fast(*this, ctx_.isa, ctx_.pool, static_cast<int>(product(as, 0, ra - 1)),
+    return prepare_gemm_f32_fast(*this, ctx_.isa, ctx_.pool, static_cast<int>(geo.a_rows),
                                  static_cast<int>(n), static_cast<int>(kk), data<const float>(a),
                                  wt.data(), nullptr,
                                  k::activation_range_f32(act, o.clip_min, o.clip_max),
@@ -206,16 +220,10 @@ Result<PreparedOp> MatMulPreparer::prepare() {
   std::vector<BatchOffsets> batches;
   int64_t rows = m;
   if (rb <= 2) {
-    rows = product(as, 0, ra >= 2 ? ra - 1 : 0);
+    rows = geo.a_rows;
     batches.push_back({0, 0, 0});
   } else {
-    const std::vector<int64_t> a_batch(as.begin(), as.end() - std::min<size_t>(ra, 2));
-    const std::vector<int64_t> b_batch(bs.begin(), bs.end() - 2);
-    k::BroadcastShape bc;
-    if (!k::make_broadcast(static_cast<int>(a_batch.size()), a_batch.data(),
-                           static_cast<int>(b_batch.size()), b_batch.data(), &bc)) {
-      return error(StatusCode::kInternal, "MatMul batch dimensions do not broadcast");
-    }
+    const k::BroadcastShape& bc = geo.batch;
     const int64_t total = bc.num_elements();
     QUANTA_OPS_TRY(reserve_table({total}, sizeof(BatchOffsets), "the batch offsets"));
     batches.reserve(static_cast<size_t>(total));

@@ -64,6 +64,12 @@ struct OpContext {
   PrepareBudget* budget = nullptr;
 
   const NodeInfo& node() const { return model.nodes[node_index]; }
+  // What the node's check computed for this step (NodeChecker::set_geometry;
+  // G is the op's own struct).
+  template <class G>
+  const G& geometry() const {
+    return *static_cast<const G*>(model.geometry[static_cast<size_t>(node_index)].get());
+  }
   const fb::Node* fb_node() const { return model.fb_nodes[node_index]; }
   const TensorInfo& tensor(int index) const { return model.tensors[index]; }
   void* data(int index) const { return tensor_data[index]; }

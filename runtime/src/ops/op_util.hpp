@@ -9,7 +9,9 @@
 // biases (range-checked to int32), per-channel requantization multipliers,
 // activation ranges, broadcast strides, batch offsets, LUTs, exponential
 // tables, transposed weights. run() never allocates, never fails and does no
-// shape logic. The node was fully validated by its check at load time.
+// shape logic. The node was fully validated by its check at load time, which
+// also computed the op's geometry (output sizes, window parameters, broadcast
+// strides, ...: OpContext::geometry): prepare reads it, never re-derives it.
 //
 // An op's preparer is a class deriving from Preparer with
 //   Result<PreparedOp> prepare();
@@ -179,25 +181,6 @@ class Preparer {
   // Folded bias b'[c] = b[c] - zx * sum_k w[c, k], checked to fit int32.
   Status folded_bias(int64_t rows, int64_t row_len, const int8_t* w, int b, int32_t zx,
                      std::vector<int32_t>* out) const;
-
-  // The window geometry shared by Conv2DParams and Pool2DParams: n, h, w from
-  // the NHWC input shape xs, oh, ow from the output shape ys, strides,
-  // dilations and leading pads from the options o.
-  template <class P, class O>
-  static void set_window(const std::vector<int64_t>& xs, const std::vector<int64_t>& ys,
-                         const O& o, P* p) {
-    p->n = static_cast<int>(xs[0]);
-    p->h = static_cast<int>(xs[1]);
-    p->w = static_cast<int>(xs[2]);
-    p->stride_h = o.stride_h;
-    p->stride_w = o.stride_w;
-    p->dil_h = o.dilation_h;
-    p->dil_w = o.dilation_w;
-    p->pad_top = o.pad_top;
-    p->pad_left = o.pad_left;
-    p->oh = static_cast<int>(ys[1]);
-    p->ow = static_cast<int>(ys[2]);
-  }
 
   // The quantized tail of a weighted op whose state s already has w set
   // (ConvQU8, FcQU8): bias folded with x's zero point, per-channel

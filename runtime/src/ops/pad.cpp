@@ -11,6 +11,16 @@
 namespace quanta::detail {
 namespace {
 
+// What the check computes for the prepare step: the input shape and the
+// pads of each axis.
+struct PadGeometry {
+  int rank = 0;
+  int64_t shape[kernels::kMaxRank] = {};
+  int64_t begin[kernels::kMaxRank] = {};
+  int64_t end[kernels::kMaxRank] = {};
+  kernels::PadKind kind = kernels::PadKind::kConstant;
+};
+
 class PadCheck final : public NodeChecker {
  public:
   using NodeChecker::NodeChecker;
@@ -55,6 +65,14 @@ class PadCheck final : public NodeChecker {
       }
       y_shape[d] = xs[d] + pb + pe;
     }
+    PadGeometry& g = set_geometry<PadGeometry>();
+    g.rank = static_cast<int>(rank);
+    for (size_t d = 0; d < rank; ++d) {
+      g.shape[d] = xs[d];
+      g.begin[d] = o.pads[d];
+      g.end[d] = o.pads[d + rank];
+    }
+    g.kind = static_cast<kernels::PadKind>(o.mode);
     return Status::Ok();
   }
 };
@@ -83,16 +101,15 @@ class PadPreparer final : public Preparer {
 Result<PreparedOp> PadPreparer::prepare() {
   const int x = in(0), y = out();
   const auto o = read_options<fb::PadOptionsT>(fbn_);
-  const auto& xs = info(x).shape;
-  const size_t rank = xs.size();
+  const PadGeometry& geo = ctx_.geometry<PadGeometry>();
   auto s = std::make_shared<Pad>();
-  s->rank = static_cast<int>(rank);
-  for (size_t d = 0; d < rank; ++d) {
-    s->shape[d] = xs[d];
-    s->begin[d] = o.pads[d];
-    s->end[d] = o.pads[d + rank];
+  s->rank = geo.rank;
+  for (int d = 0; d < geo.rank; ++d) {
+    s->shape[d] = geo.shape[d];
+    s->begin[d] = geo.begin[d];
+    s->end[d] = geo.end[d];
   }
-  s->kind = static_cast<k::PadKind>(o.mode);
+  s->kind = geo.kind;
   s->elem_size = dtype_size(info(x).dtype);
   std::memset(s->value, 0, sizeof(s->value));
   if (quantized()) {

@@ -15,6 +15,11 @@
 namespace quanta::detail {
 namespace {
 
+// What the check computes for the prepare step: the kernels' parameters.
+struct PoolGeometry {
+  k::Pool2DParams p;
+};
+
 class PoolCheck final : public NodeChecker {
  public:
   using NodeChecker::NodeChecker;
@@ -82,6 +87,22 @@ class PoolCheck final : public NodeChecker {
         check_windows("column", xs[2], o.kernel_w, o.stride_w, o.dilation_w, o.pad_left, ow));
     QUANTA_OPS_TRY(check_activation(o.activation, o.clip_min, o.clip_max));
     y_shape = {xs[0], oh, ow, xs[3]};
+    kernels::Pool2DParams& p = set_geometry<PoolGeometry>().p;
+    p.n = static_cast<int>(xs[0]);
+    p.h = static_cast<int>(xs[1]);
+    p.w = static_cast<int>(xs[2]);
+    p.c = static_cast<int>(xs[3]);
+    p.kh = o.kernel_h;
+    p.kw = o.kernel_w;
+    p.stride_h = o.stride_h;
+    p.stride_w = o.stride_w;
+    p.dil_h = o.dilation_h;
+    p.dil_w = o.dilation_w;
+    p.pad_top = o.pad_top;
+    p.pad_left = o.pad_left;
+    p.oh = static_cast<int>(oh);
+    p.ow = static_cast<int>(ow);
+    p.count_include_pad = o.count_include_pad;
     if (mode == Mode::kQuant) {
       if (op_ == OpType::kMaxPool) {
         if (!same_quant(info(x).quant, out_info().quant)) {
@@ -142,14 +163,7 @@ class PoolPreparer final : public Preparer {
 Result<PreparedOp> PoolPreparer::prepare() {
   const int x = in(0), y = out();
   const auto o = read_options<fb::PoolOptionsT>(fbn_);
-  const auto& xs = info(x).shape;
-  const auto& ys = info(y).shape;
-  k::Pool2DParams p;
-  set_window(xs, ys, o, &p);
-  p.c = static_cast<int>(xs[3]);
-  p.kh = o.kernel_h;
-  p.kw = o.kernel_w;
-  p.count_include_pad = o.count_include_pad;
+  const k::Pool2DParams& p = ctx_.geometry<PoolGeometry>().p;
   const k::Act act = to_act(o.activation);
   const bool is_max = node_.op == OpType::kMaxPool;
   if (!quantized()) {

@@ -23,7 +23,9 @@
 //     one (Reshape, Flatten, Squeeze and Unsqueeze take the stored shape as
 //     their definition and check only the element count);
 // and fills NodeInfo::macs (multiply-accumulates per run: Conv2D,
-// FullyConnected and MatMul; every other op counts 0).
+// FullyConnected and MatMul; every other op counts 0) and the geometry the
+// op's prepare step reads (ModelImpl::geometry: output sizes, kernel and
+// window parameters, broadcast strides, ... computed once, here).
 //
 // Decisions where the format leaves room (kept in one place):
 //   - a quantized bias without quantization parameters is taken to follow the
@@ -68,6 +70,7 @@
 namespace quanta::detail {
 
 Status check_graph_semantics(ModelImpl& impl) {
+  impl.geometry.assign(impl.nodes.size(), nullptr);
   for (size_t j = 0; j < impl.nodes.size(); ++j) {
     impl.nodes[j].macs = 0;
     const int node = static_cast<int>(j);

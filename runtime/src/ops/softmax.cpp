@@ -10,6 +10,12 @@
 namespace quanta::detail {
 namespace {
 
+// What the check computes for the prepare step: x as [outer, axis_len, inner]
+// around the softmax axis.
+struct SoftmaxGeometry {
+  int64_t outer, axis_len, inner;
+};
+
 class SoftmaxCheck final : public NodeChecker {
  public:
   using NodeChecker::NodeChecker;
@@ -34,6 +40,10 @@ class SoftmaxCheck final : public NodeChecker {
       return unsupported(fmt::format("Softmax beta = {} must be finite and > 0", o.beta));
     }
     y_shape = info(x).shape;
+    const auto& xs = info(x).shape;
+    const size_t axis = static_cast<size_t>(o.axis < 0 ? o.axis + rank : o.axis);
+    set_geometry<SoftmaxGeometry>() = SoftmaxGeometry{product(xs, 0, axis), xs[axis],
+                                                      product(xs, axis + 1, xs.size())};
     return Status::Ok();
   }
 };
@@ -69,12 +79,7 @@ class SoftmaxPreparer final : public Preparer {
 Result<PreparedOp> SoftmaxPreparer::prepare() {
   const int x = in(0), y = out();
   const auto o = read_options<fb::SoftmaxOptionsT>(fbn_);
-  const auto& xs = info(x).shape;
-  const int rank = static_cast<int>(xs.size());
-  const size_t axis = static_cast<size_t>(o.axis < 0 ? o.axis + rank : o.axis);
-  const int64_t outer = product(xs, 0, axis);
-  const int64_t len = xs[axis];
-  const int64_t inner = product(xs, axis + 1, xs.size());
+  const auto [outer, len, inner] = ctx_.geometry<SoftmaxGeometry>();
   if (!quantized()) {
     auto s = std::make_shared<SoftmaxF32>(
         SoftmaxF32{outer, len, inner, o.beta, data<const float>(x), data<float>(y)});
@@ -121,16 +126,10 @@ class LogSoftmaxPreparer final : public Preparer {
   Result<PreparedOp> prepare();
 };
 
-// beta is 1 (shape_check refuses anything else).
+// beta is 1 (the check refuses anything else).
 Result<PreparedOp> LogSoftmaxPreparer::prepare() {
   const int x = in(0), y = out();
-  const auto o = read_options<fb::SoftmaxOptionsT>(fbn_);
-  const auto& xs = info(x).shape;
-  const int rank = static_cast<int>(xs.size());
-  const size_t axis = static_cast<size_t>(o.axis < 0 ? o.axis + rank : o.axis);
-  const int64_t outer = product(xs, 0, axis);
-  const int64_t len = xs[axis];
-  const int64_t inner = product(xs, axis + 1, xs.size());
+  const auto [outer, len, inner] = ctx_.geometry<SoftmaxGeometry>();
   if (!quantized()) {
     auto s = std::make_shared<LogSoftmaxF32>(
         LogSoftmaxF32{outer, len, inner, data<const float>(x), data<float>(y)});

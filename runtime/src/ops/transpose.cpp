@@ -9,6 +9,14 @@
 namespace quanta::detail {
 namespace {
 
+// What the check computes for the prepare step: the input shape and the
+// permutation applied (an empty perm resolved).
+struct TransposeGeometry {
+  int rank = 0;
+  int64_t shape[kernels::kMaxRank] = {};
+  int perm[kernels::kMaxRank] = {};
+};
+
 class TransposeCheck final : public NodeChecker {
  public:
   using NodeChecker::NodeChecker;
@@ -36,6 +44,12 @@ class TransposeCheck final : public NodeChecker {
     const std::vector<int> perm = effective_perm(o.perm, rank);
     y_shape.resize(rank);
     for (size_t i = 0; i < rank; ++i) y_shape[i] = xs[static_cast<size_t>(perm[i])];
+    TransposeGeometry& g = set_geometry<TransposeGeometry>();
+    g.rank = static_cast<int>(rank);
+    for (size_t d = 0; d < rank; ++d) {
+      g.shape[d] = xs[d];
+      g.perm[d] = perm[d];
+    }
     return Status::Ok();
   }
 };
@@ -60,14 +74,12 @@ class TransposePreparer final : public Preparer {
 
 Result<PreparedOp> TransposePreparer::prepare() {
   const int x = in(0), y = out();
-  const auto o = read_options<fb::TransposeOptionsT>(fbn_);
-  const auto& xs = info(x).shape;
+  const TransposeGeometry& geo = ctx_.geometry<TransposeGeometry>();
   auto s = std::make_shared<Transpose>();
-  s->rank = static_cast<int>(xs.size());
-  const std::vector<int> perm = effective_perm(o.perm, xs.size());
-  for (size_t d = 0; d < xs.size(); ++d) {
-    s->shape[d] = xs[d];
-    s->perm[d] = perm[d];
+  s->rank = geo.rank;
+  for (int d = 0; d < geo.rank; ++d) {
+    s->shape[d] = geo.shape[d];
+    s->perm[d] = geo.perm[d];
   }
   s->elem_size = dtype_size(info(x).dtype);
   s->x = ctx_.data(x);
