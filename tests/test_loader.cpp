@@ -22,6 +22,8 @@
 
 #include "model_impl.hpp"
 #include "ops/op.hpp"
+#include "ops/op_common.hpp"
+#include "ops/registry.hpp"
 #include "quanta/converter.hpp"
 #include "support/model_builders.hpp"
 
@@ -593,6 +595,35 @@ TEST(Loader, InvalidOpType) {
   ModelWriter w = make_u8_relu_writer();
   w.raw().nodes[0]->op = static_cast<fb::OpType>(200);
   EXPECT_TRUE(Invalid(load_writer(w), {"node 0 ('relu'", "op type 200"}));
+}
+
+// The op list (quanta/op_list.def): every op type has a name, an
+// implementation and its options type; only the reshape family aliases.
+TEST(Loader, OpListCoversEveryOpType) {
+  ASSERT_EQ(detail::kOpTypeCount, static_cast<size_t>(fb::OpType::MAX) + 1);
+  for (size_t i = 0; i < detail::kOpTypeCount; ++i) {
+    const auto op = static_cast<OpType>(i);
+    SCOPED_TRACE(op_type_name(op));
+    EXPECT_STRNE(op_type_name(op), "Unknown");
+    const detail::OpDef* def = detail::find_op(op);
+    ASSERT_NE(def, nullptr);
+    EXPECT_NE(def->check, nullptr);
+    EXPECT_NE(def->prepare, nullptr);
+  }
+  EXPECT_EQ(detail::find_op(static_cast<OpType>(detail::kOpTypeCount)), nullptr);
+  EXPECT_STREQ(op_type_name(static_cast<OpType>(200)), "Unknown");
+  EXPECT_STREQ(op_type_name(OpType::kGlobalAveragePool), "GlobalAveragePool");
+  EXPECT_EQ(detail::expected_options(OpType::kUnsqueeze), fb::Options::SqueezeOptions);
+  EXPECT_EQ(detail::expected_options(OpType::kRelu), fb::Options::NONE);
+  EXPECT_EQ(detail::expected_options(OpType::kLogSoftmax), fb::Options::SoftmaxOptions);
+  for (OpType op : {OpType::kReshape, OpType::kFlatten, OpType::kSqueeze, OpType::kUnsqueeze}) {
+    EXPECT_TRUE(detail::op_output_may_alias_input(op));
+  }
+  EXPECT_FALSE(detail::op_output_may_alias_input(OpType::kTranspose));
+  EXPECT_TRUE(detail::op_has(OpType::kMaxPool, detail::kOpKeepsQuant));
+  EXPECT_FALSE(detail::op_has(OpType::kAveragePool, detail::kOpKeepsQuant));
+  EXPECT_TRUE(detail::op_has(OpType::kConv2D, detail::kOpAbsorbsAdd));
+  EXPECT_FALSE(detail::op_has(OpType::kMatMul, detail::kOpAbsorbsAdd));
 }
 
 // Ops appended to the format keep their values (files written with them must

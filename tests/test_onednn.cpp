@@ -1,7 +1,7 @@
 // The oneDNN backend against the reference kernels (the specification).
 //
 // int8: every byte must equal qu8_conv2d_minmax_fp32__ref /
-// qu8_fully_connected_minmax_fp32__ref (with the bias folded as prepare.cpp
+// qu8_fully_connected_minmax_fp32__ref (with the bias folded as the prepare step
 // does) over sweeps of shapes, zero points {0, 128, 255}, clamps, padding,
 // strides, dilation and FULL-RANGE weights in [-127, 127]. Each sweep runs
 // with admission enforced (docs/onednn.md, "Admission"), prints its mismatch

@@ -31,6 +31,7 @@
 
 #include "calib_stats.hpp"
 #include "graph.hpp"
+#include "quanta/op_traits.hpp"
 
 namespace quanta::convert {
 namespace {
@@ -47,14 +48,10 @@ QuantParams u8_from_range(float lo, float hi) {
   return per_tensor(p.scale, p.zero_point);
 }
 
+// Data movement (kOpKeepsQuant in quanta/op_list.def): the output has the
+// input's quantization.
 bool keeps_input_quant(OpType op) {
-  switch (op) {
-    case OpType::kReshape: case OpType::kFlatten: case OpType::kSqueeze: case OpType::kUnsqueeze:
-    case OpType::kTranspose: case OpType::kPad: case OpType::kMaxPool:
-      return true;
-    default:
-      return false;
-  }
+  return quanta::detail::op_has(op, quanta::detail::kOpKeepsQuant);
 }
 
 std::string fmt_scale(float s) { return fmt::format("{:.4g}", s); }

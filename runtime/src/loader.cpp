@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "model_impl.hpp"
+#include "quanta/op_traits.hpp"
 
 namespace quanta::detail {
 namespace {
@@ -33,13 +34,16 @@ constexpr uint64_t kBufferAlignment = 64;
 constexpr flatbuffers::uoffset_t kVerifierMaxDepth = 32;
 constexpr flatbuffers::uoffset_t kVerifierMaxTables = 4'000'000;
 
-// The public OpType is the file's OpType cast by value: both enums must end
-// at the same value (and the appended ones keep theirs).
-static_assert(static_cast<int>(fb::OpType::MAX) == static_cast<int>(OpType::kHardSigmoid));
-static_assert(static_cast<int>(fb::OpType::DEQUANTIZE) == static_cast<int>(OpType::kDequantize));
-static_assert(static_cast<int>(fb::OpType::LOG_SOFTMAX) == static_cast<int>(OpType::kLogSoftmax));
-static_assert(static_cast<int>(fb::OpType::HARD_SIGMOID) ==
-              static_cast<int>(OpType::kHardSigmoid));
+// The public OpType is the file's OpType cast by value: every op of the list
+// (quanta/op_list.def) has the file's value, and the list has every value of
+// the file's enum.
+#define QUANTA_OP(name, fb_name, options, display, impl, traits)                  \
+  static_assert(static_cast<int>(fb::OpType::fb_name) == static_cast<int>(OpType::k##name), \
+                "quanta/op_list.def: " #name " is not at fb::OpType::" #fb_name "'s position");
+#include "quanta/op_list.def"
+static_assert(static_cast<int>(fb::OpType::MIN) == 0);
+static_assert(static_cast<int>(fb::OpType::MAX) + 1 == static_cast<int>(kOpTypeCount),
+              "quanta/op_list.def and fb::OpType have different numbers of ops");
 
 Status invalid(std::string message) { return {StatusCode::kInvalidModel, std::move(message)}; }
 Status unsupported(std::string message) { return {StatusCode::kUnsupported, std::move(message)}; }

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <fmt/format.h>
 
 #include "model_impl.hpp"
@@ -106,37 +107,12 @@ bool parse_kernel_tier(std::string_view name, KernelTier* tier) {
 }
 
 const char* op_type_name(OpType op) {
-  switch (op) {
-    case OpType::kConv2D: return "Conv2D";
-    case OpType::kFullyConnected: return "FullyConnected";
-    case OpType::kMatMul: return "MatMul";
-    case OpType::kAdd: return "Add";
-    case OpType::kMul: return "Mul";
-    case OpType::kConcat: return "Concat";
-    case OpType::kMaxPool: return "MaxPool";
-    case OpType::kAveragePool: return "AveragePool";
-    case OpType::kGlobalAveragePool: return "GlobalAveragePool";
-    case OpType::kRelu: return "Relu";
-    case OpType::kRelu6: return "Relu6";
-    case OpType::kClip: return "Clip";
-    case OpType::kSigmoid: return "Sigmoid";
-    case OpType::kTanh: return "Tanh";
-    case OpType::kHardSwish: return "HardSwish";
-    case OpType::kLeakyRelu: return "LeakyRelu";
-    case OpType::kGelu: return "Gelu";
-    case OpType::kSoftmax: return "Softmax";
-    case OpType::kReshape: return "Reshape";
-    case OpType::kFlatten: return "Flatten";
-    case OpType::kSqueeze: return "Squeeze";
-    case OpType::kUnsqueeze: return "Unsqueeze";
-    case OpType::kTranspose: return "Transpose";
-    case OpType::kPad: return "Pad";
-    case OpType::kQuantize: return "Quantize";
-    case OpType::kDequantize: return "Dequantize";
-    case OpType::kLogSoftmax: return "LogSoftmax";
-    case OpType::kHardSigmoid: return "HardSigmoid";
-  }
-  return "Unknown";
+  static constexpr const char* kNames[] = {
+#define QUANTA_OP(name, fb_name, options, display, impl, traits) display,
+#include "quanta/op_list.def"
+  };
+  const size_t i = static_cast<size_t>(op);
+  return i < std::size(kNames) ? kNames[i] : "Unknown";
 }
 
 // ---------------------------------------------------------------- Model

@@ -50,6 +50,10 @@ struct ModelImpl {
   std::vector<const void*> const_data;
   std::vector<NodeInfo> nodes;
   std::vector<const fb::Node*> fb_nodes;  // same order as nodes (for options)
+  // Per node: the geometry its op's check computed for its prepare step (a
+  // struct of the op's own file, ops/<op>.cpp: NodeChecker::set_geometry,
+  // OpContext::geometry), or null.
+  std::vector<std::shared_ptr<const void>> geometry;
   std::vector<int> inputs;
   std::vector<int> outputs;
 
@@ -64,7 +68,7 @@ Status decode_model(ModelImpl& impl);
 // ops/shape_check.cpp: per-op semantic checks (input count, dtypes,
 // quantization requirements, options) and static shape inference: each
 // output's inferred shape must equal the shape stored in the file. Also fills
-// NodeInfo::macs.
+// NodeInfo::macs and ModelImpl::geometry.
 Status check_graph_semantics(ModelImpl& impl);
 
 // Formats "node 4 ('conv1', from ONNX 'Conv_3')" for error messages.

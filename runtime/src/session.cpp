@@ -277,7 +277,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     if (j + 1 >= m.nodes.size()) return -1;
     const NodeInfo& producer = m.nodes[j];
     const NodeInfo& add = m.nodes[j + 1];
-    if (producer.op != OpType::kConv2D && producer.op != OpType::kFullyConnected) return -1;
+    if (!detail::op_has(producer.op, detail::kOpAbsorbsAdd)) return -1;
     if (add.op != OpType::kAdd || add.inputs.size() != 2 || add.outputs.size() != 1) return -1;
     const int t = producer.outputs[0];
     const int a = add.inputs[0], b = add.inputs[1];

@@ -121,13 +121,11 @@ struct TensorView {
 
 // ---------------------------------------------------------------- Model
 
+// kConv2D = 0, kFullyConnected, ... in the order of quanta/op_list.def (the
+// values are the file's OpType values and never change).
 enum class OpType : uint8_t {
-  kConv2D = 0, kFullyConnected, kMatMul, kAdd, kMul, kConcat, kMaxPool,
-  kAveragePool, kGlobalAveragePool, kRelu, kRelu6, kClip, kSigmoid, kTanh,
-  kHardSwish, kLeakyRelu, kGelu, kSoftmax, kReshape, kFlatten, kSqueeze,
-  kUnsqueeze, kTranspose, kPad, kQuantize, kDequantize,
-  // Appended (the values are the file's OpType values and never change).
-  kLogSoftmax = 26, kHardSigmoid = 27,
+#define QUANTA_OP(name, fb_name, options, display, impl, traits) k##name,
+#include "quanta/op_list.def"
 };
 const char* op_type_name(OpType op);
 

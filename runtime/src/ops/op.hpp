@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "model_impl.hpp"
+#include "quanta/op_traits.hpp"
 #include "thread_pool.hpp"
 
 namespace quanta::detail {
@@ -63,6 +64,12 @@ struct OpContext {
   PrepareBudget* budget = nullptr;
 
   const NodeInfo& node() const { return model.nodes[node_index]; }
+  // What the node's check computed for this step (NodeChecker::set_geometry;
+  // G is the op's own struct).
+  template <class G>
+  const G& geometry() const {
+    return *static_cast<const G*>(model.geometry[static_cast<size_t>(node_index)].get());
+  }
   const fb::Node* fb_node() const { return model.fb_nodes[node_index]; }
   const TensorInfo& tensor(int index) const { return model.tensors[index]; }
   void* data(int index) const { return tensor_data[index]; }
@@ -87,11 +94,22 @@ struct PreparedOp {
   size_t state_bytes = 0;
 };
 
-// ops/prepare.cpp: dispatches on the node's op type.
+// One op's implementation (ops/<op>.cpp; an op family sharing one
+// implementation shares one OpDef), found by op type in ops/registry.cpp.
+struct OpDef {
+  // Load time (check_graph_semantics, ops/shape_check.cpp): the op's rules
+  // for node `node` of `model`, its static shape inference, NodeInfo::macs.
+  Status (*check)(ModelImpl& model, int node);
+  // Session creation: the node's prepared state (prepare_op).
+  Result<PreparedOp> (*prepare)(const OpContext& ctx);
+};
+
+// ops/registry.cpp: the prepare of the node's op (OpDef::prepare).
 Result<PreparedOp> prepare_op(const OpContext& ctx);
 
 // True when the op's output may share its input's memory (pure metadata ops:
-// Reshape, Flatten, Squeeze, Unsqueeze). The planner aliases them.
+// Reshape, Flatten, Squeeze, Unsqueeze; kOpAliasesInput in
+// quanta/op_list.def). The planner aliases them.
 bool op_output_may_alias_input(OpType op);
 
 }  // namespace quanta::detail

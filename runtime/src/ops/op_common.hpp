@@ -1,9 +1,10 @@
-// Internal helpers shared by ops/shape_check.cpp (load-time checks) and the
-// prepare code of the operators: reading an options table with its schema
+// Internal helpers shared by the ops' load-time checks and their prepare
+// steps (ops/<op>.cpp): reading an options table with its schema
 // defaults, the options type each op expects, and small shape utilities.
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -34,31 +35,15 @@ T read_options(const fb::Node* node) {
   return out;
 }
 
-// The options table type of each op (Options::NONE: the op has none).
+// The options table type of each op (Options::NONE: the op has none), from
+// quanta/op_list.def.
 inline fb::Options expected_options(OpType op) {
-  switch (op) {
-    case OpType::kConv2D: return fb::Options::Conv2DOptions;
-    case OpType::kFullyConnected: return fb::Options::FullyConnectedOptions;
-    case OpType::kMatMul: return fb::Options::MatMulOptions;
-    case OpType::kAdd:
-    case OpType::kMul: return fb::Options::ElementwiseOptions;
-    case OpType::kConcat: return fb::Options::ConcatOptions;
-    case OpType::kMaxPool:
-    case OpType::kAveragePool: return fb::Options::PoolOptions;
-    case OpType::kClip: return fb::Options::ClipOptions;
-    case OpType::kLeakyRelu: return fb::Options::LeakyReluOptions;
-    case OpType::kGelu: return fb::Options::GeluOptions;
-    case OpType::kSoftmax:
-    case OpType::kLogSoftmax: return fb::Options::SoftmaxOptions;
-    case OpType::kHardSigmoid: return fb::Options::HardSigmoidOptions;
-    case OpType::kReshape: return fb::Options::ReshapeOptions;
-    case OpType::kFlatten: return fb::Options::FlattenOptions;
-    case OpType::kSqueeze:
-    case OpType::kUnsqueeze: return fb::Options::SqueezeOptions;
-    case OpType::kTranspose: return fb::Options::TransposeOptions;
-    case OpType::kPad: return fb::Options::PadOptions;
-    default: return fb::Options::NONE;
-  }
+  static constexpr fb::Options kOptions[] = {
+#define QUANTA_OP(name, fb_name, options, display, impl, traits) fb::Options::options,
+#include "quanta/op_list.def"
+  };
+  const size_t i = static_cast<size_t>(op);
+  return i < std::size(kOptions) ? kOptions[i] : fb::Options::NONE;
 }
 
 inline kernels::Act to_act(fb::Activation a) { return static_cast<kernels::Act>(a); }
@@ -80,62 +65,6 @@ inline std::vector<int> effective_perm(const std::vector<int32_t>& perm, size_t 
     out[i] = perm.empty() ? static_cast<int>(rank - 1 - i) : perm[i];
   }
   return out;
-}
-
-// The unary op of a unary node (Relu ... Gelu, HardSigmoid) with its options.
-inline kernels::UnaryParams unary_params(OpType op, const fb::Node* node) {
-  kernels::UnaryParams p;
-  switch (op) {
-    case OpType::kRelu: p.op = kernels::UnaryOp::kRelu; break;
-    case OpType::kRelu6: p.op = kernels::UnaryOp::kRelu6; break;
-    case OpType::kClip: {
-      const auto o = read_options<fb::ClipOptionsT>(node);
-      p.op = kernels::UnaryOp::kClip;
-      p.lo = o.min;
-      p.hi = o.max;
-      break;
-    }
-    case OpType::kSigmoid: p.op = kernels::UnaryOp::kSigmoid; break;
-    case OpType::kTanh: p.op = kernels::UnaryOp::kTanh; break;
-    case OpType::kHardSwish: p.op = kernels::UnaryOp::kHardSwish; break;
-    case OpType::kLeakyRelu:
-      p.op = kernels::UnaryOp::kLeakyRelu;
-      p.alpha = read_options<fb::LeakyReluOptionsT>(node).alpha;
-      break;
-    case OpType::kHardSigmoid: {
-      const auto o = read_options<fb::HardSigmoidOptionsT>(node);
-      p.op = kernels::UnaryOp::kHardSigmoid;
-      p.alpha = o.alpha;
-      p.beta = o.beta;
-      break;
-    }
-    case OpType::kGelu:
-      p.op = read_options<fb::GeluOptionsT>(node).approximate ? kernels::UnaryOp::kGeluTanh
-                                                              : kernels::UnaryOp::kGelu;
-      break;
-    default: break;
-  }
-  return p;
-}
-
-inline bool is_unary_op(OpType op) {
-  switch (op) {
-    case OpType::kRelu:
-    case OpType::kRelu6:
-    case OpType::kClip:
-    case OpType::kSigmoid:
-    case OpType::kTanh:
-    case OpType::kHardSwish:
-    case OpType::kLeakyRelu:
-    case OpType::kGelu:
-    case OpType::kHardSigmoid: return true;
-    default: return false;
-  }
-}
-
-inline bool is_reshape_family(OpType op) {
-  return op == OpType::kReshape || op == OpType::kFlatten || op == OpType::kSqueeze ||
-         op == OpType::kUnsqueeze;
 }
 
 }  // namespace quanta::detail
