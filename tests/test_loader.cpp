@@ -203,6 +203,25 @@ TEST(Loader, NamesOfEnumsAndStatus) {
   EXPECT_STREQ(status_code_name(StatusCode::kNotFound), "not found");
 }
 
+// op_type_from_name is op_type_name's inverse over the whole op list.
+TEST(Loader, OpTypeFromNameInvertsOpTypeName) {
+  int ops = 0;
+#define QUANTA_OP(name, fb_name, options, display, impl, traits)         \
+  {                                                                      \
+    OpType got = OpType::kDequantize;                                    \
+    EXPECT_TRUE(op_type_from_name(display, &got)) << display;            \
+    EXPECT_EQ(got, OpType::k##name) << display;                          \
+    ++ops;                                                               \
+  }
+#include "quanta/op_list.def"
+  EXPECT_GT(ops, 20);
+  OpType unchanged = OpType::kAdd;
+  EXPECT_FALSE(op_type_from_name("Upsample", &unchanged));
+  EXPECT_FALSE(op_type_from_name("relu", &unchanged));  // names are case-sensitive
+  EXPECT_FALSE(op_type_from_name("", &unchanged));
+  EXPECT_EQ(unchanged, OpType::kAdd);
+}
+
 // ---------------------------------------------------------------- indices
 
 TEST(Loader, NodeInputIndexOutOfRange) {

@@ -115,6 +115,20 @@ const char* op_type_name(OpType op) {
   return i < std::size(kNames) ? kNames[i] : "Unknown";
 }
 
+bool op_type_from_name(std::string_view name, OpType* op) {
+  static constexpr OpType kOps[] = {
+#define QUANTA_OP(name, fb_name, options, display, impl, traits) OpType::k##name,
+#include "quanta/op_list.def"
+  };
+  for (OpType o : kOps) {
+    if (name == op_type_name(o)) {
+      *op = o;
+      return true;
+    }
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------- Model
 
 Model::Model(std::unique_ptr<detail::ModelImpl> impl) : impl_(std::move(impl)) {}

@@ -196,18 +196,7 @@ Status Importer::lower_unary() {
   const std::string& op = cur_->op_type();
   OpType rt = OpType::kRelu;
   fb::OptionsUnion o;
-  if (op == "Relu") {
-    QUANTA_CONVERT_TRY_ATTRS({});
-  } else if (op == "Sigmoid") {
-    QUANTA_CONVERT_TRY_ATTRS({});
-    rt = OpType::kSigmoid;
-  } else if (op == "Tanh") {
-    QUANTA_CONVERT_TRY_ATTRS({});
-    rt = OpType::kTanh;
-  } else if (op == "HardSwish") {
-    QUANTA_CONVERT_TRY_ATTRS({});
-    rt = OpType::kHardSwish;
-  } else if (op == "HardSigmoid") {
+  if (op == "HardSigmoid") {
     QUANTA_CONVERT_TRY_ATTRS({"alpha", "beta"});
     rt = OpType::kHardSigmoid;
     fb::HardSigmoidOptionsT h;
@@ -224,7 +213,7 @@ Status Importer::lower_unary() {
     l.alpha = attr_f("alpha", 0.01f);
     if (!std::isfinite(l.alpha)) return invalid(fmt::format("alpha {} is not finite", l.alpha));
     o = opts(std::move(l));
-  } else {  // Clip
+  } else if (op == "Clip") {
     float lo = -INFINITY, hi = INFINITY;
     if (opset_ < 11) {
       QUANTA_CONVERT_TRY_ATTRS({"min", "max"});
@@ -246,6 +235,13 @@ Status Importer::lower_unary() {
     c.min = lo;
     c.max = hi;
     o = opts(std::move(c));
+  } else {
+    // An op without attributes that the runtime has under the same name
+    // (Relu, Sigmoid, Tanh, HardSwish): its op table line is all it needs.
+    QUANTA_CONVERT_TRY_ATTRS({});
+    if (!op_type_from_name(op, &rt)) {
+      return unsupported(fmt::format("{} has no runtime op of that name", op));
+    }
   }
   auto xr = need_act(0, "X");
   if (!xr) return xr.status();

@@ -128,6 +128,10 @@ enum class OpType : uint8_t {
 #include "quanta/op_list.def"
 };
 const char* op_type_name(OpType op);
+// The op whose op_type_name() is `name` (false, *op unchanged, for any other
+// text). The converter maps ONNX ops without attributes whose name is the
+// runtime op's name (Relu, Sigmoid, ...) through it.
+bool op_type_from_name(std::string_view name, OpType* op);
 
 struct NodeInfo {
   OpType op;
