@@ -692,9 +692,10 @@ TEST(Loader, AppendedOpsKeepValuesAndOptions) {
   EXPECT_EQ(o1->beta(), 1.f);
 
   // The first value past the last op is refused by name.
-  w.raw().nodes[1]->op = static_cast<fb::OpType>(28);
+  const int past = static_cast<int>(fb::OpType::MAX) + 1;
+  w.raw().nodes[1]->op = static_cast<fb::OpType>(past);
   EXPECT_TRUE(Invalid(load_writer(w), {"node 1 ('logsm', from ONNX 'LogSoftmax_1')",
-                                       "op type 28 is not a valid OpType"}));
+                                       "op type " + std::to_string(past) + " is not a valid OpType"}));
 }
 
 // ---------------------------------------------------------------- file header
