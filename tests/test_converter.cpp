@@ -406,6 +406,28 @@ TEST(ConverterImport, HardSigmoidLogSoftmaxSumAndGemmVariantsMatchTheirDefinitio
   EXPECT_EQ(count_op(*g, OpType::kAdd), 2);  // Sum of three
 }
 
+// Abs (issue 12's worked example of adding an op, docs/architecture.md):
+// imported as the runtime's Abs, exact in fp32, and within one output step
+// of |x| in int8 (a 256-entry table).
+TEST(ConverterImport, AbsIsImportedAndRunsInFloatAndInt8) {
+  OnnxBuilder b(13);
+  b.input("x", {1, 64}).output("y");
+  b.node("Abs", {"x"}, {"y"}, "abs");
+  auto g = import_ok(b);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(count_op(*g, OpType::kAbs), 1);
+  const std::vector<float> x = test_values(64, 7, -3.0f, 3.0f);
+  std::vector<float> want(64);
+  for (size_t i = 0; i < x.size(); ++i) want[i] = std::fabs(x[i]);
+  expect_close(run_fp32(*g, x), want, 0.0f);
+  auto calib = calibrate_on(*g, 64, 8, 7, -3.0f, 3.0f);
+  ASSERT_TRUE(calib.ok()) << calib.status().message();
+  auto bytes = qc::build_int8(*g, *calib, {}, nullptr);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  // Output range [0, 3] in 255 steps: one step is about 0.012.
+  expect_close(run_bytes(*bytes, {x})[0], want, 0.02f);
+}
+
 TEST(ConverterImport, InitializersListedAsGraphInputsAreConstants) {
   OnnxBuilder b(9);
   b.input("x", {1, 3}).input("w", {2, 3}).output("y");

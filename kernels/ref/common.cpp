@@ -111,6 +111,8 @@ float unary_f32(const UnaryParams& p, float x) {
       const double t = p.alpha == 0.f ? double{p.beta} : double{p.alpha} * xd + double{p.beta};
       return static_cast<float>(std::min(std::max(t, 0.0), 1.0));
     }
+    case UnaryOp::kAbs:
+      return std::fabs(x);
     case UnaryOp::kGeluTanh: {
       // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
       const double k = std::sqrt(2.0 / 3.14159265358979323846);

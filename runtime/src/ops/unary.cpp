@@ -27,6 +27,7 @@ kernels::UnaryParams unary_params(OpType op, const fb::Node* node) {
     case OpType::kSigmoid: p.op = kernels::UnaryOp::kSigmoid; break;
     case OpType::kTanh: p.op = kernels::UnaryOp::kTanh; break;
     case OpType::kHardSwish: p.op = kernels::UnaryOp::kHardSwish; break;
+    case OpType::kAbs: p.op = kernels::UnaryOp::kAbs; break;
     case OpType::kLeakyRelu:
       p.op = kernels::UnaryOp::kLeakyRelu;
       p.alpha = read_options<fb::LeakyReluOptionsT>(node).alpha;

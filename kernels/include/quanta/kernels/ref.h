@@ -149,7 +149,7 @@ void qu8_global_avgpool_minmax_fp32__ref(int n, int64_t hw, int c, const uint8_t
 // ------------------------------------------------------ Unary (float and LUT)
 enum class UnaryOp : uint8_t {
   kRelu, kRelu6, kClip, kSigmoid, kTanh, kHardSwish, kLeakyRelu, kGelu, kGeluTanh,
-  kHardSigmoid,
+  kHardSigmoid, kAbs,
 };
 struct UnaryParams {
   UnaryOp op = UnaryOp::kRelu;
