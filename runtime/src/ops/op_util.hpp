@@ -29,6 +29,7 @@
 #include "backends/onednn.hpp"
 #include "ops/op.hpp"
 #include "ops/op_common.hpp"
+#include "quanta/kernels/config.h"
 #include "quanta/kernels/isa.h"
 #include "quanta/kernels/x86.h"
 
@@ -94,6 +95,32 @@ void run_split(const S& s) {
   s.split.pool->run(s.split.tasks, &split_task<S, Range>, &s);
 }
 
+// A kernel-table slot's adapter run on ranges: S holds the family's args
+// (`args`), the slot's adapter (`fn`) and a `Split split` whose alignment is
+// the slot's. One indirect call per range.
+template <class S>
+void slot_range(const S& s, int64_t begin, int64_t end) {
+  s.fn(s.args, begin, end);
+}
+
+// A family without packed weights (pooling, elementwise, quantize) run
+// through its slot on the whole range [0, total), on the calling thread.
+template <class Args>
+struct SlotRun {
+  Args args;
+  void (*fn)(const Args&, int64_t, int64_t);
+  int64_t total;
+};
+template <class Args>
+void run_slot(const SlotRun<Args>& s) {
+  s.fn(s.args, 0, s.total);
+}
+template <class Args>
+PreparedOp prepare_slot(const k::RangeSlot<Args>& slot, const Args& args, int64_t total) {
+  return make_prepared<SlotRun<Args>, run_slot<Args>>(
+      std::make_shared<SlotRun<Args>>(SlotRun<Args>{args, slot.run, total}));
+}
+
 // A residual Add absorbed by the node before it (docs/runtime.md, "Fused
 // residual Add"): the Add's parameters with the residual, and its output.
 struct FusedAdd {
@@ -114,6 +141,10 @@ class Preparer {
   explicit Preparer(const OpContext& ctx)
       : ctx_(ctx), node_(ctx.node()), fbn_(ctx.fb_node()),
         opname_(op_type_name(ctx.node().op)) {}
+
+  // The session's kernel table (OpContext::kernels): an op reads the slot of
+  // the family it needs and runs the reference kernel when the slot is empty.
+  const k::KernelConfig& cfg() const { return *ctx_.kernels; }
 
   // Why oneDNN refused this node, when it was offered and refused.
   const std::optional<std::string>& onednn_refusal() const { return onednn_refusal_; }
