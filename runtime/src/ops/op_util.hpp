@@ -30,8 +30,6 @@
 #include "ops/op.hpp"
 #include "ops/op_common.hpp"
 #include "quanta/kernels/config.h"
-#include "quanta/kernels/isa.h"
-#include "quanta/kernels/x86.h"
 
 namespace quanta::detail {
 
@@ -186,8 +184,6 @@ class Preparer {
     return static_cast<T*>(ctx_.data(t));
   }
   bool quantized() const { return info(in(0)).dtype == DType::kU8; }
-  bool use_avx2() const { return static_cast<int>(ctx_.isa) >= static_cast<int>(k::Isa::kAvx2); }
-  bool use_vnni() const { return ctx_.isa == k::Isa::kAvx512Vnni; }
   float scale(int t) const { return info(t).quant.scale[0]; }
   int32_t zero(int t) const { return info(t).quant.zero_point[0]; }
 
@@ -258,11 +254,13 @@ class Preparer {
     return op;
   }
 
-  // The Add this node may absorb (OpContext::fuse_add), if its parameters
-  // are finite and the memory allows writing its output here: y must not
-  // overlap this node's input x, and must equal the residual or not overlap
-  // it. nullopt otherwise (the Add then runs as its own node).
-  std::optional<FusedAdd> fused_add(int x, int t) const;
+  // The Add this node may absorb (OpContext::fuse_add), if the kernel that
+  // runs the node takes a residual (`kernel_takes_residual`: its slot's
+  // fused_residual capability), the Add's parameters are finite and the
+  // memory allows writing its output here: y must not overlap this node's
+  // input x, and must equal the residual or not overlap it. nullopt
+  // otherwise (the Add then runs as its own node).
+  std::optional<FusedAdd> fused_add(int x, int t, bool kernel_takes_residual) const;
 };
 
 // The OpDef::prepare of an op whose preparer is P: when the node was offered
