@@ -305,9 +305,9 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
       impl->prepared.push_back({});  // computed by node i - 1
       continue;
     }
-    detail::OpContext ctx{m,    static_cast<int>(i), impl->tensor_data.data(),
-                          tier, kernel_table,        impl->pool.get(),
-                          backend == Backend::kOnednn, threads, fusable_add(i), &budget};
+    detail::OpContext ctx{m,       static_cast<int>(i), impl->tensor_data.data(),
+                          kernel_table, impl->pool.get(), backend == Backend::kOnednn,
+                          threads, fusable_add(i),       &budget};
     Result<detail::PreparedOp> op = detail::prepare_op(ctx);
     if (!op) return op.status();
     if (Status s = budget.take(op->state_bytes, "its state"); !s.ok()) {

@@ -8,8 +8,6 @@
 // no failure path (every check happened at load or prepare).
 #pragma once
 
-#include "quanta/kernels/isa.h"
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,8 +46,6 @@ struct OpContext {
   // into the model bytes; activations into the session arena. Reshape-family
   // outputs may share their input's memory (same pointer).
   void* const* tensor_data = nullptr;
-  // The kernel tier of this session (never above what the CPU supports).
-  kernels::Isa isa = kernels::Isa::kRef;
   // The session's kernel table: kernel_config(tier, kInt8PerChannel) for the
   // session's tier (one the CPU supports), chosen once by Session::create.
   // Ops read its slots (an empty slot: the reference kernel); never null.
