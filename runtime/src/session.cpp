@@ -16,6 +16,7 @@
 #include "planner.hpp"
 #include "thread_pool.hpp"
 #include "quanta/kernels/ref.h"
+#include "quanta/kernels/config.h"
 #include "quanta/kernels/tier.h"
 
 namespace quanta {
@@ -238,6 +239,14 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
                       fmt::format("tier {} (SessionOptions::tier; the quanta CLI: --tier)",
                                   kernels::tier_name(tier)))};
   }
+  // The kernels every node of this session uses (ops read the table's slots).
+  const kernels::KernelConfig* kernel_table =
+      kernels::kernel_config(tier, kernels::WeightFormat::kInt8PerChannel);
+  if (kernel_table == nullptr) {
+    return Status{StatusCode::kUnsupported,
+                  fmt::format("tier {} has no kernel table for int8 per-channel weights",
+                              kernels::tier_name(tier))};
+  }
   switch (tier) {
     case kernels::Tier::kRef: impl->tier = KernelTier::kRef; break;
     case kernels::Tier::kAvx2: impl->tier = KernelTier::kAvx2; break;
@@ -296,9 +305,9 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
       impl->prepared.push_back({});  // computed by node i - 1
       continue;
     }
-    detail::OpContext ctx{m,   static_cast<int>(i), impl->tensor_data.data(),
-                          tier, impl->pool.get(),   backend == Backend::kOnednn,
-                          threads, fusable_add(i), &budget};
+    detail::OpContext ctx{m,       static_cast<int>(i), impl->tensor_data.data(),
+                          kernel_table, impl->pool.get(), backend == Backend::kOnednn,
+                          threads, fusable_add(i),       &budget};
     Result<detail::PreparedOp> op = detail::prepare_op(ctx);
     if (!op) return op.status();
     if (Status s = budget.take(op->state_bytes, "its state"); !s.ok()) {

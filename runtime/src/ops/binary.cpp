@@ -6,9 +6,6 @@
 #include "ops/check_util.hpp"
 #include "ops/registry.hpp"
 #include "ops/op_util.hpp"
-#include "quanta/kernels/x86.h"
-#include "quanta/kernels/x86_avx512.h"
-#include "quanta/kernels/x86_misc.h"
 
 namespace quanta::detail {
 namespace {
@@ -75,28 +72,6 @@ struct MulQU8 {
 };
 void run_mul_qu8(const MulQU8& s) { k::qu8_mul_minmax_fp32__ref(s.shape, s.a, s.b, s.p, s.y); }
 
-// Quantized Add / Mul of two inputs of the same shape on the optimized tiers:
-// P is QAddParams or QMulParams.
-template <class P>
-struct DenseQU8 {
-  int64_t n;
-  const uint8_t* a;
-  const uint8_t* b;
-  P p;
-  uint8_t* y;
-};
-void run_vadd_qu8_avx2(const DenseQU8<k::QAddParams>& s) {
-  k::qu8_vadd_minmax_fp32__avx2(s.n, s.a, s.b, s.p, s.y);
-}
-void run_vmul_qu8_avx2(const DenseQU8<k::QMulParams>& s) {
-  k::qu8_vmul_minmax_fp32__avx2(s.n, s.a, s.b, s.p, s.y);
-}
-// The dense form of a broadcast-capable state S (AddQU8, MulQU8).
-template <class S, class P>
-std::shared_ptr<DenseQU8<P>> dense_of(const S& s) {
-  return std::make_shared<DenseQU8<P>>(DenseQU8<P>{s.shape.num_elements(), s.a, s.b, s.p, s.y});
-}
-
 class BinaryPreparer final : public Preparer {
  public:
   using Preparer::Preparer;
@@ -142,18 +117,17 @@ Result<PreparedOp> BinaryPreparer::prepare() {
     s->p = qadd_params(a, b, y, o);
     QUANTA_OPS_TRY(check_multiplier(s->p.ma, "input", 0));
     QUANTA_OPS_TRY(check_multiplier(s->p.mb, "input", 1));
-    if (use_avx2() && geo.same_shape) {
-      return make_prepared<DenseQU8<k::QAddParams>, run_vadd_qu8_avx2>(
-          dense_of<AddQU8, k::QAddParams>(*s));
+    // Two inputs of one shape: the table's qu8_vadd slot, if any.
+    if (const k::Qu8VaddSlot& slot = cfg().qu8_vadd; slot && geo.same_shape) {
+      return prepare_slot(slot, k::Qu8VaddArgs{s->a, s->b, s->p, s->y}, shape.num_elements());
     }
     return make_prepared<AddQU8, run_add_qu8>(std::move(s));
   }
   auto s = binary_qu8_state<MulQU8>(shape, a, b, y, r);
   s->p.m = k::requant_multiplier(scale(a), scale(b), scale(y));
   QUANTA_OPS_TRY(check_multiplier(s->p.m, "output"));
-  if (use_avx2() && geo.same_shape) {
-    return make_prepared<DenseQU8<k::QMulParams>, run_vmul_qu8_avx2>(
-        dense_of<MulQU8, k::QMulParams>(*s));
+  if (const k::Qu8VmulSlot& slot = cfg().qu8_vmul; slot && geo.same_shape) {
+    return prepare_slot(slot, k::Qu8VmulArgs{s->a, s->b, s->p, s->y}, shape.num_elements());
   }
   return make_prepared<MulQU8, run_mul_qu8>(std::move(s));
 }

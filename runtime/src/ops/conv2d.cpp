@@ -11,9 +11,6 @@
 #include "ops/check_util.hpp"
 #include "ops/registry.hpp"
 #include "ops/gemm.hpp"
-#include "quanta/kernels/x86.h"
-#include "quanta/kernels/x86_avx512.h"
-#include "quanta/kernels/x86_misc.h"
 
 namespace quanta::detail {
 namespace {
@@ -140,91 +137,39 @@ void run_conv_qu8(const ConvQU8& s) {
                                  s.r, s.y);
 }
 
-// Float depthwise Conv2D.
-struct DwConvF32Fast {
-  k::Conv2DParams p;
-  const float* x;
+// The Conv2D families of the kernel table other than the GEMM: args, the
+// slot's adapter, the buffers the args point into, and the split (its
+// alignment the slot's).
+struct DwConvF32Fast {  // f32_dwconv: split over output rows
+  k::F32DwconvArgs args;
+  k::F32DwconvFn fn;
   std::vector<uint8_t> packed;
-  k::FRange act;
-  float* y;
-  Split split;  // over output rows
+  Split split;
 };
-void dwconv_f32_avx512_rows(const DwConvF32Fast& s, int64_t r0, int64_t r1) {
-  k::f32_dwconv_minmax__avx512_c16_rows(s.p, static_cast<int>(r0), static_cast<int>(r1), s.x,
-                                        s.packed.data(), s.act, s.y);
-}
-void dwconv_f32_avx2_rows(const DwConvF32Fast& s, int64_t r0, int64_t r1) {
-  k::f32_dwconv_minmax__avx2_c16_rows(s.p, static_cast<int>(r0), static_cast<int>(r1), s.x,
-                                      s.packed.data(), s.act, s.y);
-}
 
-// Float Conv2D (groups 1) as an implicit GEMM over an offset table.
-struct IgemmF32Fast {
-  k::Conv2DParams p;
-  const float* x;
+struct IgemmF32Fast {  // f32_igemm (groups 1): split over output pixels
+  k::F32IgemmArgs args;
+  k::F32IgemmFn fn;
   std::vector<int64_t> table;
   std::vector<float> zero;
   std::vector<uint8_t> packed;
-  k::FRange act;
-  float* y;
-  Split split;  // over output pixels, at multiples of the 6-pixel tile
+  Split split;
 };
-void igemm_f32_avx512_pixels(const IgemmF32Fast& s, int64_t p0, int64_t p1) {
-  const int64_t taps = int64_t{s.p.kh} * s.p.kw;
-  k::f32_igemm_minmax__avx512_8x32(static_cast<int>(p1 - p0), s.p.cout, static_cast<int>(taps),
-                                   s.p.cin, s.x, s.table.data() + p0 * taps, s.zero.data(),
-                                   s.packed.data(), s.act, s.y + p0 * s.p.cout,
-                                   static_cast<size_t>(s.p.cout));
-}
-void igemm_f32_avx2_pixels(const IgemmF32Fast& s, int64_t p0, int64_t p1) {
-  const int64_t taps = int64_t{s.p.kh} * s.p.kw;
-  k::f32_igemm_minmax__avx2_6x16(static_cast<int>(p1 - p0), s.p.cout, static_cast<int>(taps),
-                                 s.p.cin, s.x, s.table.data() + p0 * taps, s.zero.data(),
-                                 s.packed.data(), s.act, s.y + p0 * s.p.cout,
-                                 static_cast<size_t>(s.p.cout));
-}
 
-// Depthwise Conv2D (groups == channels) on the optimized tiers.
-struct DwConvQU8Fast {
-  k::Conv2DParams p;
-  const uint8_t* x;
-  int32_t zx;
+struct DwConvQU8Fast {  // qu8_dwconv: split over output rows
+  k::Qu8DwconvArgs args;
+  k::Qu8DwconvFn fn;
   std::vector<uint8_t> packed;
-  int32_t zy;
-  k::QRange r;
-  uint8_t* y;
-  Split split;  // over output rows
+  Split split;
 };
-void dwconv_qu8_avx512_rows(const DwConvQU8Fast& s, int64_t r0, int64_t r1) {
-  k::qu8_dwconv_minmax_fp32__avx512_c16_rows(s.p, static_cast<int>(r0), static_cast<int>(r1), s.x,
-                                             s.zx, s.packed.data(), s.zy, s.r, s.y);
-}
-void dwconv_qu8_avx2_rows(const DwConvQU8Fast& s, int64_t r0, int64_t r1) {
-  k::qu8_dwconv_minmax_fp32__avx2_c16_rows(s.p, static_cast<int>(r0), static_cast<int>(r1), s.x,
-                                           s.zx, s.packed.data(), s.zy, s.r, s.y);
-}
 
-// Quantized Conv2D (groups 1) as an implicit GEMM over an offset table.
-struct IgemmQU8Fast {
-  k::Conv2DParams p;
-  const uint8_t* x;
+struct IgemmQU8Fast {  // qu8_igemm (groups 1): split over output pixels
+  k::Qu8IgemmArgs args;
+  k::Qu8IgemmFn fn;
   std::vector<int32_t> table;
   std::vector<uint8_t> packed;
-  int32_t zy;
-  k::QRange r;
-  uint8_t* y;
-  Split split;  // over output pixels
-  bool has_res = false;  // a fused residual Add (AVX2 kernel only)
-  k::QResidual res;
+  Split split;
 };
-void igemm_qu8_vnni_pixels(const IgemmQU8Fast& s, int64_t p0, int64_t p1) {
-  k::qu8_igemm_minmax_fp32__avx512vnni_8x32c4(s.p, s.x, s.table.data(), s.packed.data(), s.zy,
-                                              s.r, s.y, p0, p1);
-}
-void igemm_qu8_avx2_pixels(const IgemmQU8Fast& s, int64_t p0, int64_t p1) {
-  k::qu8_igemm_minmax_fp32__avx2_4x16c2(s.p, s.x, s.table.data(), s.packed.data(), s.zy, s.r, s.y,
-                                        p0, p1, s.has_res ? &s.res : nullptr);
-}
 
 class Conv2DPreparer final : public Preparer {
  public:
@@ -250,52 +195,53 @@ Result<PreparedOp> Conv2DPreparer::prepare() {
                              nullptr)) {
       return std::move(*op);
     }
-    if (use_avx2() && pointwise) {
-      return prepare_gemm_f32_fast(*this, ctx_.isa, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, data<const float>(x), wf, bf,
-                                   fr, data<float>(y));
+    if (cfg().f32_gemm && pointwise) {
+      return prepare_gemm_f32_fast(*this, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin,
+                                   data<const float>(x), wf, bf, fr, data<float>(y));
     }
-    if (use_avx2() && depthwise) {
-      QUANTA_OPS_TRY(reserve(k::f32_dwconv_c16_packed_size(p.cout, p.kh, p.kw), "the packed weights"));
+    if (const k::F32DwconvSlot& slot = cfg().f32_dwconv; slot && depthwise) {
+      QUANTA_OPS_TRY(reserve(slot.packed_size(p.cout, p.kh, p.kw), "the packed weights"));
       auto d = std::make_shared<DwConvF32Fast>();
-      d->p = p;
-      d->x = data<const float>(x);
-      d->packed.resize(k::f32_dwconv_c16_packed_size(p.cout, p.kh, p.kw));
-      k::f32_dwconv_c16_pack(p.cout, p.kh, p.kw, wf, bf, d->packed.data());
-      d->act = fr;
-      d->y = data<float>(y);
+      d->packed.resize(slot.packed_size(p.cout, p.kh, p.kw));
+      slot.pack(p.cout, p.kh, p.kw, wf, bf, d->packed.data());
+      d->args.p = p;
+      d->args.x = data<const float>(x);
+      d->args.packed = d->packed.data();
+      d->args.act = fr;
+      d->args.y = data<float>(y);
+      d->fn = slot.rows;
       d->split = make_split(ctx_.pool, int64_t{p.n} * p.oh * p.ow * p.cout * p.kh * p.kw, p.oh,
-                            1);
-      if (use_vnni()) {
-        return make_prepared<DwConvF32Fast, run_split<DwConvF32Fast, dwconv_f32_avx512_rows>>(
-            std::move(d));
-      }
-      return make_prepared<DwConvF32Fast, run_split<DwConvF32Fast, dwconv_f32_avx2_rows>>(
+                            slot.row_align);
+      return make_prepared<DwConvF32Fast, run_split<DwConvF32Fast, slot_range<DwConvF32Fast>>>(
           std::move(d));
     }
-    if (use_avx2() && p.groups == 1) {
+    if (const k::F32IgemmSlot& slot = cfg().f32_igemm; slot && p.groups == 1) {
       QUANTA_OPS_TRY(reserve_table({p.n, p.oh, p.ow, p.kh, p.kw}, sizeof(int64_t),
                                    "the convolution's offset table"));
-      QUANTA_OPS_TRY(reserve(k::f32_gemm_16_packed_size(p.cout, p.kh * p.kw * p.cin) +
+      QUANTA_OPS_TRY(reserve(slot.packed_size(p.cout, p.kh * p.kw * p.cin) +
                                  static_cast<uint64_t>(p.cin) * sizeof(float),
                              "the packed weights"));
       auto g = std::make_shared<IgemmF32Fast>();
-      g->p = p;
-      g->x = data<const float>(x);
-      g->table.resize(k::f32_igemm_indirection_count(p));
-      k::f32_igemm_indirection_build(p, g->table.data());
+      g->table.resize(slot.indirection_count(p));
+      slot.indirection_build(p, g->table.data());
       g->zero.assign(static_cast<size_t>(p.cin), 0.0f);
-      g->packed.resize(k::f32_gemm_16_packed_size(p.cout, p.kh * p.kw * p.cin));
-      k::f32_gemm_16_pack(p.cout, p.kh * p.kw * p.cin, wf, bf, g->packed.data());
-      g->act = fr;
-      g->y = data<float>(y);
+      g->packed.resize(slot.packed_size(p.cout, p.kh * p.kw * p.cin));
+      slot.pack(p.cout, p.kh * p.kw * p.cin, wf, bf, g->packed.data());
+      g->args.n = p.cout;
+      g->args.taps = p.kh * p.kw;
+      g->args.cin = p.cin;
+      g->args.x = data<const float>(x);
+      g->args.indirection = g->table.data();
+      g->args.zero = g->zero.data();
+      g->args.packed = g->packed.data();
+      g->args.act = fr;
+      g->args.y = data<float>(y);
+      g->args.y_stride = static_cast<size_t>(p.cout);
+      g->fn = slot.pixels;
       const int64_t pixels = int64_t{p.n} * p.oh * p.ow;
-      if (use_vnni()) {
-        g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels, 8);
-        return make_prepared<IgemmF32Fast, run_split<IgemmF32Fast, igemm_f32_avx512_pixels>>(
-            std::move(g));
-      }
-      g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels, 6);
-      return make_prepared<IgemmF32Fast, run_split<IgemmF32Fast, igemm_f32_avx2_pixels>>(
+      g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels,
+                            slot.pixel_align);
+      return make_prepared<IgemmF32Fast, run_split<IgemmF32Fast, slot_range<IgemmF32Fast>>>(
           std::move(g));
     }
     auto s = std::make_shared<ConvF32>(ConvF32{p, data<const float>(x), wf, bf, fr, data<float>(y)});
@@ -314,65 +260,58 @@ Result<PreparedOp> Conv2DPreparer::prepare() {
                            s)) {
     return std::move(*op);
   }
-  const std::optional<FusedAdd> fuse = fused_add(x, y);
-  if (pointwise && use_avx2()) {
-    return prepare_gemm_qu8_fused(*this, ctx_.isa, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, *s,
-                                  fuse);
+  if (const k::Qu8GemmSlot& slot = cfg().qu8_gemm; pointwise && slot) {
+    return prepare_gemm_qu8_fused(*this, ctx_.pool, p.n * p.h * p.w, p.cout, p.cin, *s,
+                                  fused_add(x, y, slot.fused_residual));
   }
-  if (depthwise && use_avx2()) {
-    QUANTA_OPS_TRY(reserve(k::qu8_dwconv_c16_packed_size(p.cout, p.kh, p.kw), "the packed weights"));
+  if (const k::Qu8DwconvSlot& slot = cfg().qu8_dwconv; depthwise && slot) {
+    QUANTA_OPS_TRY(reserve(slot.packed_size(p.cout, p.kh, p.kw), "the packed weights"));
     auto d = std::make_shared<DwConvQU8Fast>();
-    d->p = p;
-    d->x = s->x;
-    d->zx = s->zx;
-    d->packed.resize(k::qu8_dwconv_c16_packed_size(p.cout, p.kh, p.kw));
-    k::qu8_dwconv_c16_pack(p.cout, p.kh, p.kw, s->w, s->bias.data(), s->multiplier.data(),
-                           d->packed.data());
-    d->zy = s->zy;
-    d->r = s->r;
-    d->y = s->y;
-    d->split = make_split(ctx_.pool, int64_t{p.n} * p.oh * p.ow * p.cout * p.kh * p.kw, p.oh, 1);
-    if (use_vnni()) {
-      return make_prepared<DwConvQU8Fast, run_split<DwConvQU8Fast, dwconv_qu8_avx512_rows>>(
-          std::move(d));
-    }
-    return make_prepared<DwConvQU8Fast, run_split<DwConvQU8Fast, dwconv_qu8_avx2_rows>>(
+    d->packed.resize(slot.packed_size(p.cout, p.kh, p.kw));
+    slot.pack(p.cout, p.kh, p.kw, s->w, s->bias.data(), s->multiplier.data(), d->packed.data());
+    d->args.p = p;
+    d->args.x = s->x;
+    d->args.zx = s->zx;
+    d->args.packed = d->packed.data();
+    d->args.zy = s->zy;
+    d->args.r = s->r;
+    d->args.y = s->y;
+    d->fn = slot.rows;
+    d->split = make_split(ctx_.pool, int64_t{p.n} * p.oh * p.ow * p.cout * p.kh * p.kw, p.oh,
+                          slot.row_align);
+    return make_prepared<DwConvQU8Fast, run_split<DwConvQU8Fast, slot_range<DwConvQU8Fast>>>(
         std::move(d));
   }
-  if (p.groups == 1 && use_avx2()) {
+  if (const k::Qu8IgemmSlot& slot = cfg().qu8_igemm; p.groups == 1 && slot) {
     QUANTA_OPS_TRY(reserve_table({p.oh, p.ow, p.kh, p.kw}, sizeof(int32_t),
                                  "the convolution's offset table"));
-    QUANTA_OPS_TRY(reserve(use_vnni() ? k::qu8_igemm_16c4_packed_size(p.cout, p.kh, p.kw, p.cin)
-                                      : k::qu8_igemm_16c2_packed_size(p.cout, p.kh, p.kw, p.cin),
-                           "the packed weights"));
+    QUANTA_OPS_TRY(reserve(slot.packed_size(p.cout, p.kh, p.kw, p.cin), "the packed weights"));
     auto g = std::make_shared<IgemmQU8Fast>();
-    g->p = p;
-    g->table.resize(k::qu8_conv_indirection_size(p));
-    if (k::qu8_conv_indirection_build(p, g->table.data())) {
-      g->x = s->x;
-      g->zy = s->zy;
-      g->r = s->r;
-      g->y = s->y;
-      const int64_t pixels = int64_t{p.n} * p.oh * p.ow;
-      if (use_vnni()) {
-        g->packed.resize(k::qu8_igemm_16c4_packed_size(p.cout, p.kh, p.kw, p.cin));
-        k::qu8_igemm_16c4_pack(p.cout, p.kh, p.kw, p.cin, s->w, s->bias.data(),
-                               s->multiplier.data(), s->zx, g->packed.data());
-        g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels, 8);
-        return make_prepared<IgemmQU8Fast, run_split<IgemmQU8Fast, igemm_qu8_vnni_pixels>>(
-            std::move(g));
-      }
-      g->packed.resize(k::qu8_igemm_16c2_packed_size(p.cout, p.kh, p.kw, p.cin));
-      k::qu8_igemm_16c2_pack(p.cout, p.kh, p.kw, p.cin, s->w, s->bias.data(),
-                             s->multiplier.data(), s->zx, g->packed.data());
-      g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels, 4);
+    g->table.resize(slot.indirection_size(p));
+    if (slot.indirection_build(p, g->table.data())) {
+      g->packed.resize(slot.packed_size(p.cout, p.kh, p.kw, p.cin));
+      slot.pack(p.cout, p.kh, p.kw, p.cin, s->w, s->bias.data(), s->multiplier.data(), s->zx,
+                g->packed.data());
+      g->args.p = p;
+      g->args.x = s->x;
+      g->args.indirection = g->table.data();
+      g->args.packed = g->packed.data();
+      g->args.zy = s->zy;
+      g->args.r = s->r;
+      g->args.y = s->y;
+      const std::optional<FusedAdd> fuse = fused_add(x, y, slot.fused_residual);
       if (fuse) {
-        g->has_res = true;
-        g->res = fuse->res;
-        g->y = fuse->y;
+        g->args.has_res = true;
+        g->args.res = fuse->res;
+        g->args.y = fuse->y;
       }
-      PreparedOp op = make_prepared<IgemmQU8Fast, run_split<IgemmQU8Fast, igemm_qu8_avx2_pixels>>(
-          std::move(g));
+      g->fn = slot.pixels;
+      const int64_t pixels = int64_t{p.n} * p.oh * p.ow;
+      g->split = make_split(ctx_.pool, pixels * p.cout * p.kh * p.kw * p.cin, pixels,
+                            slot.pixel_align);
+      PreparedOp op =
+          make_prepared<IgemmQU8Fast, run_split<IgemmQU8Fast, slot_range<IgemmQU8Fast>>>(
+              std::move(g));
       op.absorbed_next = fuse.has_value();
       return op;
     }

@@ -92,8 +92,8 @@ Result<PreparedOp> FullyConnectedPreparer::prepare() {
       return std::move(*op);
     }
   }
-  if (!quantized() && use_avx2()) {
-    return prepare_gemm_f32_fast(*this, ctx_.isa, ctx_.pool, m, n, kk, data<const float>(x),
+  if (!quantized() && cfg().f32_gemm) {
+    return prepare_gemm_f32_fast(*this, ctx_.pool, m, n, kk, data<const float>(x),
                                  data<const float>(w), b >= 0 ? data<const float>(b) : nullptr,
                                  k::activation_range_f32(act, o.clip_min, o.clip_max),
                                  data<float>(y));
@@ -119,8 +119,9 @@ Result<PreparedOp> FullyConnectedPreparer::prepare() {
                            s)) {
     return std::move(*op);
   }
-  if (use_avx2()) {
-    return prepare_gemm_qu8_fused(*this, ctx_.isa, ctx_.pool, m, n, kk, *s, fused_add(x, y));
+  if (const k::Qu8GemmSlot& slot = cfg().qu8_gemm) {
+    return prepare_gemm_qu8_fused(*this, ctx_.pool, m, n, kk, *s,
+                                  fused_add(x, y, slot.fused_residual));
   }
   return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
 }

@@ -5,9 +5,6 @@
 #include "ops/check_util.hpp"
 #include "ops/registry.hpp"
 #include "ops/op_util.hpp"
-#include "quanta/kernels/x86.h"
-#include "quanta/kernels/x86_avx512.h"
-#include "quanta/kernels/x86_misc.h"
 
 namespace quanta::detail {
 namespace {
@@ -64,10 +61,6 @@ void run_gap_qu8(const GapQU8& s) {
   k::qu8_global_avgpool_minmax_fp32__ref(s.n, s.hw, s.c, s.x, s.zx, s.ratio, s.zy, k::QRange{},
                                          s.y);
 }
-void run_gap_qu8_avx2(const GapQU8& s) {
-  k::qu8_global_avgpool_minmax_fp32__avx2_c32(s.n, s.hw, s.c, s.x, s.zx, s.ratio, s.zy,
-                                              k::QRange{}, s.y);
-}
 
 class GlobalAvgPoolPreparer final : public Preparer {
  public:
@@ -83,9 +76,15 @@ Result<PreparedOp> GlobalAvgPoolPreparer::prepare() {
     return make_prepared<GapF32, run_gap_f32>(std::move(s));
   }
   QUANTA_OPS_TRY(check_multiplier(scale(x) / scale(y), "output"));
+  if (const k::Qu8GlobalAvgPoolSlot& slot = cfg().qu8_global_avgpool) {
+    return prepare_slot(slot,
+                        k::Qu8GlobalAvgPoolArgs{n, hw, c, data<const uint8_t>(x), zero(x),
+                                                scale(x) / scale(y), zero(y), k::QRange{},
+                                                data<uint8_t>(y)},
+                        n);
+  }
   auto s = std::make_shared<GapQU8>(GapQU8{n, hw, c, data<const uint8_t>(x), zero(x),
                                            scale(x) / scale(y), zero(y), data<uint8_t>(y)});
-  if (use_avx2()) return make_prepared<GapQU8, run_gap_qu8_avx2>(std::move(s));
   return make_prepared<GapQU8, run_gap_qu8>(std::move(s));
 }
 

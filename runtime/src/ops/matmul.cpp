@@ -141,20 +141,31 @@ void run_matmul_qu8(const MatMulQU8& s) {
   }
 }
 
-// Quantized MatMul of two activations on the optimized tiers: B is packed
-// into `packed` (owned here, sized at prepare) once per batch at run time,
-// with its zero point and A's folded into the weights and bias, then the qu8
-// GEMM kernel runs on A's rows.
-struct MatMulQU8Avx2 : MatMulQU8 {
+// Quantized MatMul of two activations through the kernel table's qu8_matmul
+// slot: B is packed into `packed` (owned here, sized at prepare) once per
+// batch at run time, with its zero point and A's folded into the weights and
+// bias, then the slot's GEMM adapter runs on all of A's rows.
+struct MatMulQU8Fast : MatMulQU8 {
+  decltype(k::Qu8MatMulSlot::pack_b) pack_b = nullptr;
+  k::Qu8GemmFn rows_fn = nullptr;
   std::unique_ptr<uint8_t[]> packed;
 };
-void run_matmul_qu8_avx2(const MatMulQU8Avx2& s) {
+void run_matmul_qu8_fast(const MatMulQU8Fast& s) {
+  k::Qu8GemmArgs g;
+  g.m = s.m;
+  g.n = s.n;
+  g.k = s.k;
+  g.x_stride = static_cast<size_t>(s.k);
+  g.packed = s.packed.get();
+  g.zy = s.zy;
+  g.r = s.r;
+  g.y_stride = static_cast<size_t>(s.n);
   for (const BatchOffsets& o : s.batches) {
-    k::qu8_gemm_16c2_pack_act(s.n, s.k, s.b + o.b, static_cast<size_t>(s.n), s.zb, s.za,
-                              s.multiplier, s.packed.get());
-    k::qu8_gemm_minmax_fp32__avx2_3x16c2(s.m, s.n, s.k, s.a + o.a, static_cast<size_t>(s.k),
-                                         s.packed.get(), s.zy, s.r, s.y + o.y,
-                                         static_cast<size_t>(s.n));
+    s.pack_b(s.n, s.k, s.b + o.b, static_cast<size_t>(s.n), s.zb, s.za, s.multiplier,
+             s.packed.get());
+    g.x = s.a + o.a;
+    g.y = s.y + o.y;
+    s.rows_fn(g, 0, s.m);
   }
 }
 
@@ -196,12 +207,12 @@ Result<PreparedOp> MatMulPreparer::prepare() {
                              s)) {
       return std::move(*op);
     }
-    if (use_avx2()) return prepare_gemm_qu8_fast(*this, ctx_.isa, ctx_.pool, s->m, s->n, s->k, *s);
+    if (cfg().qu8_gemm) return prepare_gemm_qu8_fast(*this, ctx_.pool, s->m, s->n, s->k, *s);
     return make_prepared<FcQU8, run_fc_qu8>(std::move(s));
   }
 
   // Float with a constant 2-D B: the float GEMM with B transposed once.
-  if (!quantized() && use_avx2() && rb == 2 && ctx_.model.const_data[b] != nullptr &&
+  if (!quantized() && cfg().f32_gemm && rb == 2 && ctx_.model.const_data[b] != nullptr &&
       geo.a_rows <= INT_MAX) {
     const auto* bw = data<const float>(b);
     QUANTA_OPS_TRY(reserve_table({kk, n}, sizeof(float), "the transposed weights"));
@@ -209,7 +220,7 @@ Result<PreparedOp> MatMulPreparer::prepare() {
     for (int64_t i = 0; i < kk; ++i) {
       for (int64_t j = 0; j < n; ++j) wt[static_cast<size_t>(j * kk + i)] = bw[i * n + j];
     }
-    return prepare_gemm_f32_fast(*this, ctx_.isa, ctx_.pool, static_cast<int>(geo.a_rows),
+    return prepare_gemm_f32_fast(*this, ctx_.pool, static_cast<int>(geo.a_rows),
                                  static_cast<int>(n), static_cast<int>(kk), data<const float>(a),
                                  wt.data(), nullptr,
                                  k::activation_range_f32(act, o.clip_min, o.clip_max),
@@ -257,11 +268,15 @@ Result<PreparedOp> MatMulPreparer::prepare() {
     return error(StatusCode::kUnsupported,
                  fmt::format("MatMul: {} rows exceed the kernel limit {}", rows, INT_MAX));
   }
-  // B packed at run time on the optimized tiers (up to kQu8GemmActMaxK).
-  std::shared_ptr<MatMulQU8Avx2> fast;
+  // B packed at run time when the table has a qu8_matmul slot (up to its
+  // max_k, beyond which the int32 sums could overflow).
+  const k::Qu8MatMulSlot& slot = cfg().qu8_matmul;
+  std::shared_ptr<MatMulQU8Fast> fast;
   std::shared_ptr<MatMulQU8> s;
-  if (use_avx2() && kk <= k::kQu8GemmActMaxK) {
-    fast = std::make_shared<MatMulQU8Avx2>();
+  if (slot && kk <= slot.max_k) {
+    fast = std::make_shared<MatMulQU8Fast>();
+    fast->pack_b = slot.pack_b;
+    fast->rows_fn = slot.rows;
     s = fast;
   } else {
     s = std::make_shared<MatMulQU8>();
@@ -280,9 +295,9 @@ Result<PreparedOp> MatMulPreparer::prepare() {
   s->r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), s->zy);
   s->y = data<uint8_t>(y);
   if (fast) {
-    QUANTA_OPS_TRY(reserve(k::qu8_gemm_16c2_packed_size(s->n, s->k), "the buffer B is packed into"));
-    fast->packed.reset(new uint8_t[k::qu8_gemm_16c2_packed_size(s->n, s->k)]);
-    return make_prepared<MatMulQU8Avx2, run_matmul_qu8_avx2>(std::move(fast));
+    QUANTA_OPS_TRY(reserve(slot.packed_size(s->n, s->k), "the buffer B is packed into"));
+    fast->packed.reset(new uint8_t[slot.packed_size(s->n, s->k)]);
+    return make_prepared<MatMulQU8Fast, run_matmul_qu8_fast>(std::move(fast));
   }
   return make_prepared<MatMulQU8, run_matmul_qu8>(std::move(s));
 }

@@ -8,14 +8,13 @@
 // no failure path (every check happened at load or prepare).
 #pragma once
 
-#include "quanta/kernels/isa.h"
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "model_impl.hpp"
+#include "quanta/kernels/config.h"
 #include "quanta/op_traits.hpp"
 #include "thread_pool.hpp"
 
@@ -47,8 +46,10 @@ struct OpContext {
   // into the model bytes; activations into the session arena. Reshape-family
   // outputs may share their input's memory (same pointer).
   void* const* tensor_data = nullptr;
-  // The kernel tier of this session (never above what the CPU supports).
-  kernels::Isa isa = kernels::Isa::kRef;
+  // The session's kernel table: kernel_config(tier, kInt8PerChannel) for the
+  // session's tier (one the CPU supports), chosen once by Session::create.
+  // Ops read its slots (an empty slot: the reference kernel); never null.
+  const kernels::KernelConfig* kernels = nullptr;
   // The session's workers; nullptr for a single-threaded session.
   ThreadPool* pool = nullptr;
   // Run Conv2D / FullyConnected / MatMul-with-constant-B through oneDNN where

@@ -82,8 +82,8 @@ k::QAddParams Preparer::qadd_params(int a, int b, int y, const fb::ElementwiseOp
   return p;
 }
 
-std::optional<FusedAdd> Preparer::fused_add(int x, int t) const {
-  if (ctx_.fuse_add < 0 || ctx_.isa != k::Isa::kAvx2) return std::nullopt;
+std::optional<FusedAdd> Preparer::fused_add(int x, int t, bool kernel_takes_residual) const {
+  if (ctx_.fuse_add < 0 || !kernel_takes_residual) return std::nullopt;
   const NodeInfo& add = ctx_.model.nodes[static_cast<size_t>(ctx_.fuse_add)];
   const int a = add.inputs[0], b = add.inputs[1], y = add.outputs[0];
   const bool conv_first = a == t;

@@ -29,8 +29,7 @@
 #include "backends/onednn.hpp"
 #include "ops/op.hpp"
 #include "ops/op_common.hpp"
-#include "quanta/kernels/isa.h"
-#include "quanta/kernels/x86.h"
+#include "quanta/kernels/config.h"
 
 namespace quanta::detail {
 
@@ -94,6 +93,32 @@ void run_split(const S& s) {
   s.split.pool->run(s.split.tasks, &split_task<S, Range>, &s);
 }
 
+// A kernel-table slot's adapter run on ranges: S holds the family's args
+// (`args`), the slot's adapter (`fn`) and a `Split split` whose alignment is
+// the slot's. One indirect call per range.
+template <class S>
+void slot_range(const S& s, int64_t begin, int64_t end) {
+  s.fn(s.args, begin, end);
+}
+
+// A family without packed weights (pooling, elementwise, quantize) run
+// through its slot on the whole range [0, total), on the calling thread.
+template <class Args>
+struct SlotRun {
+  Args args;
+  void (*fn)(const Args&, int64_t, int64_t);
+  int64_t total;
+};
+template <class Args>
+void run_slot(const SlotRun<Args>& s) {
+  s.fn(s.args, 0, s.total);
+}
+template <class Args>
+PreparedOp prepare_slot(const k::RangeSlot<Args>& slot, const Args& args, int64_t total) {
+  return make_prepared<SlotRun<Args>, run_slot<Args>>(
+      std::make_shared<SlotRun<Args>>(SlotRun<Args>{args, slot.run, total}));
+}
+
 // A residual Add absorbed by the node before it (docs/runtime.md, "Fused
 // residual Add"): the Add's parameters with the residual, and its output.
 struct FusedAdd {
@@ -114,6 +139,10 @@ class Preparer {
   explicit Preparer(const OpContext& ctx)
       : ctx_(ctx), node_(ctx.node()), fbn_(ctx.fb_node()),
         opname_(op_type_name(ctx.node().op)) {}
+
+  // The session's kernel table (OpContext::kernels): an op reads the slot of
+  // the family it needs and runs the reference kernel when the slot is empty.
+  const k::KernelConfig& cfg() const { return *ctx_.kernels; }
 
   // Why oneDNN refused this node, when it was offered and refused.
   const std::optional<std::string>& onednn_refusal() const { return onednn_refusal_; }
@@ -155,8 +184,6 @@ class Preparer {
     return static_cast<T*>(ctx_.data(t));
   }
   bool quantized() const { return info(in(0)).dtype == DType::kU8; }
-  bool use_avx2() const { return static_cast<int>(ctx_.isa) >= static_cast<int>(k::Isa::kAvx2); }
-  bool use_vnni() const { return ctx_.isa == k::Isa::kAvx512Vnni; }
   float scale(int t) const { return info(t).quant.scale[0]; }
   int32_t zero(int t) const { return info(t).quant.zero_point[0]; }
 
@@ -227,11 +254,13 @@ class Preparer {
     return op;
   }
 
-  // The Add this node may absorb (OpContext::fuse_add), if its parameters
-  // are finite and the memory allows writing its output here: y must not
-  // overlap this node's input x, and must equal the residual or not overlap
-  // it. nullopt otherwise (the Add then runs as its own node).
-  std::optional<FusedAdd> fused_add(int x, int t) const;
+  // The Add this node may absorb (OpContext::fuse_add), if the kernel that
+  // runs the node takes a residual (`kernel_takes_residual`: its slot's
+  // fused_residual capability), the Add's parameters are finite and the
+  // memory allows writing its output here: y must not overlap this node's
+  // input x, and must equal the residual or not overlap it. nullopt
+  // otherwise (the Add then runs as its own node).
+  std::optional<FusedAdd> fused_add(int x, int t, bool kernel_takes_residual) const;
 };
 
 // The OpDef::prepare of an op whose preparer is P: when the node was offered

@@ -8,9 +8,6 @@
 #include "ops/check_util.hpp"
 #include "ops/registry.hpp"
 #include "ops/op_util.hpp"
-#include "quanta/kernels/x86.h"
-#include "quanta/kernels/x86_avx512.h"
-#include "quanta/kernels/x86_misc.h"
 
 namespace quanta::detail {
 namespace {
@@ -136,7 +133,6 @@ struct MaxPoolU8 {
   uint8_t* y;
 };
 void run_maxpool_u8(const MaxPoolU8& s) { k::u8_maxpool_minmax__ref(s.p, s.x, s.r, s.y); }
-void run_maxpool_u8_avx2(const MaxPoolU8& s) { k::u8_maxpool_minmax__avx2_c32(s.p, s.x, s.r, s.y); }
 
 struct AvgPoolQU8 {
   k::Pool2DParams p;
@@ -149,9 +145,6 @@ struct AvgPoolQU8 {
 };
 void run_avgpool_qu8(const AvgPoolQU8& s) {
   k::qu8_avgpool_minmax_fp32__ref(s.p, s.x, s.zx, s.ratio, s.zy, s.r, s.y);
-}
-void run_avgpool_qu8_avx2(const AvgPoolQU8& s) {
-  k::qu8_avgpool_minmax_fp32__avx2_c32(s.p, s.x, s.zx, s.ratio, s.zy, s.r, s.y);
 }
 
 class PoolPreparer final : public Preparer {
@@ -175,15 +168,23 @@ Result<PreparedOp> PoolPreparer::prepare() {
   }
   const k::QRange r = k::activation_range_u8(act, o.clip_min, o.clip_max, scale(y), zero(y));
   if (is_max) {
+    if (const k::U8MaxPoolSlot& slot = cfg().u8_maxpool) {
+      return prepare_slot(slot, k::U8MaxPoolArgs{p, data<const uint8_t>(x), r, data<uint8_t>(y)},
+                          p.n);
+    }
     auto s = std::make_shared<MaxPoolU8>(MaxPoolU8{p, data<const uint8_t>(x), r, data<uint8_t>(y)});
-    if (use_avx2()) return make_prepared<MaxPoolU8, run_maxpool_u8_avx2>(std::move(s));
     return make_prepared<MaxPoolU8, run_maxpool_u8>(std::move(s));
   }
   QUANTA_OPS_TRY(check_multiplier(scale(x) / scale(y), "output"));
+  if (const k::Qu8AvgPoolSlot& slot = cfg().qu8_avgpool) {
+    return prepare_slot(slot,
+                        k::Qu8AvgPoolArgs{p, data<const uint8_t>(x), zero(x), scale(x) / scale(y),
+                                          zero(y), r, data<uint8_t>(y)},
+                        p.n);
+  }
   auto s = std::make_shared<AvgPoolQU8>(AvgPoolQU8{p, data<const uint8_t>(x), zero(x),
                                                    scale(x) / scale(y), zero(y), r,
                                                    data<uint8_t>(y)});
-  if (use_avx2()) return make_prepared<AvgPoolQU8, run_avgpool_qu8_avx2>(std::move(s));
   return make_prepared<AvgPoolQU8, run_avgpool_qu8>(std::move(s));
 }
 

@@ -5,9 +5,6 @@
 #include "ops/check_util.hpp"
 #include "ops/registry.hpp"
 #include "ops/op_util.hpp"
-#include "quanta/kernels/x86.h"
-#include "quanta/kernels/x86_avx512.h"
-#include "quanta/kernels/x86_misc.h"
 
 namespace quanta::detail {
 namespace {
@@ -39,7 +36,6 @@ struct QuantizeState {
   uint8_t* y;
 };
 void run_quantize(const QuantizeState& s) { k::qu8_quantize__ref(s.n, s.x, s.s, s.z, s.y); }
-void run_quantize_avx2(const QuantizeState& s) { k::qu8_quantize__avx2(s.n, s.x, s.s, s.z, s.y); }
 
 struct DequantizeState {
   int64_t n;
@@ -51,9 +47,6 @@ struct DequantizeState {
 void run_dequantize(const DequantizeState& s) {
   k::qu8_dequantize__ref(s.n, s.x, s.s, s.z, s.y);
 }
-void run_dequantize_avx2(const DequantizeState& s) {
-  k::qu8_dequantize__avx2(s.n, s.x, s.s, s.z, s.y);
-}
 
 class QuantizePreparer final : public Preparer {
  public:
@@ -63,9 +56,13 @@ class QuantizePreparer final : public Preparer {
 
 Result<PreparedOp> QuantizePreparer::prepare() {
   const int x = in(0), y = out();
+  if (const k::QuantizeSlot& slot = cfg().quantize) {
+    return prepare_slot(slot, k::QuantizeArgs{data<const float>(x), scale(y), zero(y),
+                                              data<uint8_t>(y)},
+                        info(x).num_elements);
+  }
   auto s = std::make_shared<QuantizeState>(QuantizeState{
       info(x).num_elements, data<const float>(x), scale(y), zero(y), data<uint8_t>(y)});
-  if (use_avx2()) return make_prepared<QuantizeState, run_quantize_avx2>(std::move(s));
   return make_prepared<QuantizeState, run_quantize>(std::move(s));
 }
 
@@ -77,9 +74,13 @@ class DequantizePreparer final : public Preparer {
 
 Result<PreparedOp> DequantizePreparer::prepare() {
   const int x = in(0), y = out();
+  if (const k::DequantizeSlot& slot = cfg().dequantize) {
+    return prepare_slot(slot, k::DequantizeArgs{data<const uint8_t>(x), scale(x), zero(x),
+                                                data<float>(y)},
+                        info(x).num_elements);
+  }
   auto s = std::make_shared<DequantizeState>(DequantizeState{
       info(x).num_elements, data<const uint8_t>(x), scale(x), zero(x), data<float>(y)});
-  if (use_avx2()) return make_prepared<DequantizeState, run_dequantize_avx2>(std::move(s));
   return make_prepared<DequantizeState, run_dequantize>(std::move(s));
 }
 

@@ -70,20 +70,3 @@ Tier active_tier();
 bool force_tier(Tier tier);
 
 }  // namespace quanta::kernels
-
-// ---------------------------------------------------------------------------
-// TRANSITION (issue 12): remove once runtime/src/ops/ has moved to one file
-// per op and speaks Tier. Until then runtime/src/ops still includes
-// "quanta/kernels/isa.h" (which now only includes this header) and uses the
-// old type name k::Isa, its enumerators, and one ordering comparison:
-// prepare.cpp's use_avx2() is `static_cast<int>(ctx_.isa) >= kAvx2`, true on
-// the avx512vnni tier, which relies on the enumerator order asserted below.
-// No old function name (isa_name, best_isa, ...) is used there, so none is
-// forwarded.
-namespace quanta::kernels {
-using Isa = Tier;
-static_assert(static_cast<int>(Tier::kRef) < static_cast<int>(Tier::kAvx2) &&
-                  static_cast<int>(Tier::kAvx2) < static_cast<int>(Tier::kAvx512Vnni),
-              "runtime/src/ops/prepare.cpp (use_avx2) still compares tiers by enumerator order");
-}  // namespace quanta::kernels
-// END TRANSITION
