@@ -76,6 +76,18 @@ void RunParts(Fn fn, const Args& a, const Partition& part) {
   for (const Range& r : part) fn(a, r.first, r.second);
 }
 
+// A range slot over `part`; the whole range [0, total) goes through the
+// slot's whole-range entry (what a single-threaded session runs).
+template <class Args>
+void RunSlot(const qk::RangeSlot<Args>& slot, const Args& a, const Partition& part) {
+  if (part.size() == 1 && part[0].first == 0) {
+    const qk::RangeRun<Args> run{a, part[0].second};
+    slot.whole(&run);
+    return;
+  }
+  RunParts(slot.run, a, part);
+}
+
 qk::QRange RangeFor(int which, int32_t zy) {
   switch (which % 3) {
     case 0: return {0, 255};
@@ -249,7 +261,7 @@ bool GemmKernelComplete(const qk::Qu8GemmKernel& k) {
 
 template <class S>
 bool RangeSlotComplete(const S& s) {
-  return Named(s.name) && s.run != nullptr && s.align >= 1;
+  return Named(s.name) && s.run != nullptr && s.align >= 1 && s.whole != nullptr;
 }
 
 std::vector<SlotInfo> Slots(const qk::KernelConfig& c) {
@@ -1107,7 +1119,7 @@ TEST_P(TierSlots, U8MaxPool) {
       const std::vector<uint8_t> got = kt::RunGuarded<uint8_t>(out, [&](uint8_t* y) {
         qk::U8MaxPoolArgs b = a;
         b.y = y;
-        RunParts(slot.run, b, part);
+        RunSlot(slot, b, part);
       });
       bad += Mismatches(got, want, std::string(slot.name) + " " + Describe(part) + " " + PoolName(p));
     }
@@ -1144,7 +1156,7 @@ TEST_P(TierSlots, Qu8AvgPool) {
         const std::vector<uint8_t> got = kt::RunGuarded<uint8_t>(out, [&](uint8_t* y) {
           qk::Qu8AvgPoolArgs b = a;
           b.y = y;
-          RunParts(slot.run, b, part);
+          RunSlot(slot, b, part);
         });
         bad += Mismatches(got, want,
                           std::string(slot.name) + " " + Describe(part) + " " + PoolName(p) +
@@ -1184,7 +1196,7 @@ TEST_P(TierSlots, Qu8GlobalAvgPool) {
           const std::vector<uint8_t> got = kt::RunGuarded<uint8_t>(int64_t{n} * c, [&](uint8_t* y) {
             qk::Qu8GlobalAvgPoolArgs b = a;
             b.y = y;
-            RunParts(slot.run, b, part);
+            RunSlot(slot, b, part);
           });
           bad += Mismatches(got, want,
                             std::string(slot.name) + " " + Describe(part) + " n=" +
@@ -1223,7 +1235,7 @@ TEST_P(TierSlots, Qu8Vadd) {
         const std::vector<uint8_t> got = kt::RunGuarded<uint8_t>(n, [&](uint8_t* y) {
           qk::Qu8VaddArgs g = args;
           g.y = y;
-          RunParts(slot.run, g, part);
+          RunSlot(slot, g, part);
         });
         bad += Mismatches(got, want, std::string(slot.name) + " " + Describe(part) +
                                          " za=" + std::to_string(p.za) + " zb=" + std::to_string(p.zb) +
@@ -1262,7 +1274,7 @@ TEST_P(TierSlots, Qu8Vmul) {
         const std::vector<uint8_t> got = kt::RunGuarded<uint8_t>(n, [&](uint8_t* y) {
           qk::Qu8VmulArgs g = args;
           g.y = y;
-          RunParts(slot.run, g, part);
+          RunSlot(slot, g, part);
         });
         bad += Mismatches(got, want, std::string(slot.name) + " " + Describe(part) +
                                          " za=" + std::to_string(p.za) + " zb=" + std::to_string(p.zb) +
@@ -1304,7 +1316,7 @@ TEST_P(TierSlots, Quantize) {
           const std::vector<uint8_t> got = kt::RunGuarded<uint8_t>(n, [&](uint8_t* y) {
             qk::QuantizeArgs g = args;
             g.y = y;
-            RunParts(slot.run, g, part);
+            RunSlot(slot, g, part);
           });
           bad += Mismatches(got, want, std::string(slot.name) + " " + Describe(part) +
                                            " s=" + std::to_string(s) + " z=" + std::to_string(z));
@@ -1334,7 +1346,7 @@ TEST_P(TierSlots, Dequantize) {
           const std::vector<float> got = kt::RunGuarded<float>(n, [&](float* y) {
             qk::DequantizeArgs g = args;
             g.y = y;
-            RunParts(slot.run, g, part);
+            RunSlot(slot, g, part);
           });
           if (!SameFloatBits(got, want)) {
             ADD_FAILURE() << slot.name << " " << Describe(part) << " s=" << s << " z=" << z

@@ -183,14 +183,16 @@ KernelConfig avx2_config() {
   c.f32_dwconv = {"f32_dwconv_minmax__avx2_c16", f32_dwconv_c16_packed_size,
                   f32_dwconv_c16_pack, f32_dwconv_c16_rows, /*row_align=*/1};
 
-  c.u8_maxpool = {"u8_maxpool_minmax__avx2_c32", u8_maxpool_c32_images};
-  c.qu8_avgpool = {"qu8_avgpool_minmax_fp32__avx2_c32", qu8_avgpool_c32_images};
-  c.qu8_global_avgpool = {"qu8_global_avgpool_minmax_fp32__avx2_c32",
-                          qu8_global_avgpool_c32_images};
-  c.qu8_vadd = {"qu8_vadd_minmax_fp32__avx2", qu8_vadd_elements};
-  c.qu8_vmul = {"qu8_vmul_minmax_fp32__avx2", qu8_vmul_elements};
-  c.quantize = {"qu8_quantize__avx2", quantize_elements};
-  c.dequantize = {"qu8_dequantize__avx2", dequantize_elements};
+  c.u8_maxpool =
+      range_slot<U8MaxPoolArgs, u8_maxpool_c32_images>("u8_maxpool_minmax__avx2_c32");
+  c.qu8_avgpool =
+      range_slot<Qu8AvgPoolArgs, qu8_avgpool_c32_images>("qu8_avgpool_minmax_fp32__avx2_c32");
+  c.qu8_global_avgpool = range_slot<Qu8GlobalAvgPoolArgs, qu8_global_avgpool_c32_images>(
+      "qu8_global_avgpool_minmax_fp32__avx2_c32");
+  c.qu8_vadd = range_slot<Qu8VaddArgs, qu8_vadd_elements>("qu8_vadd_minmax_fp32__avx2");
+  c.qu8_vmul = range_slot<Qu8VmulArgs, qu8_vmul_elements>("qu8_vmul_minmax_fp32__avx2");
+  c.quantize = range_slot<QuantizeArgs, quantize_elements>("qu8_quantize__avx2");
+  c.dequantize = range_slot<DequantizeArgs, dequantize_elements>("qu8_dequantize__avx2");
   return c;
 }
 

@@ -102,21 +102,15 @@ void slot_range(const S& s, int64_t begin, int64_t end) {
 }
 
 // A family without packed weights (pooling, elementwise, quantize) run
-// through its slot on the whole range [0, total), on the calling thread.
-template <class Args>
-struct SlotRun {
-  Args args;
-  void (*fn)(const Args&, int64_t, int64_t);
-  int64_t total;
-};
-template <class Args>
-void run_slot(const SlotRun<Args>& s) {
-  s.fn(s.args, 0, s.total);
-}
+// through its slot on the whole range [0, total), on the calling thread: the
+// slot's whole-range entry is the run step itself (config.h, RangeSlot).
 template <class Args>
 PreparedOp prepare_slot(const k::RangeSlot<Args>& slot, const Args& args, int64_t total) {
-  return make_prepared<SlotRun<Args>, run_slot<Args>>(
-      std::make_shared<SlotRun<Args>>(SlotRun<Args>{args, slot.run, total}));
+  PreparedOp op;
+  op.run = slot.whole;
+  op.state = std::make_shared<k::RangeRun<Args>>(k::RangeRun<Args>{args, total});
+  op.state_bytes = sizeof(k::RangeRun<Args>);
+  return op;
 }
 
 // A residual Add absorbed by the node before it (docs/runtime.md, "Fused
