@@ -114,8 +114,12 @@ if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
 fi
 [[ -f /etc/pip.conf ]] && cp /etc/pip.conf "$ROOT/etc/pip.conf"
 
-say "cloning $(git rev-parse --short HEAD) into /root/quanta"
-git clone --quiet --no-hardlinks "$REPO" "$ROOT/root/quanta"
+# The clone lives in the home of the chroot's root user (from its passwd).
+GUEST_HOME="$(awk -F: '$1 == "root" { print $6 }' "$ROOT/etc/passwd")"
+[[ -n "$GUEST_HOME" ]] || { echo "no root user in $ROOT/etc/passwd" >&2; exit 1; }
+GUEST_DIR="$GUEST_HOME/quanta"
+say "cloning $(git rev-parse --short HEAD) into $GUEST_DIR"
+git clone --quiet --no-hardlinks "$REPO" "$ROOT$GUEST_DIR"
 
 mount -t proc proc "$ROOT/proc"
 mount -t tmpfs tmpfs "$ROOT/dev/shm"
@@ -123,9 +127,9 @@ mount -t tmpfs tmpfs "$ROOT/dev/shm"
 say "chroot: $COMMAND (clean environment, as root)"
 start=$SECONDS
 set +e
-env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+env -i HOME="$GUEST_HOME" LANG=C.UTF-8 TERM=dumb \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  chroot "$ROOT" /bin/bash -c "cd /root/quanta && $COMMAND"
+  chroot "$ROOT" /bin/bash -c "cd $GUEST_DIR && $COMMAND"
 status=$?
 set -e
 say "$COMMAND exited with status $status after $((SECONDS - start)) s"
