@@ -144,14 +144,14 @@ const std::vector<NodeInfo>& Model::nodes() const { return impl_->nodes; }
 const std::vector<int>& Model::input_indices() const { return impl_->inputs; }
 const std::vector<int>& Model::output_indices() const { return impl_->outputs; }
 
-int Model::find_input(const std::string& name) const {
+int Model::find_input(std::string_view name) const {
   for (size_t i = 0; i < impl_->inputs.size(); ++i) {
     if (impl_->tensors[impl_->inputs[i]].name == name) return static_cast<int>(i);
   }
   return -1;
 }
 
-int Model::find_output(const std::string& name) const {
+int Model::find_output(std::string_view name) const {
   for (size_t i = 0; i < impl_->outputs.size(); ++i) {
     if (impl_->tensors[impl_->outputs[i]].name == name) return static_cast<int>(i);
   }

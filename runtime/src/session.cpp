@@ -1,4 +1,5 @@
 // Session: arena, prepared nodes, and the run loop.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "backends/onednn_plugin.hpp"
 #include "model_impl.hpp"
 #include "ops/op.hpp"
 #include "planner.hpp"
@@ -273,6 +275,12 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
       }
     }
   }
+  if (backend == Backend::kOnednn) {
+    std::string why;
+    if (detail::onednn::plugin(&why) == nullptr) {
+      return Status{StatusCode::kUnsupported, "backend onednn: " + why};
+    }
+  }
   impl->backend = backend;
   // Residual-Add fusion candidates (docs/runtime.md, "Fused residual Add").
   std::vector<int> readers(m.tensors.size(), 0);
@@ -362,6 +370,45 @@ TensorView Session::output(size_t i) {
   return i < impl_->outputs.size() ? impl_->outputs[i] : TensorView{};
 }
 
+namespace {
+
+// Why input/output tensor `t` cannot cross the float boundary ("" when it can).
+std::string float_boundary_problem(const TensorInfo& t) {
+  if (t.dtype == DType::kF32 || (t.dtype == DType::kU8 && t.quant.per_tensor())) return "";
+  return fmt::format("dtype {} has no float boundary", dtype_name(t.dtype));
+}
+
+// Writes checked float values into input view `v` (quantizing a u8 input).
+void write_float_input(const TensorView& v, std::span<const float> data) {
+  const TensorInfo& t = *v.info;
+  if (t.dtype == DType::kF32) {
+    // An empty tensor's span may have a null data(): memcpy must not see it.
+    if (!data.empty()) std::memcpy(v.data, data.data(), data.size() * sizeof(float));
+  } else {
+    kernels::qu8_quantize__ref(t.num_elements, data.data(), t.quant.scale[0],
+                               t.quant.zero_point[0], v.as<uint8_t>());
+  }
+}
+
+// Reads output view `v` as float into a buffer of the right size.
+void read_float_output(const TensorView& v, std::span<float> data) {
+  const TensorInfo& t = *v.info;
+  if (t.dtype == DType::kF32) {
+    if (!data.empty()) std::memcpy(data.data(), v.data, data.size() * sizeof(float));
+  } else {
+    kernels::qu8_dequantize__ref(t.num_elements, v.as<const uint8_t>(), t.quant.scale[0],
+                                 t.quant.zero_point[0], data.data());
+  }
+}
+
+std::string names_of(const std::vector<TensorView>& views) {
+  std::string out;
+  for (const TensorView& v : views) out += (out.empty() ? "'" : ", '") + v.info->name + "'";
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
 Status Session::set_input(size_t i, std::span<const float> data) {
   if (i >= impl_->inputs.size()) {
     return {StatusCode::kInvalidArgument,
@@ -377,19 +424,30 @@ Status Session::set_input(size_t i, std::span<const float> data) {
                         t.num_elements)};
   }
   if (Status s = check_no_nan(data, what); !s.ok()) return s;
-  if (t.dtype == DType::kF32) {
-    // An empty tensor's span may have a null data(): memcpy must not see it.
-    if (!data.empty()) std::memcpy(v.data, data.data(), data.size() * sizeof(float));
-    return Status::Ok();
+  if (!float_boundary_problem(t).empty()) {
+    return {StatusCode::kUnsupported,
+            fmt::format("{}: dtype {} cannot be set from float; use set_input_raw", what,
+                        dtype_name(t.dtype))};
   }
-  if (t.dtype == DType::kU8 && t.quant.per_tensor()) {
-    kernels::qu8_quantize__ref(t.num_elements, data.data(), t.quant.scale[0],
-                               t.quant.zero_point[0], v.as<uint8_t>());
-    return Status::Ok();
+  write_float_input(v, data);
+  return Status::Ok();
+}
+
+Status Session::set_input(std::string_view name, std::span<const float> data) {
+  const int i = input_index(name);
+  if (i < 0) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("no input named '{}': the model's inputs are {}", name,
+                        names_of(impl_->inputs))};
   }
-  return {StatusCode::kUnsupported,
-          fmt::format("{}: dtype {} cannot be set from float; use set_input_raw", what,
-                      dtype_name(t.dtype))};
+  return set_input(static_cast<size_t>(i), data);
+}
+
+const TensorInfo* Session::input_info(size_t i) const {
+  return i < impl_->inputs.size() ? impl_->inputs[i].info : nullptr;
+}
+const TensorInfo* Session::output_info(size_t i) const {
+  return i < impl_->outputs.size() ? impl_->outputs[i].info : nullptr;
 }
 
 Status Session::set_input_raw(size_t i, const void* data, size_t bytes) {
@@ -404,6 +462,10 @@ Status Session::set_input_raw(size_t i, const void* data, size_t bytes) {
             fmt::format("{}: got {} bytes, the tensor has {} ({} x {})",
                         io_name("input", i, *v.info), bytes, v.info->num_bytes,
                         v.info->num_elements, dtype_name(v.info->dtype))};
+  }
+  if (bytes != 0 && data == nullptr) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("{}: data is null", io_name("input", i, *v.info))};
   }
   if (bytes) std::memcpy(v.data, data, bytes);
   return Status::Ok();
@@ -439,18 +501,162 @@ Status Session::get_output(size_t i, std::span<float> data) const {
             fmt::format("{}: buffer holds {} values, the tensor has {}",
                         io_name("output", i, t), data.size(), t.num_elements)};
   }
-  if (t.dtype == DType::kF32) {
-    if (!data.empty()) std::memcpy(data.data(), v.data, data.size() * sizeof(float));
-    return Status::Ok();
+  if (!float_boundary_problem(t).empty()) {
+    return {StatusCode::kUnsupported,
+            fmt::format("{}: dtype {} cannot be read as float; use output({}).data",
+                        io_name("output", i, t), dtype_name(t.dtype), i)};
   }
-  if (t.dtype == DType::kU8 && t.quant.per_tensor()) {
-    kernels::qu8_dequantize__ref(t.num_elements, v.as<const uint8_t>(), t.quant.scale[0],
-                                 t.quant.zero_point[0], data.data());
-    return Status::Ok();
+  read_float_output(v, data);
+  return Status::Ok();
+}
+
+Status Session::get_output(std::string_view name, std::span<float> data) const {
+  const int i = output_index(name);
+  if (i < 0) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("no output named '{}': the model's outputs are {}", name,
+                        names_of(impl_->outputs))};
   }
-  return {StatusCode::kUnsupported,
-          fmt::format("{}: dtype {} cannot be read as float; use output({}).data",
-                      io_name("output", i, t), dtype_name(t.dtype), i)};
+  return get_output(static_cast<size_t>(i), data);
+}
+
+Status Session::get_output_raw(size_t i, void* data, size_t bytes) const {
+  if (i >= impl_->outputs.size()) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("output index {} out of range: the model has {} output(s)", i,
+                        impl_->outputs.size())};
+  }
+  const TensorView& v = impl_->outputs[i];
+  if (bytes != v.info->num_bytes) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("{}: buffer holds {} bytes, the tensor has {} ({} x {})",
+                        io_name("output", i, *v.info), bytes, v.info->num_bytes,
+                        v.info->num_elements, dtype_name(v.info->dtype))};
+  }
+  if (bytes != 0 && data == nullptr) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("{}: data is null", io_name("output", i, *v.info))};
+  }
+  if (bytes) std::memcpy(data, v.data, bytes);
+  return Status::Ok();
+}
+
+namespace {
+
+// Checks one binding of Session::run(inputs, outputs) against the tensor it
+// names; `as_float` tells whether it crosses the float boundary.
+Status check_binding(const char* kind, size_t i, const TensorInfo& t, const void* data,
+                     size_t bytes, DType dtype, bool* as_float) {
+  const std::string what = io_name(kind, i, t);
+  *as_float = dtype == DType::kF32 && t.dtype != DType::kF32;
+  if (dtype != t.dtype && !*as_float) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("{}: buffer dtype {} is neither float32 nor the tensor's {}", what,
+                        dtype_name(dtype), dtype_name(t.dtype))};
+  }
+  if (*as_float) {
+    if (std::string p = float_boundary_problem(t); !p.empty()) {
+      return {StatusCode::kUnsupported,
+              fmt::format("{}: {}; pass its own dtype {}", what, p, dtype_name(t.dtype))};
+    }
+  }
+  const size_t want = dtype == DType::kF32 ? static_cast<size_t>(t.num_elements) * sizeof(float)
+                                           : t.num_bytes;
+  if (bytes != want) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("{}: buffer holds {} bytes, the tensor needs {} ({} x {})", what, bytes,
+                        want, t.num_elements, dtype_name(dtype))};
+  }
+  if (bytes != 0 && data == nullptr) {
+    return {StatusCode::kInvalidArgument, fmt::format("{}: data is null", what)};
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Session::run(std::span<const InputBuffer> inputs, std::span<const OutputBuffer> outputs) {
+  detail::SessionImpl& s = *impl_;
+  std::vector<int> in_index(inputs.size()), out_index(outputs.size());
+  std::vector<char> in_float(inputs.size()), out_float(outputs.size());
+  std::vector<char> bound(s.inputs.size(), 0), bound_out(s.outputs.size(), 0);
+  for (size_t b = 0; b < inputs.size(); ++b) {
+    const InputBuffer& ib = inputs[b];
+    const int i = input_index(ib.name);
+    if (i < 0) {
+      return {StatusCode::kInvalidArgument,
+              fmt::format("input binding {}: no input named '{}': the model's inputs are {}", b,
+                          ib.name, names_of(s.inputs))};
+    }
+    if (bound[i]) {
+      return {StatusCode::kInvalidArgument,
+              fmt::format("input '{}' is bound twice (bindings {} and {})", ib.name,
+                          std::find(in_index.begin(), in_index.begin() + b, i) - in_index.begin(),
+                          b)};
+    }
+    bound[i] = 1;
+    in_index[b] = i;
+    bool as_float = false;
+    const TensorInfo& t = *s.inputs[i].info;
+    if (Status st = check_binding("input", i, t, ib.data, ib.bytes, ib.dtype, &as_float);
+        !st.ok()) {
+      return st;
+    }
+    if (ib.dtype == DType::kF32) {
+      const std::span<const float> v(static_cast<const float*>(ib.data),
+                                     static_cast<size_t>(t.num_elements));
+      if (Status st = check_no_nan(v, io_name("input", i, t)); !st.ok()) return st;
+    }
+    in_float[b] = ib.dtype == DType::kF32;
+  }
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    if (!bound[i]) {
+      return {StatusCode::kInvalidArgument,
+              fmt::format("{} is not bound: run() needs a buffer for every input",
+                          io_name("input", i, *s.inputs[i].info))};
+    }
+  }
+  for (size_t b = 0; b < outputs.size(); ++b) {
+    const OutputBuffer& ob = outputs[b];
+    const int i = output_index(ob.name);
+    if (i < 0) {
+      return {StatusCode::kInvalidArgument,
+              fmt::format("output binding {}: no output named '{}': the model's outputs are {}",
+                          b, ob.name, names_of(s.outputs))};
+    }
+    if (bound_out[i]) {
+      return {StatusCode::kInvalidArgument, fmt::format("output '{}' is bound twice", ob.name)};
+    }
+    bound_out[i] = 1;
+    out_index[b] = i;
+    bool as_float = false;
+    if (Status st = check_binding("output", i, *s.outputs[i].info, ob.data, ob.bytes, ob.dtype,
+                                  &as_float);
+        !st.ok()) {
+      return st;
+    }
+    out_float[b] = ob.dtype == DType::kF32;
+  }
+  for (size_t b = 0; b < inputs.size(); ++b) {
+    const TensorView& v = s.inputs[in_index[b]];
+    if (in_float[b]) {
+      write_float_input(v, {static_cast<const float*>(inputs[b].data),
+                            static_cast<size_t>(v.info->num_elements)});
+    } else if (inputs[b].bytes) {
+      std::memcpy(v.data, inputs[b].data, inputs[b].bytes);
+    }
+  }
+  if (Status st = run(); !st.ok()) return st;
+  for (size_t b = 0; b < outputs.size(); ++b) {
+    const TensorView& v = s.outputs[out_index[b]];
+    if (out_float[b]) {
+      read_float_output(v, {static_cast<float*>(outputs[b].data),
+                            static_cast<size_t>(v.info->num_elements)});
+    } else if (outputs[b].bytes) {
+      std::memcpy(outputs[b].data, v.data, outputs[b].bytes);
+    }
+  }
+  return Status::Ok();
 }
 
 const std::vector<NodeTiming>& Session::timings() const { return impl_->timings; }

@@ -28,6 +28,8 @@
 #include <utility>
 #include <vector>
 
+#include "quanta/export.h"
+
 namespace quanta {
 
 // ---------------------------------------------------------------- Status
@@ -43,9 +45,9 @@ enum class StatusCode {
   kResourceExhausted,  // a memory limit (SessionOptions) would be exceeded
 };
 
-const char* status_code_name(StatusCode code);
+QUANTA_API const char* status_code_name(StatusCode code);
 
-class [[nodiscard]] Status {
+class [[nodiscard]] QUANTA_API Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -88,9 +90,9 @@ class [[nodiscard]] Result {
 
 enum class DType : uint8_t { kF32 = 0, kF16, kBF16, kU8, kI8, kI32, kI4, kI64 };
 
-const char* dtype_name(DType t);
+QUANTA_API const char* dtype_name(DType t);
 // Bytes per element; 0 for sub-byte types (kI4).
-size_t dtype_size(DType t);
+QUANTA_API size_t dtype_size(DType t);
 
 // Real value r = scale * (q - zero_point).
 struct QuantParams {
@@ -127,11 +129,11 @@ enum class OpType : uint8_t {
 #define QUANTA_OP(name, fb_name, options, display, impl, traits) k##name,
 #include "quanta/op_list.def"
 };
-const char* op_type_name(OpType op);
+QUANTA_API const char* op_type_name(OpType op);
 // The op whose op_type_name() is `name` (false, *op unchanged, for any other
 // text). The converter maps ONNX ops without attributes whose name is the
 // runtime op's name (Relu, Sigmoid, ...) through it.
-bool op_type_from_name(std::string_view name, OpType* op);
+QUANTA_API bool op_type_from_name(std::string_view name, OpType* op);
 
 struct NodeInfo {
   OpType op;
@@ -144,7 +146,7 @@ struct NodeInfo {
 
 namespace detail { struct ModelImpl; }
 
-class Model {
+class QUANTA_API Model {
  public:
   // Maps the file read-only; constant tensors are used in place.
   static Result<std::shared_ptr<const Model>> load_file(const std::string& path);
@@ -169,8 +171,8 @@ class Model {
   const TensorInfo& input(size_t i) const { return tensors()[input_indices()[i]]; }
   const TensorInfo& output(size_t i) const { return tensors()[output_indices()[i]]; }
   // Index of the graph input/output with this name, or -1.
-  int find_input(const std::string& name) const;
-  int find_output(const std::string& name) const;
+  int find_input(std::string_view name) const;
+  int find_output(std::string_view name) const;
 
   const detail::ModelImpl& impl() const { return *impl_; }
   ~Model();
@@ -196,10 +198,10 @@ enum class KernelTier : uint8_t {
 };
 // "auto", "ref", "avx2", "avx512vnni": the spellings of QUANTA_TIER and of
 // the quanta CLI's --tier.
-const char* kernel_tier_name(KernelTier tier);
+QUANTA_API const char* kernel_tier_name(KernelTier tier);
 // The tier of a kernel_tier_name() spelling; false (and *tier unchanged) for
 // any other text.
-bool parse_kernel_tier(std::string_view name, KernelTier* tier);
+QUANTA_API bool parse_kernel_tier(std::string_view name, KernelTier* tier);
 
 // Which implementation runs the convolutions and GEMMs (docs/runtime.md,
 // "Backends").
@@ -209,7 +211,7 @@ enum class Backend : uint8_t {
   kOnednn,    // Conv2D, FullyConnected and MatMul with constant weights through
               // oneDNN where it accepts the node exactly; other nodes: kOwn
 };
-const char* backend_name(Backend backend);
+QUANTA_API const char* backend_name(Backend backend);
 
 // Default memory limits of a Session (SessionOptions::max_arena_bytes and
 // max_prepared_bytes; docs/runtime.md, "Memory limits").
@@ -264,9 +266,29 @@ struct BackendNote {
   std::string detail;
 };
 
+// A caller-owned buffer for Session::run(inputs, outputs), bound to a graph
+// input or output by name. `dtype` says what the bytes are: kF32 is the float
+// boundary (quantized on the way in, dequantized on the way out, as
+// set_input / get_output do); the tensor's own dtype (TensorInfo::dtype)
+// copies its raw bytes (as set_input_raw). `bytes` must be exactly the
+// tensor's element count times dtype_size(dtype). The buffers stay the
+// caller's: run() reads or writes them only during the call.
+struct InputBuffer {
+  std::string_view name;
+  const void* data = nullptr;
+  size_t bytes = 0;
+  DType dtype = DType::kF32;
+};
+struct OutputBuffer {
+  std::string_view name;
+  void* data = nullptr;
+  size_t bytes = 0;
+  DType dtype = DType::kF32;
+};
+
 namespace detail { struct SessionImpl; }
 
-class Session {
+class QUANTA_API Session {
  public:
   static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
                                                  const SessionOptions& options = {});
@@ -312,6 +334,30 @@ class Session {
   Status set_input_raw(size_t i, const void* data, size_t bytes);
 
   Status run();
+
+  // Graph input/output index of `name` (Model::find_input/find_output), -1
+  // when there is none.
+  int input_index(std::string_view name) const { return model().find_input(name); }
+  int output_index(std::string_view name) const { return model().find_output(name); }
+  // Shape, dtype and quantization of input/output i (Model::input/output);
+  // nullptr when i is out of range.
+  const TensorInfo* input_info(size_t i) const;
+  const TensorInfo* output_info(size_t i) const;
+
+  // set_input / get_output by tensor name (kInvalidArgument naming the
+  // inputs or outputs the model has when there is no such name).
+  Status set_input(std::string_view name, std::span<const float> data);
+  Status get_output(std::string_view name, std::span<float> data) const;
+  // Raw boundary: copies output i's bytes in its stored dtype.
+  Status get_output_raw(size_t i, void* data, size_t bytes) const;
+
+  // One inference on caller-owned buffers: every graph input bound exactly
+  // once, any subset of the outputs (each at most once). Every binding is
+  // checked (known name, no duplicate, dtype kF32 or the tensor's own, exact
+  // size, no NaN in float inputs) before anything is copied or run; the
+  // first problem is returned and nothing runs. The inputs are copied into
+  // the session's arena, the outputs copied out of it after the run.
+  Status run(std::span<const InputBuffer> inputs, std::span<const OutputBuffer> outputs);
 
   // Float boundary: dequantizes (or copies) output i into `data`.
   Status get_output(size_t i, std::span<float> data) const;
