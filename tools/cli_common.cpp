@@ -1,6 +1,4 @@
 // Helpers shared by the subcommands of the `quanta` CLI.
-#include <oneapi/dnnl/dnnl.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -10,24 +8,23 @@
 
 #include <limits>
 
+#include "backends/onednn.hpp"
 #include "cli.hpp"
 #include "quanta/kernels/tier.h"
 
 #ifndef QUANTA_VERSION_STRING
-#define QUANTA_VERSION_STRING "0.1.0"
+#error "QUANTA_VERSION_STRING is defined by CMakeLists.txt"
 #endif
 
 namespace quanta::cli {
 
 std::string version_text() {
-  const dnnl_version_t* v = dnnl_version();
-  const std::string hash = v->hash ? v->hash : "";
   kernels::Tier tier = kernels::Tier::kRef;
   std::string tier_error;
   const bool tier_ok = kernels::active_tier(&tier, &tier_error) == kernels::TierChoice::kOk;
-  return fmt::format("quanta {}\nmodel format {}.{}\noneDNN {}.{}.{}{}\n", QUANTA_VERSION_STRING,
-                     kFormatVersionMajor, kFormatVersionMinor, v->major, v->minor, v->patch,
-                     hash.empty() || hash == "N/A" ? "" : " (" + hash + ")") +
+  // The oneDNN line comes from the plugin (loaded here) or says why there is none.
+  return fmt::format("quanta {}\nmodel format {}.{}\n{}\n", QUANTA_VERSION_STRING,
+                     kFormatVersionMajor, kFormatVersionMinor, detail::onednn::describe()) +
          (tier_ok ? fmt::format("tier {} (best on this CPU: {})\n", kernels::tier_name(tier),
                                 kernels::tier_name(kernels::best_tier()))
                   : fmt::format("tier none: {}; every command that runs a model without --tier will "

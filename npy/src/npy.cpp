@@ -472,9 +472,10 @@ Result<std::vector<uint8_t>> serialize(const Array& array) {
   dict.push_back('\n');
   const size_t hlen = dict.size();
 
-  std::vector<uint8_t> out;
+  // Constructed from the magic, then reserved: GCC 12 reports a false
+  // -Wstringop-overflow for an insert into a freshly reserved empty vector.
+  std::vector<uint8_t> out(kMagic, kMagic + sizeof(kMagic));
   out.reserve(prefix + hlen + array.data.size());
-  out.insert(out.end(), kMagic, kMagic + sizeof(kMagic));
   out.push_back(prefix == 10 ? 1 : 2);
   out.push_back(0);
   out.push_back(static_cast<uint8_t>(hlen & 0xFF));

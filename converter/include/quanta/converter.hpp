@@ -56,32 +56,32 @@ struct ImportLog {
 };
 
 class FloatGraph;  // the imported, rewritten, NHWC float graph of runtime ops
-struct FloatGraphDeleter { void operator()(FloatGraph* g) const; };
+struct QUANTA_API FloatGraphDeleter { void operator()(FloatGraph* g) const; };
 using FloatGraphPtr = std::unique_ptr<FloatGraph, FloatGraphDeleter>;
 
 // Reads and imports an ONNX file. External data is read only from regular
 // files in the model's own directory (no absolute paths, no "..", no symlink
 // that resolves outside it).
-Result<FloatGraphPtr> import_onnx(const std::string& path, const ImportOptions& options = {});
+QUANTA_API Result<FloatGraphPtr> import_onnx(const std::string& path, const ImportOptions& options = {});
 // The same from bytes already in memory; external data is refused.
-Result<FloatGraphPtr> import_onnx_bytes(const void* data, size_t size,
+QUANTA_API Result<FloatGraphPtr> import_onnx_bytes(const void* data, size_t size,
                                         const ImportOptions& options = {});
 
-const std::vector<InputSpec>& graph_inputs(const FloatGraph& g);
-const ImportLog& import_log(const FloatGraph& g);
+QUANTA_API const std::vector<InputSpec>& graph_inputs(const FloatGraph& g);
+QUANTA_API const ImportLog& import_log(const FloatGraph& g);
 // Number of runtime nodes after the rewrites.
-int graph_node_count(const FloatGraph& g);
+QUANTA_API int graph_node_count(const FloatGraph& g);
 
 // The float model as .quanta bytes: same input/output names, shapes and
 // layout as the ONNX model, float32 everywhere.
-Result<std::vector<uint8_t>> build_fp32(const FloatGraph& g);
+QUANTA_API Result<std::vector<uint8_t>> build_fp32(const FloatGraph& g);
 
 // ------------------------------------------------------------------ calibration data
 
 // A stream of calibration samples. A sample is one value per graph input
 // (graph_inputs() order), each a float vector with exactly that input's
 // element count, in the ONNX layout.
-class SampleSource {
+class QUANTA_API SampleSource {
  public:
   virtual ~SampleSource() = default;
   // Total number of samples, or -1 when unknown (progress bar only).
@@ -101,7 +101,7 @@ class SampleSource {
 // (N must be a multiple of B), or one sample when its shape equals the input
 // shape exactly. Any numeric npy dtype is converted to float. NaN or inf in a
 // sample is an error naming the file and sample index.
-Result<std::unique_ptr<SampleSource>> open_npy_samples(const std::vector<std::string>& files,
+QUANTA_API Result<std::unique_ptr<SampleSource>> open_npy_samples(const std::vector<std::string>& files,
                                                        const std::vector<InputSpec>& inputs);
 
 enum class ChannelOrder { kRGB, kBGR };
@@ -129,12 +129,12 @@ struct ImagePreprocess {
 // Every image file in `dir` (sorted by name, non-recursive; other files are
 // skipped, undecodable images are an error naming the file). Needs a
 // single-input model whose input is rank 4 with batch 1.
-Result<std::unique_ptr<SampleSource>> open_image_dir(const std::string& dir,
+QUANTA_API Result<std::unique_ptr<SampleSource>> open_image_dir(const std::string& dir,
                                                      const std::vector<InputSpec>& inputs,
                                                      const ImagePreprocess& pre);
 
 // At most `limit` samples of `source` (limit > 0).
-std::unique_ptr<SampleSource> limit_samples(std::unique_ptr<SampleSource> source, int64_t limit);
+QUANTA_API std::unique_ptr<SampleSource> limit_samples(std::unique_ptr<SampleSource> source, int64_t limit);
 
 // ------------------------------------------------------------------ calibration
 
@@ -143,7 +143,7 @@ enum class CalibrationMethod {
   kPercentile,  // [p_lo, p_hi] quantiles of the observed values
   kMse,         // the range minimizing the expected quantization MSE
 };
-const char* calibration_method_name(CalibrationMethod m);
+QUANTA_API const char* calibration_method_name(CalibrationMethod m);
 
 // Where calibration is, reported after every sample.
 struct CalibrationProgress {
@@ -194,7 +194,7 @@ struct Calibration {
 // kPercentile and kMse read the data twice (min/max, then a histogram).
 // A percentile or bin count outside its limits is an error (for the methods
 // that use it) before any sample is read.
-Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
+QUANTA_API Result<Calibration> calibrate(const FloatGraph& g, SampleSource& samples,
                               const CalibrationOptions& options = {});
 
 // ------------------------------------------------------------------ quantization
@@ -231,12 +231,12 @@ struct QuantizeReport {
 // a node of `g` (a runtime node name, or the name of an ONNX node merged into
 // one, such as a folded BatchNormalization). The error names the entry and
 // lists node names of the graph.
-Status check_quantize_options(const FloatGraph& g, const QuantizeOptions& options);
+QUANTA_API Status check_quantize_options(const FloatGraph& g, const QuantizeOptions& options);
 
 // The int8 model: int8 weights, int32 biases, uint8 activations, with a
 // float interface (Quantize at each input, Dequantize at each output) and
 // the ONNX input/output names and shapes. `report` may be null.
-Result<std::vector<uint8_t>> build_int8(const FloatGraph& g, const Calibration& calibration,
+QUANTA_API Result<std::vector<uint8_t>> build_int8(const FloatGraph& g, const Calibration& calibration,
                                         const QuantizeOptions& options, QuantizeReport* report);
 
 }  // namespace quanta::convert
