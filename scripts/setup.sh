@@ -19,9 +19,11 @@ PACKAGES=(
 )
 # Only the tests use these: ONNX's operator test data, pip (ONNX Runtime for
 # the oracle tests), the onnx Python module (test model generators), clang
-# with its sanitizer and fuzzer runtimes.
+# with its sanitizer and fuzzer runtimes, and what the Python module's build
+# and tests need (Python headers, pybind11, pytest, venv for `pip install .`).
 TEST_PACKAGES=(
   libonnx-testdata python3-pip python3-onnx clang-14 libclang-rt-14-dev
+  python3-dev pybind11-dev python3-pybind11 python3-pytest python3-venv
 )
 for arg in "$@"; do
   if [[ "$arg" == "--test" ]]; then

@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 JOBS="$(nproc)"
-SANITIZED_TESTS='^(Loader|NpyTest|CliTest|CliData|CliConvert|CliEval|EndToEnd|Converter(Errors|Import|Rewrites|Quantize|ScaleFloor|Hostile)|QuantizeOptions|CalibrationOptions|CalibData|OnnxConformance|ThreadPool|Threads)'
+SANITIZED_TESTS='^(CApi|Loader|NpyTest|CliTest|CliData|CliConvert|CliEval|EndToEnd|Converter(Errors|Import|Rewrites|Quantize|ScaleFloor|Hostile)|QuantizeOptions|CalibrationOptions|CalibData|OnnxConformance|ThreadPool|Threads)'
 # A sanitizer report must never look like a clean error exit (status 1).
 export ASAN_OPTIONS="exitcode=86:abort_on_error=0:detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:exitcode=87:print_stacktrace=1"
@@ -44,14 +44,20 @@ build_asan() {
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
     -DQUANTA_SANITIZE=ON -DQUANTA_BUILD_BENCH=OFF &&
     cmake --build build-asan --parallel "$JOBS" --target quanta test_loader test_npy test_cli test_cli_data test_cli_convert test_cli_eval test_e2e \
-      test_converter test_converter_hostile test_converter_options test_calib_data test_onnx_conformance test_threads
+      test_converter test_converter_hostile test_converter_options test_calib_data test_onnx_conformance test_threads \
+      test_c_api
 }
 
 run_step "setup" ./scripts/setup.sh --test
 run_step "onnxruntime (pip, oracle tests)" ./scripts/install_onnxruntime.sh build/pydeps
-run_step "build (Release)" ./scripts/build.sh
+# The Python module is built for its pytest suite (ctest's Python.pytest)
+# and the Python example; Debian's interpreter has NumPy and pytest.
+run_step "build (Release)" ./scripts/build.sh -DQUANTA_BUILD_PYTHON=ON -DPython_EXECUTABLE=/usr/bin/python3
 if [[ $FAILED -eq 0 ]]; then
   run_step "ctest (Release, all tests)" ctest --test-dir build --output-on-failure -j"$JOBS"
+fi
+if [[ $FAILED -eq 0 ]]; then
+  run_step "examples (installed prefix)" ./scripts/test_examples.sh build
 fi
 if [[ $FAILED -eq 0 ]]; then
   run_step "build (ASan+UBSan)" build_asan
