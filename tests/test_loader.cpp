@@ -282,6 +282,28 @@ TEST(Loader, GraphInputOutputListRules) {
     w.set_outputs({3, 3});
     EXPECT_TRUE(Invalid(load_writer(w), {"tensor 3 ('y')", "more than once", "graph output"}));
   }
+  // Inputs and outputs are bound by name: two of one kind with one name are refused.
+  {
+    ModelWriter w = make_u8_relu_writer();
+    const int x2 = w.add_tensor("x", {1, 8}, DType::kU8, test::per_tensor(0.05f, 10));
+    w.set_inputs({0, x2});
+    EXPECT_TRUE(Invalid(load_writer(w), {"graph inputs 0 and 1 are both named 'x'", "unique"}));
+  }
+  {
+    ModelWriter w = make_u8_relu_writer();
+    const int y2 = w.add_tensor("y", {1, 8}, DType::kU8, test::per_tensor(0.05f, 10));
+    w.add_node(OpType::kRelu, {0}, {y2}, {}, "relu2");
+    w.set_outputs({1, y2});
+    EXPECT_TRUE(Invalid(load_writer(w), {"graph outputs 0 and 1 are both named 'y'", "unique"}));
+  }
+  {  // An input and an output may share a name: they are bound separately.
+    ModelWriter w = make_u8_relu_writer();
+    w.raw().tensors[1]->name = "x";
+    auto r = load_writer(w);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ((*r)->find_input("x"), 0);
+    EXPECT_EQ((*r)->find_output("x"), 0);
+  }
 }
 
 // ---------------------------------------------------------------- buffers

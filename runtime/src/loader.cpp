@@ -14,6 +14,10 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <fmt/format.h>
 #include <zlib.h>
 
@@ -477,6 +481,20 @@ class Decoder {
       }
       seen[t] = 1;
       m_.outputs.push_back(t);
+    }
+    // Inputs and outputs are bound by name (Session::set_input(name, ...),
+    // run(inputs, outputs), the C API, Python): two graph inputs, or two
+    // graph outputs, with one name would leave one of them unreachable.
+    for (const auto& [list, kind] : {std::pair{&m_.inputs, "input"}, std::pair{&m_.outputs, "output"}}) {
+      std::unordered_map<std::string_view, size_t> first;
+      for (size_t i = 0; i < list->size(); ++i) {
+        const std::string& name = m_.tensors[static_cast<size_t>((*list)[i])].name;
+        if (auto [it, fresh] = first.emplace(name, i); !fresh) {
+          return invalid(fmt::format("graph {}s {} and {} are both named '{}': graph {} names must "
+                                     "be unique",
+                                     kind, it->second, i, name, kind));
+        }
+      }
     }
     return Status::Ok();
   }
