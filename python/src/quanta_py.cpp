@@ -145,6 +145,25 @@ py::dtype numpy_dtype(const TensorInfo& t, const char* what) {
   return py::dtype(n);
 }
 
+// NumPy compatibility: pybind11 2.10 (Debian 12) reads a dtype's item size
+// from the NumPy 1.x struct layout, which NumPy 2 changed, so
+// dtype::itemsize(), array::nbytes() and the default strides of the array
+// constructors are wrong under NumPy 2. This module never asks pybind11 for
+// them: sizes come from the tensor's own dtype and strides are passed
+// explicitly (c_strides).
+std::vector<py::ssize_t> c_strides(const std::vector<py::ssize_t>& shape, size_t item) {
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t step = static_cast<py::ssize_t>(item);
+  for (size_t d = shape.size(); d-- > 0;) {
+    strides[d] = step;
+    step *= shape[d];
+  }
+  return strides;
+}
+
+// Bytes of a C-contiguous array whose elements are `item` bytes.
+size_t array_bytes(const py::array& a, size_t item) { return static_cast<size_t>(a.size()) * item; }
+
 py::object dtype_object(DType t) {
   const char* n = numpy_name(t);
   if (n == nullptr) return py::str(quanta::dtype_name(t));
@@ -328,8 +347,9 @@ py::array arena_view(const py::object& owner, PySession& s, const py::object& ke
   const TensorInfo& t = *v.info;
   py::dtype dt = numpy_dtype(t, input ? "input" : "output");
   std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
-  if (v.data == nullptr || t.num_bytes == 0) return py::array(dt, shape);  // empty tensor
-  py::array a(dt, shape, v.data, owner);
+  const std::vector<py::ssize_t> strides = c_strides(shape, quanta::dtype_size(t.dtype));
+  if (v.data == nullptr || t.num_bytes == 0) return py::array(dt, shape, strides);  // empty tensor
+  py::array a(dt, shape, strides, v.data, owner);
   if (!input) a.attr("setflags")(py::arg("write") = false);
   return a;
 }
@@ -413,7 +433,8 @@ py::dict session_run(PySession& s, const py::object& feeds_obj, const py::object
     const TensorInfo& t = *s.session->input_info(static_cast<size_t>(s.session->input_index(name)));
     keep.push_back(prepare_feed(t, value, raw));
     const py::array& a = keep.back();
-    in.push_back({name, a.data(), static_cast<size_t>(a.nbytes()), raw ? t.dtype : DType::kF32});
+    const DType as = raw ? t.dtype : DType::kF32;
+    in.push_back({name, a.data(), array_bytes(a, quanta::dtype_size(as)), as});
   }
 
   std::vector<std::string> names;
@@ -434,9 +455,11 @@ py::dict session_run(PySession& s, const py::object& feeds_obj, const py::object
     if (i < 0) check(s.session->get_output(name, std::span<float>{}));
     const TensorInfo& t = *s.session->output_info(static_cast<size_t>(i));
     std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
-    results.emplace_back(raw ? numpy_dtype(t, "output") : py::dtype("float32"), shape);
-    out.push_back({name, results.back().mutable_data(), static_cast<size_t>(results.back().nbytes()),
-                   raw ? t.dtype : DType::kF32});
+    const DType as = raw ? t.dtype : DType::kF32;
+    results.emplace_back(raw ? numpy_dtype(t, "output") : py::dtype("float32"), shape,
+                         c_strides(shape, quanta::dtype_size(as)));
+    out.push_back({name, results.back().mutable_data(), array_bytes(results.back(), quanta::dtype_size(as)),
+                   as});
   }
   run_locked(s, in, out, false);
   py::dict result;
