@@ -20,7 +20,7 @@
 #include "quanta/quanta.hpp"
 
 #ifndef QUANTA_VERSION_STRING
-#define QUANTA_VERSION_STRING "0.1.0"
+#error "QUANTA_VERSION_STRING is defined by CMakeLists.txt"
 #endif
 
 // Handles. A model handle owns a reference to the shared Model; a session
