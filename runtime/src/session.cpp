@@ -43,6 +43,9 @@ struct SessionImpl {
   std::vector<NodeTiming> timings;
   std::vector<TensorView> inputs;
   std::vector<TensorView> outputs;
+  // Scratch of run(inputs, outputs): the binding of each input/output.
+  std::vector<int> input_binding;
+  std::vector<int> output_binding;
   KernelTier tier = KernelTier::kRef;
   Backend backend = Backend::kOwn;
   // Declared last so that it is destroyed first: no worker outlives the
@@ -65,11 +68,12 @@ std::string io_name(const char* kind, size_t i, const TensorInfo& t) {
 // Non-finite check at the float boundary. NaN has no meaningful quantized or
 // float result, so it is refused with the index of the first offender;
 // infinities are accepted (they saturate when quantized, docs/design.md §1).
-Status check_no_nan(std::span<const float> data, const std::string& what) {
+Status check_no_nan(std::span<const float> data, const char* kind, size_t i, const TensorInfo& t) {
   for (size_t k = 0; k < data.size(); ++k) {
     if (std::isnan(data[k])) {
       return {StatusCode::kInvalidArgument,
-              fmt::format("{}: element {} is NaN; inputs must not contain NaN", what, k)};
+              fmt::format("{}: element {} is NaN; inputs must not contain NaN",
+                          io_name(kind, i, t), k)};
     }
   }
   return Status::Ok();
@@ -331,6 +335,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
 
   for (int t : m.inputs) impl->inputs.push_back({&m.tensors[t], impl->tensor_data[t]});
   for (int t : m.outputs) impl->outputs.push_back({&m.tensors[t], impl->tensor_data[t]});
+  impl->input_binding.assign(impl->inputs.size(), -1);
+  impl->output_binding.assign(impl->outputs.size(), -1);
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
@@ -372,10 +378,10 @@ TensorView Session::output(size_t i) {
 
 namespace {
 
-// Why input/output tensor `t` cannot cross the float boundary ("" when it can).
-std::string float_boundary_problem(const TensorInfo& t) {
-  if (t.dtype == DType::kF32 || (t.dtype == DType::kU8 && t.quant.per_tensor())) return "";
-  return fmt::format("dtype {} has no float boundary", dtype_name(t.dtype));
+// Whether input/output tensor `t` can cross the float boundary: float32
+// itself, or uint8 quantized per tensor.
+bool has_float_boundary(const TensorInfo& t) {
+  return t.dtype == DType::kF32 || (t.dtype == DType::kU8 && t.quant.per_tensor());
 }
 
 // Writes checked float values into input view `v` (quantizing a u8 input).
@@ -417,17 +423,16 @@ Status Session::set_input(size_t i, std::span<const float> data) {
   }
   const TensorView& v = impl_->inputs[i];
   const TensorInfo& t = *v.info;
-  const std::string what = io_name("input", i, t);
   if (static_cast<int64_t>(data.size()) != t.num_elements) {
     return {StatusCode::kInvalidArgument,
-            fmt::format("{}: got {} values, the tensor has {}", what, data.size(),
-                        t.num_elements)};
+            fmt::format("{}: got {} values, the tensor has {}", io_name("input", i, t),
+                        data.size(), t.num_elements)};
   }
-  if (Status s = check_no_nan(data, what); !s.ok()) return s;
-  if (!float_boundary_problem(t).empty()) {
+  if (Status s = check_no_nan(data, "input", i, t); !s.ok()) return s;
+  if (!has_float_boundary(t)) {
     return {StatusCode::kUnsupported,
-            fmt::format("{}: dtype {} cannot be set from float; use set_input_raw", what,
-                        dtype_name(t.dtype))};
+            fmt::format("{}: dtype {} cannot be set from float; use set_input_raw",
+                        io_name("input", i, t), dtype_name(t.dtype))};
   }
   write_float_input(v, data);
   return Status::Ok();
@@ -501,7 +506,7 @@ Status Session::get_output(size_t i, std::span<float> data) const {
             fmt::format("{}: buffer holds {} values, the tensor has {}",
                         io_name("output", i, t), data.size(), t.num_elements)};
   }
-  if (!float_boundary_problem(t).empty()) {
+  if (!has_float_boundary(t)) {
     return {StatusCode::kUnsupported,
             fmt::format("{}: dtype {} cannot be read as float; use output({}).data",
                         io_name("output", i, t), dtype_name(t.dtype), i)};
@@ -546,29 +551,27 @@ namespace {
 // Checks one binding of Session::run(inputs, outputs) against the tensor it
 // names; `as_float` tells whether it crosses the float boundary.
 Status check_binding(const char* kind, size_t i, const TensorInfo& t, const void* data,
-                     size_t bytes, DType dtype, bool* as_float) {
-  const std::string what = io_name(kind, i, t);
-  *as_float = dtype == DType::kF32 && t.dtype != DType::kF32;
-  if (dtype != t.dtype && !*as_float) {
+                     size_t bytes, DType dtype) {
+  const bool as_float = dtype == DType::kF32 && t.dtype != DType::kF32;
+  if (dtype != t.dtype && !as_float) {
     return {StatusCode::kInvalidArgument,
-            fmt::format("{}: buffer dtype {} is neither float32 nor the tensor's {}", what,
-                        dtype_name(dtype), dtype_name(t.dtype))};
+            fmt::format("{}: buffer dtype {} is neither float32 nor the tensor's {}",
+                        io_name(kind, i, t), dtype_name(dtype), dtype_name(t.dtype))};
   }
-  if (*as_float) {
-    if (std::string p = float_boundary_problem(t); !p.empty()) {
-      return {StatusCode::kUnsupported,
-              fmt::format("{}: {}; pass its own dtype {}", what, p, dtype_name(t.dtype))};
-    }
+  if (as_float && !has_float_boundary(t)) {
+    return {StatusCode::kUnsupported,
+            fmt::format("{}: dtype {} has no float boundary; pass its own dtype {}",
+                        io_name(kind, i, t), dtype_name(t.dtype), dtype_name(t.dtype))};
   }
   const size_t want = dtype == DType::kF32 ? static_cast<size_t>(t.num_elements) * sizeof(float)
                                            : t.num_bytes;
   if (bytes != want) {
     return {StatusCode::kInvalidArgument,
-            fmt::format("{}: buffer holds {} bytes, the tensor needs {} ({} x {})", what, bytes,
-                        want, t.num_elements, dtype_name(dtype))};
+            fmt::format("{}: buffer holds {} bytes, the tensor needs {} ({} x {})",
+                        io_name(kind, i, t), bytes, want, t.num_elements, dtype_name(dtype))};
   }
   if (bytes != 0 && data == nullptr) {
-    return {StatusCode::kInvalidArgument, fmt::format("{}: data is null", what)};
+    return {StatusCode::kInvalidArgument, fmt::format("{}: data is null", io_name(kind, i, t))};
   }
   return Status::Ok();
 }
@@ -577,9 +580,12 @@ Status check_binding(const char* kind, size_t i, const TensorInfo& t, const void
 
 Status Session::run(std::span<const InputBuffer> inputs, std::span<const OutputBuffer> outputs) {
   detail::SessionImpl& s = *impl_;
-  std::vector<int> in_index(inputs.size()), out_index(outputs.size());
-  std::vector<char> in_float(inputs.size()), out_float(outputs.size());
-  std::vector<char> bound(s.inputs.size(), 0), bound_out(s.outputs.size(), 0);
+  // Which binding each graph input/output has (-1: none), in vectors sized
+  // at create: this call allocates nothing unless it fails.
+  std::vector<int>& in_binding = s.input_binding;
+  std::vector<int>& out_binding = s.output_binding;
+  std::fill(in_binding.begin(), in_binding.end(), -1);
+  std::fill(out_binding.begin(), out_binding.end(), -1);
   for (size_t b = 0; b < inputs.size(); ++b) {
     const InputBuffer& ib = inputs[b];
     const int i = input_index(ib.name);
@@ -588,29 +594,22 @@ Status Session::run(std::span<const InputBuffer> inputs, std::span<const OutputB
               fmt::format("input binding {}: no input named '{}': the model's inputs are {}", b,
                           ib.name, names_of(s.inputs))};
     }
-    if (bound[i]) {
+    if (in_binding[i] >= 0) {
       return {StatusCode::kInvalidArgument,
-              fmt::format("input '{}' is bound twice (bindings {} and {})", ib.name,
-                          std::find(in_index.begin(), in_index.begin() + b, i) - in_index.begin(),
+              fmt::format("input '{}' is bound twice (bindings {} and {})", ib.name, in_binding[i],
                           b)};
     }
-    bound[i] = 1;
-    in_index[b] = i;
-    bool as_float = false;
+    in_binding[i] = static_cast<int>(b);
     const TensorInfo& t = *s.inputs[i].info;
-    if (Status st = check_binding("input", i, t, ib.data, ib.bytes, ib.dtype, &as_float);
-        !st.ok()) {
-      return st;
-    }
+    if (Status st = check_binding("input", i, t, ib.data, ib.bytes, ib.dtype); !st.ok()) return st;
     if (ib.dtype == DType::kF32) {
       const std::span<const float> v(static_cast<const float*>(ib.data),
                                      static_cast<size_t>(t.num_elements));
-      if (Status st = check_no_nan(v, io_name("input", i, t)); !st.ok()) return st;
+      if (Status st = check_no_nan(v, "input", i, t); !st.ok()) return st;
     }
-    in_float[b] = ib.dtype == DType::kF32;
   }
   for (size_t i = 0; i < s.inputs.size(); ++i) {
-    if (!bound[i]) {
+    if (in_binding[i] < 0) {
       return {StatusCode::kInvalidArgument,
               fmt::format("{} is not bound: run() needs a buffer for every input",
                           io_name("input", i, *s.inputs[i].info))};
@@ -624,36 +623,34 @@ Status Session::run(std::span<const InputBuffer> inputs, std::span<const OutputB
               fmt::format("output binding {}: no output named '{}': the model's outputs are {}",
                           b, ob.name, names_of(s.outputs))};
     }
-    if (bound_out[i]) {
+    if (out_binding[i] >= 0) {
       return {StatusCode::kInvalidArgument, fmt::format("output '{}' is bound twice", ob.name)};
     }
-    bound_out[i] = 1;
-    out_index[b] = i;
-    bool as_float = false;
-    if (Status st = check_binding("output", i, *s.outputs[i].info, ob.data, ob.bytes, ob.dtype,
-                                  &as_float);
+    out_binding[i] = static_cast<int>(b);
+    if (Status st = check_binding("output", i, *s.outputs[i].info, ob.data, ob.bytes, ob.dtype);
         !st.ok()) {
       return st;
     }
-    out_float[b] = ob.dtype == DType::kF32;
   }
-  for (size_t b = 0; b < inputs.size(); ++b) {
-    const TensorView& v = s.inputs[in_index[b]];
-    if (in_float[b]) {
-      write_float_input(v, {static_cast<const float*>(inputs[b].data),
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    const InputBuffer& ib = inputs[static_cast<size_t>(in_binding[i])];
+    const TensorView& v = s.inputs[i];
+    if (ib.dtype == DType::kF32) {
+      write_float_input(v, {static_cast<const float*>(ib.data),
                             static_cast<size_t>(v.info->num_elements)});
-    } else if (inputs[b].bytes) {
-      std::memcpy(v.data, inputs[b].data, inputs[b].bytes);
+    } else if (ib.bytes) {
+      std::memcpy(v.data, ib.data, ib.bytes);
     }
   }
   if (Status st = run(); !st.ok()) return st;
-  for (size_t b = 0; b < outputs.size(); ++b) {
-    const TensorView& v = s.outputs[out_index[b]];
-    if (out_float[b]) {
-      read_float_output(v, {static_cast<float*>(outputs[b].data),
-                            static_cast<size_t>(v.info->num_elements)});
-    } else if (outputs[b].bytes) {
-      std::memcpy(outputs[b].data, v.data, outputs[b].bytes);
+  for (size_t i = 0; i < s.outputs.size(); ++i) {
+    if (out_binding[i] < 0) continue;
+    const OutputBuffer& ob = outputs[static_cast<size_t>(out_binding[i])];
+    const TensorView& v = s.outputs[i];
+    if (ob.dtype == DType::kF32) {
+      read_float_output(v, {static_cast<float*>(ob.data), static_cast<size_t>(v.info->num_elements)});
+    } else if (ob.bytes) {
+      std::memcpy(ob.data, v.data, ob.bytes);
     }
   }
   return Status::Ok();
