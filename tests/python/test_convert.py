@@ -328,3 +328,34 @@ def test_image_directory_calibration(fashion, tmp_path):
     assert quanta.convert(fashion["onnx"], None, calib=x)["data"] == out.read_bytes()
     other = quanta.convert(fashion["onnx"], None, calib_dir=images)  # no normalization: other ranges
     assert other["data"] != out.read_bytes()
+
+
+# ------------------------------------------------------------------ the same bytes as the CLI
+# convert() keeps its own table of the CLI's defaults (quanta/__init__.py):
+# these cases catch a default or an option mapping that drifts from
+# `quanta convert`. They need the CLI, which ctest names in QUANTA_BIN; a
+# pip-installed package has no CLI, and the cases say so when skipped.
+CLI_CASES = [
+    ({}, []),
+    ({"method": "minmax"}, ["--method", "minmax"]),
+    ({"method": "percentile", "percentile": 99.9, "bins": 512},
+     ["--method", "percentile", "--percentile", "99.9", "--bins", "512"]),
+    ({"per_tensor": True, "calib_limit": 64}, ["--per-tensor", "--calib-limit", "64"]),
+    ({"precision": "fp32", "calib": None}, ["--precision", "fp32"]),
+]
+
+
+@pytest.mark.parametrize("options, args", CLI_CASES)
+def test_same_bytes_as_cli(fashion, tmp_path, options, args):
+    import subprocess
+
+    cli = os.environ.get("QUANTA_BIN")
+    if not cli:
+        pytest.skip("QUANTA_BIN (the quanta CLI) is not set: ctest sets it; a pip install has no CLI")
+    kwargs = {"calib": fashion["calib"], **options}
+    calib_args = [] if kwargs["calib"] is None else ["--calib", str(fashion["calib"])]
+    cli_out = tmp_path / "cli.quanta"
+    subprocess.run([cli, "convert", str(fashion["onnx"]), "-o", str(cli_out), "-q", *calib_args, *args],
+                   check=True, capture_output=True)
+    py = quanta.convert(fashion["onnx"], None, **kwargs)["data"]
+    assert py == cli_out.read_bytes()
