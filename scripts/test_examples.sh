@@ -67,6 +67,8 @@ bad_cases=(
   "$model --tier nosuchtier"
   "$model --threads -5"
   "$model --threads 100000"
+  "$model --threads 99999999999999999999"
+  "$model --threads two"
   "$model --input $work/short.f32"
   "$model --input $work/missing.f32"
   "$model --backend nosuch"

@@ -7,6 +7,8 @@
  *
  * Built against an installed Quanta with pkg-config (Makefile). Every error
  * is printed with the library's message and exits with status 1. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,11 +73,11 @@ int main(int argc, char** argv) {
       ++a;
     } else if (strcmp(arg, "--threads") == 0 && value) {
       char* end = NULL;
+      errno = 0;
       long n = strtol(value, &end, 10);
-      if (*value == '\0' || *end != '\0' || n < -1000 || n > 1000) {
-        return usage("--threads takes a whole number");
-      }
-      options.threads = (int)n; /* the library checks the range */
+      if (*value == '\0' || *end != '\0') return usage("--threads takes a whole number");
+      if (errno == ERANGE || n < INT_MIN || n > INT_MAX) return usage("--threads is out of range");
+      options.threads = (int)n; /* the library checks its own range */
       ++a;
     } else if (strcmp(arg, "--input") == 0 && value) {
       input_path = value;
