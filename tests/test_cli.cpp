@@ -127,6 +127,30 @@ TEST_F(CliTest, BadQuantaTierIsAnError) {
   EXPECT_EXIT_CODE(quanta("run " + quote(int8_) + " -i " + quote(input_)), 0);
 }
 
+// The oneDNN backend is a plugin (runtime/src/backends/onednn_plugin.hpp):
+// when it cannot load, --backend onednn is an error that says where it looked
+// and why, --version says the same, and the default backend still runs.
+TEST_F(CliTest, MissingOnednnPluginIsAnError) {
+  struct EnvGuard {
+    ~EnvGuard() { ::unsetenv("QUANTA_ONEDNN_PLUGIN"); }
+  } guard;
+  const std::string missing = ::testing::TempDir() + "no_such_dir/libquanta_onednn.so";
+  ::setenv("QUANTA_ONEDNN_PLUGIN", missing.c_str(), 1);  // inherited by the child process
+  Outcome o = quanta("bench " + quote(int8_) + " --runs 1 --warmup 0 --backend onednn");
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_THAT(o.output, AllOf(HasSubstr("unsupported: backend onednn"),
+                              HasSubstr("QUANTA_ONEDNN_PLUGIN did not load"), HasSubstr(missing)));
+  Outcome v = quanta("--version");
+  EXPECT_EXIT_CODE(v, 0);
+  EXPECT_THAT(v.output, HasSubstr("oneDNN backend not available"));
+  EXPECT_EXIT_CODE(quanta("bench " + quote(int8_) + " --runs 1 --warmup 0"), 0);
+  // A file that is not a plugin is refused by name too.
+  ::setenv("QUANTA_ONEDNN_PLUGIN", int8_.c_str(), 1);
+  o = quanta("bench " + quote(int8_) + " --runs 1 --warmup 0 --backend onednn");
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_THAT(o.output, HasSubstr(int8_));
+}
+
 // QUANTA_ISA, the old name of QUANTA_TIER, stops every command that reads the
 // environment, with the new name, so that an old script does not silently run
 // the default tier.
