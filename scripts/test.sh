@@ -3,8 +3,10 @@
 #   1. dependencies (scripts/setup.sh; ONNX Runtime from pip into build/pydeps
 #      for the oracle tests, scripts/install_onnxruntime.sh) and the Release
 #      build (scripts/build.sh);
-#   2. the whole test suite with CTest;
-#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/)
+#   2. the whole test suite with CTest (C++, the C API's C11 test, pytest);
+#   3. the examples built and run against an installed prefix
+#      (scripts/test_examples.sh);
+#   4. an AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/)
 #      running the tests that feed the runtime and the CLI corrupted input:
 #      the loader's malformed-file tests, the .npy tests, the CLI tests
 #      (truncated and bit-flipped models, bad data files and options, run
@@ -12,7 +14,8 @@
 #      the end-to-end tests, the converter's import/rewrite/quantize/error
 #      tests (corrupted ONNX files included) and its hostile-input
 #      reproducers (tests/test_converter_hostile.cpp), the calibration data
-#      readers the ONNX conformance sweep and the intra-op thread pool.
+#      readers, the ONNX conformance sweep, the intra-op thread pool and the
+#      C API test.
 # Prints a summary; exits non-zero if any step failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
