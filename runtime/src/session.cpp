@@ -413,14 +413,39 @@ std::string names_of(const std::vector<TensorView>& views) {
   return out.empty() ? "none" : out;
 }
 
+// The refusals shared by the index, name and raw boundary calls; `kind` is
+// "input" or "output", `views` the session's inputs or outputs.
+Status index_out_of_range(const char* kind, size_t i, const std::vector<TensorView>& views) {
+  return {StatusCode::kInvalidArgument,
+          fmt::format("{} index {} out of range: the model has {} {}(s)", kind, i, views.size(),
+                      kind)};
+}
+
+Status no_such_name(const char* kind, std::string_view name, const std::vector<TensorView>& views) {
+  return {StatusCode::kInvalidArgument, fmt::format("no {} named '{}': the model's {}s are {}", kind,
+                                                    name, kind, names_of(views))};
+}
+
+// set_input_raw / get_output_raw: index, exact byte count, data pointer.
+Status check_raw(const char* kind, const char* holds, size_t i,
+                 const std::vector<TensorView>& views, const void* data, size_t bytes) {
+  if (i >= views.size()) return index_out_of_range(kind, i, views);
+  const TensorInfo& t = *views[i].info;
+  if (bytes != t.num_bytes) {
+    return {StatusCode::kInvalidArgument,
+            fmt::format("{}: {} {} bytes, the tensor has {} ({} x {})", io_name(kind, i, t), holds,
+                        bytes, t.num_bytes, t.num_elements, dtype_name(t.dtype))};
+  }
+  if (bytes != 0 && data == nullptr) {
+    return {StatusCode::kInvalidArgument, fmt::format("{}: data is null", io_name(kind, i, t))};
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status Session::set_input(size_t i, std::span<const float> data) {
-  if (i >= impl_->inputs.size()) {
-    return {StatusCode::kInvalidArgument,
-            fmt::format("input index {} out of range: the model has {} input(s)", i,
-                        impl_->inputs.size())};
-  }
+  if (i >= impl_->inputs.size()) return index_out_of_range("input", i, impl_->inputs);
   const TensorView& v = impl_->inputs[i];
   const TensorInfo& t = *v.info;
   if (static_cast<int64_t>(data.size()) != t.num_elements) {
@@ -440,11 +465,7 @@ Status Session::set_input(size_t i, std::span<const float> data) {
 
 Status Session::set_input(std::string_view name, std::span<const float> data) {
   const int i = input_index(name);
-  if (i < 0) {
-    return {StatusCode::kInvalidArgument,
-            fmt::format("no input named '{}': the model's inputs are {}", name,
-                        names_of(impl_->inputs))};
-  }
+  if (i < 0) return no_such_name("input", name, impl_->inputs);
   return set_input(static_cast<size_t>(i), data);
 }
 
@@ -456,23 +477,8 @@ const TensorInfo* Session::output_info(size_t i) const {
 }
 
 Status Session::set_input_raw(size_t i, const void* data, size_t bytes) {
-  if (i >= impl_->inputs.size()) {
-    return {StatusCode::kInvalidArgument,
-            fmt::format("input index {} out of range: the model has {} input(s)", i,
-                        impl_->inputs.size())};
-  }
-  const TensorView& v = impl_->inputs[i];
-  if (bytes != v.info->num_bytes) {
-    return {StatusCode::kInvalidArgument,
-            fmt::format("{}: got {} bytes, the tensor has {} ({} x {})",
-                        io_name("input", i, *v.info), bytes, v.info->num_bytes,
-                        v.info->num_elements, dtype_name(v.info->dtype))};
-  }
-  if (bytes != 0 && data == nullptr) {
-    return {StatusCode::kInvalidArgument,
-            fmt::format("{}: data is null", io_name("input", i, *v.info))};
-  }
-  if (bytes) std::memcpy(v.data, data, bytes);
+  if (Status st = check_raw("input", "got", i, impl_->inputs, data, bytes); !st.ok()) return st;
+  if (bytes) std::memcpy(impl_->inputs[i].data, data, bytes);
   return Status::Ok();
 }
 
@@ -494,11 +500,7 @@ Status Session::run() {
 }
 
 Status Session::get_output(size_t i, std::span<float> data) const {
-  if (i >= impl_->outputs.size()) {
-    return {StatusCode::kInvalidArgument,
-            fmt::format("output index {} out of range: the model has {} output(s)", i,
-                        impl_->outputs.size())};
-  }
+  if (i >= impl_->outputs.size()) return index_out_of_range("output", i, impl_->outputs);
   const TensorView& v = impl_->outputs[i];
   const TensorInfo& t = *v.info;
   if (static_cast<int64_t>(data.size()) != t.num_elements) {
@@ -517,32 +519,15 @@ Status Session::get_output(size_t i, std::span<float> data) const {
 
 Status Session::get_output(std::string_view name, std::span<float> data) const {
   const int i = output_index(name);
-  if (i < 0) {
-    return {StatusCode::kInvalidArgument,
-            fmt::format("no output named '{}': the model's outputs are {}", name,
-                        names_of(impl_->outputs))};
-  }
+  if (i < 0) return no_such_name("output", name, impl_->outputs);
   return get_output(static_cast<size_t>(i), data);
 }
 
 Status Session::get_output_raw(size_t i, void* data, size_t bytes) const {
-  if (i >= impl_->outputs.size()) {
-    return {StatusCode::kInvalidArgument,
-            fmt::format("output index {} out of range: the model has {} output(s)", i,
-                        impl_->outputs.size())};
+  if (Status st = check_raw("output", "buffer holds", i, impl_->outputs, data, bytes); !st.ok()) {
+    return st;
   }
-  const TensorView& v = impl_->outputs[i];
-  if (bytes != v.info->num_bytes) {
-    return {StatusCode::kInvalidArgument,
-            fmt::format("{}: buffer holds {} bytes, the tensor has {} ({} x {})",
-                        io_name("output", i, *v.info), bytes, v.info->num_bytes,
-                        v.info->num_elements, dtype_name(v.info->dtype))};
-  }
-  if (bytes != 0 && data == nullptr) {
-    return {StatusCode::kInvalidArgument,
-            fmt::format("{}: data is null", io_name("output", i, *v.info))};
-  }
-  if (bytes) std::memcpy(data, v.data, bytes);
+  if (bytes) std::memcpy(data, impl_->outputs[i].data, bytes);
   return Status::Ok();
 }
 
@@ -590,9 +575,8 @@ Status Session::run(std::span<const InputBuffer> inputs, std::span<const OutputB
     const InputBuffer& ib = inputs[b];
     const int i = input_index(ib.name);
     if (i < 0) {
-      return {StatusCode::kInvalidArgument,
-              fmt::format("input binding {}: no input named '{}': the model's inputs are {}", b,
-                          ib.name, names_of(s.inputs))};
+      const Status st = no_such_name("input", ib.name, s.inputs);
+      return {st.code(), fmt::format("input binding {}: {}", b, st.message())};
     }
     if (in_binding[i] >= 0) {
       return {StatusCode::kInvalidArgument,
@@ -619,9 +603,8 @@ Status Session::run(std::span<const InputBuffer> inputs, std::span<const OutputB
     const OutputBuffer& ob = outputs[b];
     const int i = output_index(ob.name);
     if (i < 0) {
-      return {StatusCode::kInvalidArgument,
-              fmt::format("output binding {}: no output named '{}': the model's outputs are {}",
-                          b, ob.name, names_of(s.outputs))};
+      const Status st = no_such_name("output", ob.name, s.outputs);
+      return {st.code(), fmt::format("output binding {}: {}", b, st.message())};
     }
     if (out_binding[i] >= 0) {
       return {StatusCode::kInvalidArgument, fmt::format("output '{}' is bound twice", ob.name)};
