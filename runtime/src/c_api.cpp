@@ -264,6 +264,17 @@ quanta_status convert_options(const quanta_session_options* in, quanta::SessionO
   return QUANTA_OK;
 }
 
+// A session query: checks `session` and `out`, then stores get(session).
+template <class T, class Get>
+quanta_status session_query(const char* fn, const quanta_session* session, T* out, Get get) {
+  return guarded(fn, [&] {
+    if (session == nullptr) return invalid(fn, null_arg("session"));
+    if (out == nullptr) return invalid(fn, null_arg("out"));
+    *out = get(*session->session);
+    return QUANTA_OK;
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -463,43 +474,27 @@ const quanta_model* quanta_session_model(const quanta_session* session) {
 }
 
 quanta_status quanta_session_tier(const quanta_session* session, quanta_tier* out) {
-  static const char* const fn = "quanta_session_tier";
-  return guarded(fn, [&] {
-    if (session == nullptr) return invalid(fn, null_arg("session"));
-    if (out == nullptr) return invalid(fn, null_arg("out"));
-    *out = static_cast<quanta_tier>(static_cast<int>(session->session->tier()));
-    return QUANTA_OK;
-  });
+  return session_query("quanta_session_tier", session, out,
+                       [](const quanta::Session& s) {
+                         return static_cast<quanta_tier>(static_cast<int>(s.tier()));
+                       });
 }
 
 quanta_status quanta_session_backend(const quanta_session* session, quanta_backend* out) {
-  static const char* const fn = "quanta_session_backend";
-  return guarded(fn, [&] {
-    if (session == nullptr) return invalid(fn, null_arg("session"));
-    if (out == nullptr) return invalid(fn, null_arg("out"));
-    *out = static_cast<quanta_backend>(static_cast<int>(session->session->backend()));
-    return QUANTA_OK;
-  });
+  return session_query("quanta_session_backend", session, out,
+                       [](const quanta::Session& s) {
+                         return static_cast<quanta_backend>(static_cast<int>(s.backend()));
+                       });
 }
 
 quanta_status quanta_session_threads(const quanta_session* session, int* out) {
-  static const char* const fn = "quanta_session_threads";
-  return guarded(fn, [&] {
-    if (session == nullptr) return invalid(fn, null_arg("session"));
-    if (out == nullptr) return invalid(fn, null_arg("out"));
-    *out = session->session->threads();
-    return QUANTA_OK;
-  });
+  return session_query("quanta_session_threads", session, out,
+                       [](const quanta::Session& s) { return s.threads(); });
 }
 
 quanta_status quanta_session_arena_bytes(const quanta_session* session, size_t* out) {
-  static const char* const fn = "quanta_session_arena_bytes";
-  return guarded(fn, [&] {
-    if (session == nullptr) return invalid(fn, null_arg("session"));
-    if (out == nullptr) return invalid(fn, null_arg("out"));
-    *out = session->session->arena_bytes();
-    return QUANTA_OK;
-  });
+  return session_query("quanta_session_arena_bytes", session, out,
+                       [](const quanta::Session& s) { return s.arena_bytes(); });
 }
 
 quanta_status quanta_session_set_input_f32(quanta_session* session, size_t index, const float* data,
